@@ -1,0 +1,148 @@
+"""Local Hugging Face transformers backend: batched generation with left padding and chat templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from breakfix.backends.base import GenerationConfig
+from breakfix.errors import BreakfixError
+from breakfix.types import Conversation
+
+
+def check_model_dir(path: str | Path, allow_pickle: bool = False) -> Path:
+    """Validate a local HF model dir before loading it; raise ``BreakfixError`` naming the problem.
+
+    Args:
+        path: The directory.
+        allow_pickle: Accept ``pytorch_model.bin`` weights (pickle) when no safetensors exist.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise BreakfixError(str(p), None, "model path does not exist")
+    if not p.is_dir():
+        raise BreakfixError(str(p), None, "model path is not a directory")
+    if not (p / "config.json").exists():
+        raise BreakfixError(str(p), "config.json", "missing: not a Hugging Face model directory")
+    try:
+        json.loads((p / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BreakfixError(str(p / "config.json"), None, f"not valid JSON ({e.__class__.__name__})") from None
+    has_st = any(p.glob("*.safetensors"))
+    has_pickle = any(p.glob("*.bin")) or any(p.glob("*.pt"))
+    if not has_st and has_pickle and not allow_pickle:
+        raise BreakfixError(
+            str(p), "weights", "only pickle weights (*.bin); refused by default, opt in with model.allow_pickle"
+        )
+    if not has_st and not has_pickle:
+        raise BreakfixError(str(p), "weights", "no *.safetensors weights found")
+    if not any((p / f).exists() for f in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")):
+        raise BreakfixError(str(p), "tokenizer", "missing tokenizer files")
+    return p
+
+
+class HFBackend:
+    """Generate with a local (or hub) causal LM through transformers.
+
+    Any HF causal LM dir works, including ``microsoft/Phi-3.5-mini-instruct``. Loading uses
+    ``trust_remote_code=False`` and safetensors only unless the caller opts in.
+
+    Args:
+        model: A local directory or a hub id.
+        batch_size: Conversations per ``generate`` call.
+        device: ``"cpu"``, ``"cuda"``, ... ; default picks CUDA when available.
+        dtype: ``"auto"``, ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        trust_remote_code: Allow model code from the hub.
+        allow_pickle: Allow non-safetensors weights.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        batch_size: int = 32,
+        device: str | None = None,
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        allow_pickle: bool = False,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        src = str(model)
+        if Path(src).exists() or src.startswith((".", "/")):
+            check_model_dir(src, allow_pickle=allow_pickle)
+        self.id = src
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16,
+                       "float16": torch.float16}[dtype]
+        if self.device == "cpu" and dtype == "auto":
+            torch_dtype = torch.float32
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                src, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle
+            )
+        except OSError as e:
+            raise BreakfixError(src, None, f"cannot load model: {str(e).splitlines()[0]}") from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._stop_ids = self._stop_token_ids()
+
+    def _stop_token_ids(self) -> list[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = [ids] if isinstance(ids, int) else list(ids or [])
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        return ids
+
+    def render(self, conversation: Conversation) -> str:
+        """The prompt text for a conversation (chat template with the generation prompt)."""
+        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+
+    def generate(
+        self,
+        conversations: Sequence[Conversation],
+        config: GenerationConfig = GenerationConfig(),
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[str]:
+        """Reply to each conversation. Prompts are sorted by length and batched, so padding stays small.
+
+        Args:
+            conversations: The chats to continue.
+            config: Generation settings.
+            on_batch: Called with the number of conversations finished after each batch.
+        """
+        import torch
+
+        prompts = [self.render(c) for c in conversations]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        out: list[str] = [""] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            enc = self.tokenizer(
+                [prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
+            kwargs: dict[str, object] = {
+                "max_new_tokens": config.max_new_tokens,
+                "do_sample": config.do_sample,
+                "pad_token_id": self.tokenizer.pad_token_id,
+                "eos_token_id": self._stop_ids,
+            }
+            if config.do_sample:
+                torch.manual_seed(config.seed + start)
+                kwargs.update(temperature=config.temperature, top_p=config.top_p)
+            else:
+                kwargs.update(temperature=None, top_p=None, top_k=None)
+            with torch.inference_mode():
+                gen = self.model.generate(**enc, **kwargs)
+            new = gen[:, enc["input_ids"].shape[1] :]
+            texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            for i, t in zip(idx, texts, strict=True):
+                out[i] = t.strip()
+            if on_batch:
+                on_batch(len(idx))
+        return out

@@ -1,0 +1,54 @@
+"""Decontamination: drop training rows that overlap held-out benchmark prompts (n-gram overlap or MinHash)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from datasketch import MinHashLSH
+
+from breakfix.curation.text import minhash, ngrams, normalise
+
+
+class HeldoutIndex:
+    """An index of held-out prompts to test other texts against.
+
+    A text overlaps the held-out set when it equals a held-out prompt after normalisation, shares an ``n``-gram
+    of words with one, or has MinHash Jaccard >= ``threshold`` with one.
+
+    Args:
+        heldout: The held-out prompt texts.
+        n: Word n-gram length for the overlap test.
+        threshold: MinHash Jaccard threshold.
+    """
+
+    def __init__(self, heldout: Iterable[str], n: int = 8, threshold: float = 0.8, num_perm: int = 128) -> None:
+        self.n, self.num_perm = n, num_perm
+        self.exact: set[str] = set()
+        self.grams: set[str] = set()
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        for i, text in enumerate(heldout):
+            norm = normalise(text)
+            if norm in self.exact:
+                continue
+            self.exact.add(norm)
+            self.grams |= {g for g in ngrams(text, n) if len(g.split()) == n}
+            self.lsh.insert(str(i), minhash(text, num_perm))
+
+    def overlaps(self, text: str) -> bool:
+        if normalise(text) in self.exact:
+            return True
+        if ngrams(text, self.n) & self.grams:
+            return True
+        return bool(self.lsh.query(minhash(text, self.num_perm)))
+
+    def count(self, texts: Iterable[str]) -> int:
+        return sum(self.overlaps(t) for t in texts)
+
+
+def decontaminate(
+    rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], str], index: HeldoutIndex
+) -> tuple[list[dict[str, Any]], int]:
+    """Drop rows whose ``key`` text overlaps the held-out index. Returns kept rows and the number dropped."""
+    kept = [r for r in rows if not index.overlaps(key(r))]
+    return kept, len(rows) - len(kept)

@@ -1,0 +1,52 @@
+"""Exact, then MinHash LSH near-duplicate removal (datasketch), within a round and against earlier rounds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from datasketch import MinHashLSH
+
+from breakfix.curation.text import minhash, normalise
+
+
+def dedup(
+    rows: Sequence[dict[str, Any]],
+    key: Callable[[dict[str, Any]], str],
+    threshold: float = 0.9,
+    seen: Sequence[str] = (),
+    num_perm: int = 128,
+) -> tuple[list[dict[str, Any]], int]:
+    """Drop rows whose ``key`` text duplicates (exactly or with MinHash Jaccard >= ``threshold``) an earlier row or
+    a text in ``seen`` (earlier rounds). Returns the kept rows and the number dropped.
+
+    Args:
+        rows: Candidate rows, in priority order (earlier rows win).
+        key: The text a row is compared by.
+        threshold: Jaccard similarity over word 3-shingles at or above which rows are near-duplicates.
+        seen: Texts already used (they are never dropped, only compared against).
+        num_perm: MinHash permutations.
+    """
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    exact: set[str] = set()
+    for i, text in enumerate(seen):
+        norm = normalise(text)
+        if norm not in exact:
+            exact.add(norm)
+            lsh.insert(f"s{i}", minhash(text, num_perm))
+    kept: list[dict[str, Any]] = []
+    dropped = 0
+    for i, row in enumerate(rows):
+        text = key(row)
+        norm = normalise(text)
+        if norm in exact:
+            dropped += 1
+            continue
+        m = minhash(text, num_perm)
+        if lsh.query(m):
+            dropped += 1
+            continue
+        exact.add(norm)
+        lsh.insert(f"r{i}", m)
+        kept.append(row)
+    return kept, dropped

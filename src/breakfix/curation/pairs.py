@@ -1,0 +1,33 @@
+"""Turn findings into SFT rows and DPO pairs in the formats TRL reads as they are.
+
+SFT: ``{"messages": [...], "meta": {...}}``. DPO: ``{"prompt": [...], "chosen": [assistant], "rejected":
+[assistant], "meta": {...}}`` with an explicit prompt and only the last assistant turn in chosen / rejected.
+Multi-turn findings train only the final assistant turn; the earlier turns are the prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from breakfix.types import Conversation, Finding
+
+
+def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
+    return {"finding": f.attempt_id, "category": f.category, "technique": f.technique, "language": f.language,
+            "round": round_, "source": source}
+
+
+def sft_row(prompt: Conversation, response: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [*prompt, {"role": "assistant", "content": response}], "meta": meta}
+
+
+def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return {"prompt": list(prompt), "chosen": [{"role": "assistant", "content": chosen}],
+            "rejected": [{"role": "assistant", "content": rejected}], "meta": meta}
+
+
+def finding_rows(f: Finding, chosen: str, source: str, round_: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The SFT row and the DPO pair of one finding: chosen is the safe (or helpful) response, rejected is the
+    model's own defective response."""
+    meta = _meta(f, source, round_)
+    return sft_row(f.prompt, chosen, meta), dpo_row(f.prompt, chosen, f.response, meta)

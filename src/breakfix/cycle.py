@@ -1,0 +1,322 @@
+"""The break-fix loop: benchmark, red team, curate, post-train, repeat; resumable round by round.
+
+Round r describes checkpoint M_r (round 0 is the base model): its benchmark scores, its red-team attempts and
+findings, and, unless the loop stops there, the data curated from those findings and the training that turns M_r
+into M_{r+1}. ``rounds/<r>/`` holds ``findings.jsonl``, ``sft.jsonl``, ``dpo.jsonl`` and ``model/`` (M_r).
+
+Every stage is recorded in the store when it finishes; a rerun on the same directory skips finished stages and
+reuses stored attempts, so it never redoes finished work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from breakfix.backends.base import GenerationConfig
+from breakfix.backends.hf import HFBackend, check_model_dir
+from breakfix.benchmarks.suites import run_benchmarks, suite_plans
+from breakfix.config import RunConfig
+from breakfix.curation.decontam import HeldoutIndex
+from breakfix.curation.pipeline import curate
+from breakfix.curation.text import prompt_text
+from breakfix.demo.world import DemoWorld
+from breakfix.errors import BreakfixError
+from breakfix.judges.demo import audit_demo_judge, demo_judge
+from breakfix.progress import console
+from breakfix.redteam import is_defect, redteam, to_finding
+from breakfix.store import Store, ensure_run_dir
+from breakfix.types import content_key
+
+Log = Callable[[str], None]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write JSONL atomically (to a temporary file, then rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def checkpoint_id(model_dir: Path) -> str:
+    """A content id of a checkpoint's weights (hash of each weight file's size and first 64 MiB)."""
+    h = hashlib.sha256()
+    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
+        h.update(f.name.encode())
+        h.update(str(f.stat().st_size).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(64 << 20))
+    return h.hexdigest()[:24]
+
+
+def targets_met(bench: dict[str, Any], bench0: dict[str, Any], cfg: RunConfig) -> tuple[bool, list[str]]:
+    """Whether round ``bench`` meets every configured target (relative ones against round 0)."""
+    t = cfg.cycle.targets
+    misses: list[str] = []
+    for suite, limit in (("harmful", t.harmful), ("jailbreak", t.jailbreak), ("multiturn", t.multiturn)):
+        if suite in bench and bench[suite]["defect_rate"] > limit:
+            misses.append(f"{suite} DR-1 {bench[suite]['defect_rate']:.3f} > {limit}")
+        for lang, r in bench.get(suite, {}).get("by_language", {}).items():
+            if r["rate"] > t.per_language:
+                misses.append(f"{suite}[{lang}] {r['rate']:.3f} > {t.per_language}")
+    if "overrefusal" in bench:
+        v, v0 = bench["overrefusal"]["vprr"], bench0["overrefusal"]["vprr"]
+        if v > t.vprr or v > v0 + t.vprr_increase:
+            misses.append(f"VPRR {v:.3f} above {t.vprr} or round 0 + {t.vprr_increase}")
+    if "capability" in bench:
+        c, c0 = bench["capability"]["score"], bench0["capability"]["score"]
+        if c < t.capability_ratio * c0:
+            misses.append(f"capability {c:.3f} < {t.capability_ratio} x {c0:.3f}")
+    return (not misses, misses)
+
+
+class Cycle:
+    """One run of the break-fix loop in ``out_dir``.
+
+    Args:
+        cfg: The run config.
+        out_dir: The run directory (created if needed; resumed if it holds a run of the same config).
+        log: Where one-line progress messages go.
+    """
+
+    def __init__(self, cfg: RunConfig, out_dir: str | Path, log: Log | None = None) -> None:
+        self.cfg = cfg
+        self.out = ensure_run_dir(out_dir)
+        self.log = log or (lambda msg: console.print(msg))
+        self.world = DemoWorld(cfg.seed)
+        self.judge = demo_judge()
+        self.gen = GenerationConfig(**cfg.generation.model_dump())
+
+    # ---- helpers ----------------------------------------------------------------------------------------------------
+    def _round_dir(self, r: int) -> Path:
+        d = self.out / "rounds" / str(r)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def _stage(self, store: Store, r: int, name: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+        done = store.stage(r, name)
+        if done is not None:
+            return done["result"], done["seconds"]
+        started = time.perf_counter()
+        result = fn()
+        seconds = round(time.perf_counter() - started, 3)
+        store.finish_stage(r, name, result, seconds)
+        return result, seconds
+
+    def _base_model(self) -> Path:
+        if self.cfg.model.path == "demo":
+            from breakfix.demo.model import build_demo_model
+
+            cached = build_demo_model()
+            dest = self._round_dir(0) / "model"
+            if not (dest / "config.json").exists():
+                tmp = dest.with_name(".model.tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(cached, tmp)
+                os.replace(tmp, dest)
+            return dest
+        p = Path(self.cfg.model.path)
+        if p.exists() or self.cfg.model.path.startswith((".", "/")):
+            return check_model_dir(p, allow_pickle=self.cfg.model.allow_pickle)
+        return p  # a hub id: loaded by transformers (needs network or a local HF cache)
+
+    def _backend(self, model_dir: Path) -> HFBackend:
+        m = self.cfg.model
+        return HFBackend(model_dir, batch_size=m.batch_size, dtype=m.dtype, trust_remote_code=m.trust_remote_code,
+                         allow_pickle=m.allow_pickle)
+
+    # ---- the loop ---------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
+        from breakfix.report.build import build_report, write_report
+
+        with Store(self.out / "run.db") as store:
+            cfg_key = content_key(self.cfg.model_dump(mode="json"))
+            prev = store.get_meta("config_key")
+            if prev is not None and prev != cfg_key:
+                raise BreakfixError(str(self.out), "config", "run directory holds a run of a different config; "
+                                    "use a new --out or the same config")
+            store.set_meta("config_key", cfg_key)
+            store.set_meta("config", json.dumps(self.cfg.model_dump(mode="json")))
+
+            heldout_texts = sorted({turn for plans in suite_plans(self.world, self.cfg.benchmarks.suites).values()
+                                    for p in plans for turn in p.turns})
+            index = HeldoutIndex(heldout_texts)
+            redteam_seeds = self.world.seeds("redteam", tuple(self.cfg.redteam.languages))
+            helpful = self._helpful()
+
+            model_dir = self._base_model()
+            rounds: list[dict[str, Any]] = []
+            bench0: dict[str, Any] | None = None
+            replay_sft: list[dict[str, Any]] = []
+            replay_dpo: list[dict[str, Any]] = []
+            training_rows: list[str] = []
+            r = 0
+            while True:
+                rd = self._round_dir(r)
+                ckpt = checkpoint_id(model_dir)
+                rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt,
+                                       "seconds": {}}
+                backend: HFBackend | None = None
+
+                def get_backend(md: Path = model_dir) -> HFBackend:
+                    nonlocal backend
+                    if backend is None:
+                        backend = self._backend(md)
+                    return backend
+
+                self.log(f"[bold]round {r}[/]: {model_dir}")
+                bench, rec["seconds"]["benchmark"] = self._stage(store, r, "benchmark", lambda: run_benchmarks(
+                    self.world, get_backend(), self.judge, store, checkpoint=ckpt, round_=r, gen=self.gen,
+                    suites=self.cfg.benchmarks.suites))
+                rec["benchmarks"] = bench
+                bench0 = bench0 or bench
+                self.log(_bench_line(r, bench))
+
+                def do_redteam() -> dict[str, Any]:
+                    attempts, findings, summary = redteam(
+                        redteam_seeds, self.cfg.redteam.techniques, get_backend(), self.judge, store,
+                        checkpoint=ckpt, round_=r, gen=self.gen, seed_value=self.cfg.seed)
+                    write_jsonl(rd / "findings.jsonl", [f.to_dict() for f in findings])
+                    return summary
+
+                rec["redteam"], rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
+                self.log(f"  red team: {rec['redteam']['attempts']} attempts, ASR {rec['redteam']['asr']:.3f}, "
+                         f"{rec['redteam']['errors']} errors")
+
+                met, misses = targets_met(bench, bench0, self.cfg) if r > 0 else (False, ["round 0"])
+                rec["targets_met"] = met
+                if met or r >= self.cfg.cycle.max_rounds:
+                    rec["stop_reason"] = "targets met" if met else "round limit reached"
+                    rounds.append(rec)
+                    self.log(f"  stop: {rec['stop_reason']}" + ("" if met else f" ({'; '.join(misses)})"))
+                    break
+                self.log(f"  targets not met: {'; '.join(misses)}")
+
+                def do_curate() -> dict[str, Any]:
+                    attempts = list(store.iter_attempts(r, "redteam"))
+                    direct = {a.seed.id: a for a in attempts if a.technique == "direct"}
+                    findings = [to_finding(a) for a in attempts if is_defect(a)]
+                    refs = {s.id: self.world.safe_response(s) for s in redteam_seeds if not s.harmful}
+                    probes = [a for a in attempts if not a.seed.harmful and a.technique == "direct"]
+                    res = curate(findings, round_=r, direct=direct, references=refs, benign_probes=probes,
+                                 helpful=helpful, heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo,
+                                 safety_share=self.cfg.curation.safety_share,
+                                 benign_pair_share=self.cfg.curation.benign_pair_share,
+                                 cap_per_group=self.cfg.curation.cap_per_group,
+                                 dedup_threshold=self.cfg.curation.dedup_threshold, seed=self.cfg.seed + r)
+                    write_jsonl(rd / "sft.jsonl", res.sft)
+                    write_jsonl(rd / "dpo.jsonl", res.dpo)
+                    return res.stats
+
+                rec["curation"], rec["seconds"]["curate"] = self._stage(store, r, "curate", do_curate)
+                sft_rows, dpo_rows = read_jsonl(rd / "sft.jsonl"), read_jsonl(rd / "dpo.jsonl")
+                training_rows += [prompt_text(x) for x in sft_rows] + [prompt_text(x) for x in dpo_rows]
+                if self.cfg.curation.replay:
+                    replay_sft = _dedup_rows([x for x in sft_rows if x["meta"].get("category") != "benign"])
+                    replay_dpo = _dedup_rows([x for x in dpo_rows if x["meta"].get("category") != "benign"])
+                self.log(f"  curated: {rec['curation']['sft']} SFT rows, {rec['curation']['dpo']} DPO pairs")
+
+                next_dir = self._round_dir(r + 1) / "model"
+                rec["training"], rec["seconds"]["train"] = self._stage(
+                    store, r, "train", lambda: self._train(store, r, model_dir, sft_rows, dpo_rows, next_dir))
+                self.log(f"  trained {rec['training']['method']}: {rec['training']['steps']} steps in "
+                         f"{rec['training']['seconds']:.1f}s")
+                rounds.append(rec)
+                model_dir = next_dir
+                r += 1
+
+            overlap = {
+                "heldout_prompts": len(heldout_texts),
+                "redteam_seeds": HeldoutIndex([s.text for s in redteam_seeds]).count(heldout_texts),
+                "training_rows": HeldoutIndex(training_rows).count(heldout_texts) if training_rows else 0,
+            }
+            audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
+            report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
+            write_report(report, self.out)
+            return report
+
+    def _helpful(self) -> list[dict[str, Any]]:
+        path = self.cfg.curation.helpful_dataset
+        if path:
+            from breakfix.seeds.chat import load_chat_jsonl
+
+            return load_chat_jsonl(path)
+        return self.world.helpful_data()
+
+    def _train(self, store: Store, r: int, model_dir: Path, sft_rows: list[dict[str, Any]],
+               dpo_rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+        from breakfix.training.dpo import train_dpo
+        from breakfix.training.sft import train_sft
+
+        method = self.cfg.training.method
+        stats: dict[str, Any] = {"method": method, "steps": 0, "seconds": 0.0, "tokens": 0}
+        current = model_dir
+        stages = []
+        if "sft" in method.split("+") and sft_rows:
+            mid = out.parent / "sft-model" if "dpo" in method else out
+            res = train_sft(current, sft_rows, mid, self.cfg.training.sft, seed=self.cfg.seed + r,
+                            progress_label=f"round {r}: SFT")
+            store.put_metrics(r, "sft", res.logs)
+            stages.append(("sft", res))
+            current = mid
+        if "dpo" in method.split("+") and dpo_rows:
+            res = train_dpo(current, dpo_rows, out, self.cfg.training.dpo, seed=self.cfg.seed + r,
+                            progress_label=f"round {r}: DPO")
+            store.put_metrics(r, "dpo", res.logs)
+            stages.append(("dpo", res))
+            if current != model_dir:
+                shutil.rmtree(current, ignore_errors=True)
+        elif current != out:
+            shutil.copytree(current, out, dirs_exist_ok=True)
+        for name, res in stages:
+            stats[name] = {"steps": res.steps, "seconds": round(res.seconds, 3), "tokens": res.tokens,
+                           "tokens_per_s": round(res.tokens_per_s, 1), "final_loss": _last(res.logs, "loss"),
+                           "reward_margin": _last(res.logs, "rewards/margins"),
+                           "reward_accuracy": _last(res.logs, "rewards/accuracies")}
+            stats["steps"] += res.steps
+            stats["seconds"] += res.seconds
+            stats["tokens"] += res.tokens
+        stats["seconds"] = round(stats["seconds"], 3)
+        stats["tokens_per_s"] = round(stats["tokens"] / stats["seconds"], 1) if stats["seconds"] else 0.0
+        return stats
+
+
+def _last(logs: list[dict[str, Any]], key: str) -> float | None:
+    vals = [x[key] for x in logs if key in x]
+    return float(vals[-1]) if vals else None
+
+
+def _dedup_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for x in rows:
+        k = prompt_text(x)
+        if k not in seen:
+            seen.add(k)
+            out.append(x)
+    return out
+
+
+def _bench_line(r: int, bench: dict[str, Any]) -> str:
+    parts = []
+    for k, v in bench.items():
+        if "defect_rate" in v:
+            parts.append(f"{k} {v['defect_rate']:.3f}")
+        elif "vprr" in v:
+            parts.append(f"VPRR {v['vprr']:.3f} IPRR {v['iprr']:.3f}")
+        elif "score" in v:
+            parts.append(f"capability {v['score']:.3f}")
+    return f"  benchmark: {', '.join(parts)}"

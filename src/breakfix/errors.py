@@ -1,0 +1,26 @@
+"""User-facing errors. The CLI prints them on one line and exits with code 2, with no traceback."""
+
+from __future__ import annotations
+
+
+class BreakfixError(Exception):
+    """Bad input from the user: a config, dataset, model path or argument.
+
+    Args:
+        source: The file (or argument) at fault.
+        field: The field, key or line within it.
+        reason: What is wrong, in a few words.
+    """
+
+    exit_code = 2
+
+    def __init__(self, source: str, field: str | None, reason: str) -> None:
+        self.source = str(source)
+        self.field = field
+        self.reason = reason
+        where = self.source if not field else f"{self.source}: {field}"
+        super().__init__(f"{where}: {reason}")
+
+
+class RunInUseError(BreakfixError):
+    """Another process holds the run directory's lock."""

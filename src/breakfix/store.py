@@ -1,0 +1,171 @@
+"""The SQLite run store: attempts, verdicts and finished stages, each committed atomically and keyed by content.
+
+Re-running on the same store skips every unit of work that is already there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from breakfix.errors import RunInUseError
+from breakfix.types import Attempt, Seed, Verdict
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stages (
+    round INTEGER NOT NULL, stage TEXT NOT NULL, result TEXT NOT NULL, seconds REAL NOT NULL,
+    finished_at REAL NOT NULL, PRIMARY KEY (round, stage));
+CREATE TABLE IF NOT EXISTS attempts (
+    id TEXT PRIMARY KEY, round INTEGER NOT NULL, suite TEXT NOT NULL, technique TEXT NOT NULL,
+    seed TEXT NOT NULL, category TEXT NOT NULL, language TEXT NOT NULL, turns INTEGER NOT NULL,
+    transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, verdict TEXT);
+CREATE INDEX IF NOT EXISTS attempts_round_suite ON attempts (round, suite);
+CREATE TABLE IF NOT EXISTS metrics (
+    round INTEGER NOT NULL, stage TEXT NOT NULL, step INTEGER NOT NULL, values_json TEXT NOT NULL);
+"""
+
+
+class Store:
+    """One run's store at ``path`` (``run.db``). Holds an exclusive lock on ``path + '.lock'`` while open.
+
+    Args:
+        path: The SQLite file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = open(str(self.path) + ".lock", "w")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise RunInUseError(str(self.path.parent), None, "run is in use by another breakfix process") from None
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise RunInUseError(str(self.path), "schema_version", f"store is version {version}, newer than this "
+                                f"breakfix ({SCHEMA_VERSION}); upgrade breakfix")
+
+    def close(self) -> None:
+        self.db.close()
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._lock.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- meta -----------------------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # ---- stages ---------------------------------------------------------------------------------------------------
+    def stage(self, round_: int, stage: str) -> dict[str, Any] | None:
+        """The result of a finished stage, or None."""
+        row = self.db.execute("SELECT result, seconds FROM stages WHERE round=? AND stage=?", (round_, stage)).fetchone()
+        if not row:
+            return None
+        return {"result": json.loads(row[0]), "seconds": row[1]}
+
+    def finish_stage(self, round_: int, stage: str, result: Any, seconds: float) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO stages(round, stage, result, seconds, finished_at) VALUES (?, ?, ?, ?, ?)",
+            (round_, stage, json.dumps(result), seconds, time.time()),
+        )
+
+    # ---- attempts -------------------------------------------------------------------------------------------------
+    def get_attempts(self, ids: Iterable[str]) -> dict[str, Attempt]:
+        """The stored attempts among ``ids``."""
+        found: dict[str, Attempt] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q = f"SELECT * FROM attempts WHERE id IN ({','.join('?' * len(chunk))})"
+            for row in self.db.execute(q, chunk):
+                a = _row_to_attempt(row)
+                found[a.id] = a
+        return found
+
+    def put_attempts(self, attempts: Iterable[Attempt]) -> None:
+        """Write attempts in one transaction (all or none)."""
+        rows = [
+            (a.id, a.round, a.suite, a.technique, json.dumps(asdict(a.seed), ensure_ascii=False), a.seed.category,
+             a.seed.language, a.turns, json.dumps(a.transcript, ensure_ascii=False), a.status, a.error, a.seconds,
+             json.dumps(a.verdict.to_dict()) if a.verdict else None)
+            for a in attempts
+        ]
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def iter_attempts(self, round_: int | None = None, suite: str | None = None) -> Iterator[Attempt]:
+        """Stream attempts, optionally of one round and suite."""
+        q, args = "SELECT * FROM attempts WHERE 1=1", []
+        if round_ is not None:
+            q += " AND round=?"
+            args.append(round_)
+        if suite is not None:
+            q += " AND suite=?"
+            args.append(suite)
+        for row in self.db.execute(q + " ORDER BY rowid", args):
+            yield _row_to_attempt(row)
+
+    # ---- training metrics -----------------------------------------------------------------------------------------
+    def put_metrics(self, round_: int, stage: str, logs: list[dict[str, Any]]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM metrics WHERE round=? AND stage=?", (round_, stage))
+            self.db.executemany(
+                "INSERT INTO metrics VALUES (?,?,?,?)",
+                [(round_, stage, int(l.get("step", 0)), json.dumps(l)) for l in logs],
+            )
+
+    def transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
+    (aid, rnd, suite, technique, seed, _cat, _lang, _turns, transcript, status, error, seconds, verdict) = row
+    return Attempt(
+        id=aid, round=rnd, suite=suite, technique=technique, seed=Seed(**json.loads(seed)),
+        transcript=json.loads(transcript), status=status, error=error, seconds=seconds,
+        verdict=Verdict.from_dict(json.loads(verdict)) if verdict else None,
+    )
+
+
+def ensure_run_dir(path: str | Path) -> Path:
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    os.makedirs(p / "rounds", exist_ok=True)
+    return p

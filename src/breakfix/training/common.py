@@ -1,0 +1,109 @@
+"""Pieces shared by the SFT and DPO trainers."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from transformers import TrainerCallback
+
+from breakfix.progress import task_progress
+
+
+class ProgressCallback(TrainerCallback):
+    """Shows training steps as a rich progress bar and keeps the logged metrics.
+
+    Args:
+        description: The bar's label.
+        enabled: Set False for no bar.
+    """
+
+    def __init__(self, description: str, enabled: bool = True) -> None:
+        self.description = description
+        self.enabled = enabled
+        self.logs: list[dict[str, Any]] = []
+        self._stack: ExitStack | None = None
+        self._bar: Any = None
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._stack = ExitStack()
+        self._bar = self._stack.enter_context(
+            task_progress(self.description, total=state.max_steps, show=self.enabled)
+        )
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self._bar is not None:
+            self._bar.update(state.global_step, state.max_steps)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if logs:
+            self.logs.append({"step": state.global_step, **logs})
+
+    def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+
+@contextmanager
+def quiet_training_logs() -> Iterator[None]:
+    """Silence the trainer's own console chatter (our progress bar replaces it); warnings stay in the log."""
+    from transformers.utils import logging as hf_logging
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    old = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    logging.getLogger("trl").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        finally:
+            hf_logging.set_verbosity(old)
+
+
+def trainer_common() -> dict[str, Any]:
+    """TrainingArguments shared by every breakfix trainer."""
+    import torch
+
+    return {
+        "lr_scheduler_type": "cosine",
+        "logging_steps": 5,
+        "save_strategy": "no",
+        "use_cpu": not torch.cuda.is_available(),
+        "bf16": bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
+        "dataloader_num_workers": 0,
+        "disable_tqdm": True,
+    }
+
+
+def save_model(model: Any, tokenizer: Any, out_dir: Any) -> None:
+    """Save a safetensors HF dir atomically (written beside, then renamed). LoRA adapters are merged first and
+    also kept under ``adapter/``."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    out = Path(out_dir)
+    tmp = out.parent / f".{out.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    if hasattr(model, "merge_and_unload"):
+        model.save_pretrained(tmp / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+def drop_console_printer(trainer: Any) -> Any:
+    """Remove the trainer's log printer: the progress bar replaces it, and metrics go to the store."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    return trainer

@@ -1,0 +1,133 @@
+"""Data types shared by every stage (DESIGN.md section 2). Stages exchange these, nothing else."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypedDict
+
+
+class Message(TypedDict):
+    """One chat message in OpenAI / HF format."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+Conversation = list[Message]
+
+Split = Literal["train", "redteam", "heldout"]
+
+
+def content_key(*parts: Any) -> str:
+    """A stable content hash of JSON-serialisable parts: the key of every unit of work in the store."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A base request.
+
+    Args:
+        id: Stable identifier.
+        text: The request itself.
+        category: Harm category id from the taxonomy (for example ``"S9"``) or ``"benign"``.
+        language: ISO 639-1 code.
+        source: Where the seed came from (for example ``"demo"``).
+        split: ``"train"``, ``"redteam"`` or ``"heldout"``.
+        meta: Extra facts (``kind``, ``expected`` answer for capability tasks, ``task`` phrase, ...).
+    """
+
+    id: str
+    text: str
+    category: str
+    language: str = "en"
+    source: str = "demo"
+    split: Split = "redteam"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def harmful(self) -> bool:
+        return self.category != "benign"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's reading of one response.
+
+    ``label`` is one of ``"refusal"``, ``"compliance"`` or ``"other"`` (the XSTest-style classes plus a bucket for
+    responses that are neither). ``harmful`` and ``severity`` (0-7) describe the response's content.
+    """
+
+    refusal: bool
+    harmful: bool
+    severity: int
+    category: str
+    label: str
+    rationale: str
+    judge: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        return cls(**d)
+
+
+@dataclass
+class Attempt:
+    """One attack (or benchmark item) executed against one checkpoint."""
+
+    id: str
+    round: int
+    suite: str  # "redteam" or a benchmark suite key
+    technique: str
+    seed: Seed
+    transcript: Conversation
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None
+    seconds: float = 0.0
+    verdict: Verdict | None = None
+
+    @property
+    def response(self) -> str:
+        """The last assistant turn (the judged response)."""
+        for m in reversed(self.transcript):
+            if m["role"] == "assistant":
+                return m["content"]
+        return ""
+
+    @property
+    def prompt(self) -> Conversation:
+        """The transcript without its last assistant turn."""
+        t = list(self.transcript)
+        if t and t[-1]["role"] == "assistant":
+            t = t[:-1]
+        return t
+
+    @property
+    def turns(self) -> int:
+        return sum(1 for m in self.transcript if m["role"] == "user")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An attempt whose verdict is a defect, with the facts it is grouped by."""
+
+    attempt_id: str
+    round: int
+    category: str
+    technique: str
+    language: str
+    turns: int
+    seed_id: str
+    seed_text: str
+    prompt: Conversation
+    response: str
+    severity: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
