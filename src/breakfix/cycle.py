@@ -211,7 +211,7 @@ class Cycle:
                     direct = {a.seed.id: a for a in attempts if a.technique == "direct"}
                     findings = [to_finding(a) for a in attempts if is_defect(a)]
                     refs = {s.id: self.world.safe_response(s) for s in redteam_seeds if not s.harmful}
-                    probes = [a for a in attempts if not a.seed.harmful and a.technique == "direct"]
+                    probes = [a for a in attempts if not a.seed.harmful]
                     res = curate(findings, round_=r, direct=direct, references=refs, benign_probes=probes,
                                  helpful=helpful, heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo,
                                  safety_share=self.cfg.curation.safety_share,

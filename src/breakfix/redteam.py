@@ -33,14 +33,13 @@ def redteam(
     gen: GenerationConfig,
     seed_value: int = 0,
 ) -> tuple[list[Attempt], list[Finding], dict[str, Any]]:
-    """Attack harmful seeds with every technique; probe benign seeds directly for over-refusal.
+    """Attack every seed with every technique. Harmful seeds measure attack success; benign seeds under the same
+    wrappers measure over-refusal (adversarial benign prompts, as in WildJailbreak).
 
     Returns the attempts, the findings (harmful compliances and benign over-refusals), and the summary that goes
     into the report (ASR over harmful attempts; errors counted apart).
     """
-    harmful = [s for s in seeds if s.harmful]
-    benign = [s for s in seeds if not s.harmful]
-    plans = plans_for(harmful, techniques, seed_value) + plans_for(benign, ["direct"], seed_value)
+    plans = plans_for(seeds, techniques, seed_value)
     attempts = execute(plans, backend, judge, store, checkpoint=checkpoint, round_=round_, suite="redteam",
                        gen=gen, label=f"round {round_}: red team")
     findings = [to_finding(a) for a in attempts if is_defect(a)]

@@ -22,7 +22,7 @@ class HeldoutIndex:
         threshold: MinHash Jaccard threshold.
     """
 
-    def __init__(self, heldout: Iterable[str], n: int = 8, threshold: float = 0.8, num_perm: int = 128) -> None:
+    def __init__(self, heldout: Iterable[str], n: int = 10, threshold: float = 0.8, num_perm: int = 128) -> None:
         self.n, self.num_perm = n, num_perm
         self.exact: set[str] = set()
         self.grams: set[str] = set()

@@ -1,6 +1,7 @@
 """Turn findings into SFT rows and DPO pairs in the formats TRL reads as they are.
 
-SFT: ``{"messages": [...], "meta": {...}}``. DPO: ``{"prompt": [...], "chosen": [assistant], "rejected":
+SFT: conversational prompt-completion, ``{"prompt": [...], "completion": [assistant], "meta": {...}}``, so that only
+the final assistant turn is trained (TRL's completion-only loss). DPO: ``{"prompt": [...], "chosen": [assistant], "rejected":
 [assistant], "meta": {...}}`` with an explicit prompt and only the last assistant turn in chosen / rejected.
 Multi-turn findings train only the final assistant turn; the earlier turns are the prompt.
 """
@@ -18,7 +19,12 @@ def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
 
 
 def sft_row(prompt: Conversation, response: str, meta: dict[str, Any]) -> dict[str, Any]:
-    return {"messages": [*prompt, {"role": "assistant", "content": response}], "meta": meta}
+    return {"prompt": list(prompt), "completion": [{"role": "assistant", "content": response}], "meta": meta}
+
+
+def chat_to_sft_row(messages: Conversation, meta: dict[str, Any]) -> dict[str, Any]:
+    """A chat that ends with an assistant turn, as an SFT row that trains that last turn."""
+    return sft_row(messages[:-1], messages[-1]["content"], meta)
 
 
 def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
-from breakfix.curation.pairs import dpo_row, finding_rows, sft_row
+from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
 from breakfix.curation.responses import safe_response
 from breakfix.curation.text import prompt_text
 from breakfix.demo.world import refusal_text
@@ -84,6 +84,7 @@ def curate(
     dpo_safety = [p["d"] for p in capped] + list(replay_dpo)
 
     helpful_clean, dropped_helpful = decontaminate(list(helpful), key=prompt_text, index=heldout)
+    helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
     dropped_contam += dropped_helpful
 
     # benign contrast: helpful answers preferred over refusals of benign prompts
@@ -92,7 +93,7 @@ def curate(
     benign_sft = [sft_row(a.prompt, references[a.seed.id], {"category": "benign", "language": a.seed.language,
                                                            "round": round_, "source": "reference"})
                   for a in benign_probes if a.seed.id in references]
-    sft = mix(sft_safety, benign_sft + helpful_clean, safety_share, seed) if sft_safety else []
+    sft = mix(sft_safety, benign_sft + helpful_sft, safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
     rng.shuffle(dpo)

@@ -32,7 +32,7 @@ def minhash(text: str, num_perm: int = 128, shingle: int = 3) -> MinHash:
 
 
 def prompt_text(row: dict) -> str:
-    """The user-side text of an SFT row (messages) or DPO row (prompt)."""
+    """The user-side text of a chat row (messages) or an SFT / DPO row (prompt)."""
     msgs = row.get("prompt") if "prompt" in row else row.get("messages", [])
     if isinstance(msgs, str):
         return msgs

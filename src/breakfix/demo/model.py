@@ -42,9 +42,11 @@ class DemoModelRecipe:
     max_length: int = 160
 
     def key(self) -> str:
+        """Hash of the recipe's settings, the corpus it trains on and the model code's version."""
         from breakfix.demo.world import DemoWorld
 
-        return content_key("demo-model/1", DemoWorld.version, asdict(self))
+        corpus = DemoWorld(self.seed).base_corpus()
+        return content_key("demo-model/1", asdict(self), corpus)
 
 
 def default_cache_dir() -> Path:

@@ -16,7 +16,7 @@ class SFTSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     epochs: float = Field(2.0, gt=0)
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(16, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_length: int = Field(256, ge=16)
@@ -40,7 +40,11 @@ class TrainResult:
 
 def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Path, settings: SFTSettings,
               seed: int = 0, progress_label: str = "SFT") -> TrainResult:
-    """Fine-tune ``model_dir`` on ``rows`` (``{"messages": ...}``) and save a safetensors HF dir at ``out_dir``."""
+    """Fine-tune ``model_dir`` on ``rows`` and save a safetensors HF dir at ``out_dir``.
+
+    Rows are conversational prompt-completion (``{"prompt": [...], "completion": [...]}``, loss on the completion
+    only) or chats (``{"messages": [...]}``, loss on every assistant turn); one format per call.
+    """
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -50,7 +54,8 @@ def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | 
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
-    data = Dataset.from_list([{"messages": r["messages"]} for r in rows])
+    keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
+    data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
     args = SFTConfig(
         output_dir=str(Path(out_dir).parent / ".trainer-sft"),
         num_train_epochs=settings.epochs,
@@ -59,7 +64,7 @@ def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | 
         learning_rate=settings.learning_rate,
         warmup_steps=settings.warmup_ratio,
         max_length=settings.max_length,
-        assistant_only_loss=True,
+        assistant_only_loss="messages" in keys,
         report_to=settings.report_to,
         seed=seed,
         data_seed=seed,
