@@ -81,9 +81,9 @@ class BenchConfig(_Strict):
 
 
 class CurationConfig(_Strict):
-    safety_share: float = Field(0.3, gt=0, le=1)
+    safety_share: float = Field(0.15, gt=0, le=1)
     benign_pair_share: float = Field(0.3, ge=0, lt=1)
-    cap_per_group: int | None = Field(None, ge=1)
+    cap_per_group: int | None = Field(15, ge=1)
     dedup_threshold: float = Field(0.9, gt=0, le=1)
     replay: bool = True
     helpful_dataset: str | None = None

@@ -90,9 +90,11 @@ def curate(
     # benign contrast: helpful answers preferred over refusals of benign prompts
     n_benign_dpo = round(len(dpo_safety) * benign_pair_share / (1 - benign_pair_share)) if dpo_safety else 0
     benign_dpo = _benign_pairs(benign_probes, references, helpful_clean, n_benign_dpo, round_, seed)
+    # benign SFT contrast: the plain (un-attacked) benign probes with their reference answers; the wrapped ones
+    # enter as DPO pairs, so the SFT mix is not flooded with new answers to learn
     benign_sft = [sft_row(a.prompt, references[a.seed.id], {"category": "benign", "language": a.seed.language,
                                                            "round": round_, "source": "reference"})
-                  for a in benign_probes if a.seed.id in references]
+                  for a in benign_probes if a.seed.id in references and a.technique == "direct"]
     sft = mix(sft_safety, benign_sft + helpful_sft, safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo

@@ -32,11 +32,11 @@ class DemoModelRecipe:
 
     seed: int = 0
     vocab_size: int = 1024
-    hidden_size: int = 128
+    hidden_size: int = 192
     layers: int = 4
     heads: int = 4
-    intermediate_size: int = 384
-    epochs: float = 6.0
+    intermediate_size: int = 512
+    epochs: float = 8.0
     learning_rate: float = 3e-3
     batch_size: int = 32
     max_length: int = 160

@@ -16,7 +16,7 @@ class SFTSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     epochs: float = Field(2.0, gt=0)
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
     batch_size: int = Field(16, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_length: int = Field(256, ge=16)
