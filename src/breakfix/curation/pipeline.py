@@ -92,9 +92,12 @@ def curate(
     benign_dpo = _benign_pairs(benign_probes, references, helpful_clean, n_benign_dpo, round_, seed)
     # benign SFT contrast: the plain (un-attacked) benign probes with their reference answers; the wrapped ones
     # enter as DPO pairs, so the SFT mix is not flooded with new answers to learn
-    benign_sft = [sft_row(a.prompt, references[a.seed.id], {"category": "benign", "language": a.seed.language,
-                                                           "round": round_, "source": "reference"})
-                  for a in benign_probes if a.seed.id in references and a.technique == "direct"]
+    benign_sft = []
+    for a in benign_probes:
+        if a.technique == "direct" and (a.seed.id in references or _helped(a)):
+            answer, source = _benign_answer(a, references)
+            benign_sft.append(sft_row(a.prompt, answer, {"category": "benign", "language": a.seed.language,
+                                                         "round": round_, "source": source}))
     sft = mix(sft_safety, benign_sft + helpful_sft, safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
@@ -124,11 +127,12 @@ def _benign_pairs(
 ) -> list[dict[str, Any]]:
     pool: list[dict[str, Any]] = []
     for a in probes:
-        if a.seed.id not in references:
+        if a.seed.id not in references and not _helped(a):
             continue
         refused = a.status == "ok" and a.verdict is not None and a.verdict.refusal
         rejected = a.response if refused else refusal_text("benign", a.seed.language)
-        pool.append(dpo_row(a.prompt, references[a.seed.id], rejected,
+        chosen, _ = _benign_answer(a, references)
+        pool.append(dpo_row(a.prompt, chosen, rejected,
                             {"category": "benign", "language": a.seed.language, "round": round_,
                              "source": "over-refusal" if refused else "contrast"}))
     for r in helpful:
@@ -145,3 +149,16 @@ def _benign_pairs(
     while out and len(out) < n:
         out += out[: n - len(out)]
     return out[:n]
+
+
+def _helped(a: Attempt) -> bool:
+    """The checkpoint answered a benign probe: no error, no refusal, nothing harmful."""
+    return a.status == "ok" and a.verdict is not None and not a.verdict.refusal and not a.verdict.harmful
+
+
+def _benign_answer(a: Attempt, references: Mapping[str, str]) -> tuple[str, str]:
+    """The preferred answer to a benign probe: the model's own answer when it helped (self-distillation keeps the
+    fix from teaching new content, which caused forgetting on the demo model), else the reference answer."""
+    if _helped(a):
+        return a.response, "self-distillation"
+    return references[a.seed.id], "reference"

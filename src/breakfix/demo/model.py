@@ -36,7 +36,7 @@ class DemoModelRecipe:
     layers: int = 4
     heads: int = 4
     intermediate_size: int = 512
-    epochs: float = 8.0
+    epochs: float = 5.0
     learning_rate: float = 3e-3
     batch_size: int = 32
     max_length: int = 160

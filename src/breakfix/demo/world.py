@@ -524,11 +524,20 @@ class DemoWorld:
         return _multiturn(rng.choice(OPENERS["train"][lang]), q, reply)
 
     def helpful_data(self) -> list[dict[str, object]]:
-        """Helpfulness rows (``{"messages", "meta"}``, train split) for mixing into safety post-training."""
+        """Helpfulness rows (``{"messages", "meta"}``, train split) for mixing into safety post-training: every
+        capability fact under every training phrasing (so that the fix keeps them), plus benign tasks."""
         rng = random.Random(self.seed + 1)
-        rows: list[dict[str, object]] = [
-            {"messages": c, "meta": {"category": "benign", "language": lang, "source": "helpful"}}
-            for lang in LANGUAGES for c in self.benign_chats("train", lang, rng, reps=4)]
+        rows: list[dict[str, object]] = []
+        for lang in LANGUAGES:
+            li = LANGUAGES.index(lang)
+            meta = {"category": "benign", "language": lang, "source": "helpful"}
+            for kind, *row in _capability_items():
+                key, ans = row[2 * li], row[2 * li + 1]
+                reply = CAP_ANSWERS[(kind, lang)].format(x=key, y=ans)
+                for tmpl in CAP_TEMPLATES[(kind, lang)]["train"]:
+                    rows.append({"messages": _chat(tmpl.format(x=key), reply), "meta": meta})
+            convs = self.benign_chats("train", lang, rng, reps=2)
+            rows += [{"messages": c, "meta": meta} for c in convs]
         rng.shuffle(rows)
         return rows
 

@@ -107,3 +107,12 @@ def drop_console_printer(trainer: Any) -> Any:
 
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def freeze_embeddings(model: Any) -> None:
+    """Freeze the input embeddings and the output head (tied or not), so that safety tuning does not push down the
+    logits of tokens its data never uses; a guard against forgetting rare-token knowledge."""
+    for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+        if module is not None:
+            for p in module.parameters():
+                p.requires_grad_(False)

@@ -25,6 +25,7 @@ class DPOSettings(BaseModel):
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"])
     loss_weights: list[float] | None = None
     warmup_ratio: float = Field(0.05, ge=0, le=1)
+    freeze_embeddings: bool = True
     report_to: list[str] = Field(default_factory=list)
 
 
@@ -37,10 +38,12 @@ def train_dpo(model_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str |
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from breakfix.training.common import ProgressCallback, drop_console_printer, quiet_training_logs, save_model, trainer_common
+    from breakfix.training.common import ProgressCallback, drop_console_printer, freeze_embeddings, quiet_training_logs, save_model, trainer_common
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    if settings.freeze_embeddings:
+        freeze_embeddings(model)
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pairs])
     args = DPOConfig(
         output_dir=str(Path(out_dir).parent / ".trainer-dpo"),

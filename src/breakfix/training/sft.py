@@ -21,6 +21,7 @@ class SFTSettings(BaseModel):
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_length: int = Field(256, ge=16)
     warmup_ratio: float = Field(0.05, ge=0, le=1)
+    freeze_embeddings: bool = True
     lora: bool = False
     lora_r: int = Field(16, ge=1)
     report_to: list[str] = Field(default_factory=list)
@@ -50,10 +51,12 @@ def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from breakfix.training.common import ProgressCallback, drop_console_printer, quiet_training_logs, save_model, trainer_common
+    from breakfix.training.common import ProgressCallback, drop_console_printer, freeze_embeddings, quiet_training_logs, save_model, trainer_common
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    if settings.freeze_embeddings:
+        freeze_embeddings(model)
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
     data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
     args = SFTConfig(
