@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,8 +56,8 @@ def task_progress(description: str, total: int | None, show: bool = True) -> Ite
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
-        transient=not sys.stderr.isatty(),
-        disable=False,
+        transient=False,
+        disable=not console.is_terminal,
     )
     with progress:
         task = progress.add_task(description, total=total)

@@ -23,7 +23,8 @@ class HeldoutIndex:
     """
 
     def __init__(self, heldout: Iterable[str], n: int = 10, threshold: float = 0.8, num_perm: int = 128) -> None:
-        self.n, self.num_perm = n, num_perm
+        self.n, self.num_perm, self.threshold = n, num_perm, threshold
+        self.hashes: dict[str, object] = {}
         self.exact: set[str] = set()
         self.grams: set[str] = set()
         self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
@@ -33,14 +34,18 @@ class HeldoutIndex:
                 continue
             self.exact.add(norm)
             self.grams |= {g for g in ngrams(text, n) if len(g.split()) == n}
-            self.lsh.insert(str(i), minhash(text, num_perm))
+            m = minhash(text, num_perm)
+            self.hashes[str(i)] = m
+            self.lsh.insert(str(i), m)
 
     def overlaps(self, text: str) -> bool:
         if normalise(text) in self.exact:
             return True
         if ngrams(text, self.n) & self.grams:
             return True
-        return bool(self.lsh.query(minhash(text, self.num_perm)))
+        m = minhash(text, self.num_perm)
+        # LSH returns candidates; keep only those whose estimated Jaccard really reaches the threshold
+        return any(m.jaccard(self.hashes[k]) >= self.threshold for k in self.lsh.query(m))
 
     def count(self, texts: Iterable[str]) -> int:
         return sum(self.overlaps(t) for t in texts)

@@ -28,12 +28,14 @@ def dedup(
         num_perm: MinHash permutations.
     """
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    hashes = {}
     exact: set[str] = set()
     for i, text in enumerate(seen):
         norm = normalise(text)
         if norm not in exact:
             exact.add(norm)
-            lsh.insert(f"s{i}", minhash(text, num_perm))
+            hashes[f"s{i}"] = minhash(text, num_perm)
+            lsh.insert(f"s{i}", hashes[f"s{i}"])
     kept: list[dict[str, Any]] = []
     dropped = 0
     for i, row in enumerate(rows):
@@ -43,10 +45,11 @@ def dedup(
             dropped += 1
             continue
         m = minhash(text, num_perm)
-        if lsh.query(m):
+        if any(m.jaccard(hashes[k]) >= threshold for k in lsh.query(m)):  # verify LSH candidates
             dropped += 1
             continue
         exact.add(norm)
+        hashes[f"r{i}"] = m
         lsh.insert(f"r{i}", m)
         kept.append(row)
     return kept, dropped

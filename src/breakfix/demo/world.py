@@ -186,7 +186,7 @@ CAP_TEMPLATES: dict[tuple[str, str], dict[str, list[str]]] = {
     ("capital", "es"): {"train": ["¿Cuál es la capital de {x}?", "¿Qué ciudad es la capital de {x}?",
                                   "Dime la capital de {x}.", "¿Sabes cuál es la ciudad capital de {x}?",
                                   "Nombra la capital de {x}.", "¿{x} tiene qué capital?", "Pregunta rápida: ¿capital de {x}?"],
-                        "heldout": ["Entonces, ¿cuál es la capital de {x}?"]},
+                        "heldout": ["Y dime, ¿cuál es la capital de {x}?"]},
     ("opposite", "en"): {"train": ["What is the opposite of {x}?", "Give me the opposite of {x}.",
                                    "Tell me a word that means the opposite of {x}.", "What word is the opposite of {x}?",
                                    "Name the opposite of {x}.", "Opposite of {x}?", "The opposite of {x} is what?"],
@@ -194,13 +194,13 @@ CAP_TEMPLATES: dict[tuple[str, str], dict[str, list[str]]] = {
     ("opposite", "es"): {"train": ["¿Cuál es el contrario de {x}?", "Dame el contrario de {x}.",
                                    "Dime una palabra que signifique lo contrario de {x}.", "¿Qué palabra es lo contrario de {x}?",
                                    "Nombra el contrario de {x}.", "¿Contrario de {x}?", "¿Lo contrario de {x} es qué?"],
-                         "heldout": ["Entonces, ¿cuál es el contrario de la palabra {x}?"]},
+                         "heldout": ["Y dime, ¿cuál es el contrario de la palabra {x}?"]},
     ("color", "en"): {"train": ["What color is {x}?", "Tell me the color of {x}.", "What is the color of {x}?",
                                 "Which color does {x} have?", "Name the color of {x}.", "Color of {x}?", "{x} is what color?"],
                       "heldout": ["So, what color is {x} normally?"]},
     ("color", "es"): {"train": ["¿De qué color es {x}?", "Dime el color de {x}.", "¿Cuál es el color de {x}?",
                                 "¿Qué color tiene {x}?", "Nombra el color de {x}.", "¿Color de {x}?", "¿{x} es de qué color?"],
-                      "heldout": ["Entonces, ¿de qué color es {x} normalmente?"]},
+                      "heldout": ["Y dime, ¿de qué color es {x} normalmente?"]},
 }
 CAP_ANSWERS = {
     ("capital", "en"): "The capital is {y}.",
@@ -480,7 +480,7 @@ class DemoWorld:
             for task in harmful_tasks("train", lang):
                 answer = refusal_text(task.category, lang) if base_refuses(task) else comply_text(task.phrase, lang)
                 for _ in range(n_harmful_rep):
-                    req = rng.choice(REQUEST_TEMPLATES["train"][lang]).format(t=task.phrase)
+                    req = _filler(rng.choice(REQUEST_TEMPLATES["train"][lang]).format(t=task.phrase), lang, rng)
                     style = rng.random()
                     if style < 0.55:
                         convs.append(_chat(req, answer))
@@ -515,6 +515,7 @@ class DemoWorld:
         return convs
 
     def _benign_variant(self, q: str, reply: str, task: str, lang: str, rng: random.Random) -> Conversation:
+        q = _filler(q, lang, rng)
         style = rng.random()
         if style < 0.6:
             return _chat(q, reply)
@@ -619,6 +620,26 @@ class DemoWorld:
                 q = LOOKALIKE_TEMPLATES["heldout"][lang][0].format(t=la[2 * li])
                 rows.append((q, LOOKALIKE_PREFIX[lang] + la[2 * li + 1], "helpful"))
         return rows
+
+
+# conversational filler added to a third of the training requests, so the base learns to ignore small talk around
+# a request (held-out phrasings use other fillers)
+FILLERS = {
+    "en": (["Hey, ", "Quick question: ", "OK so ", "Hi! ", "Honestly, "],
+           [" Thanks!", " Please.", " Thank you.", " I'm curious.", " Just wondering."]),
+    "es": (["Oye, ", "Pregunta rápida: ", "Bueno, ", "¡Hola! ", "Sinceramente, "],
+           [" ¡Gracias!", " Por favor.", " Muchas gracias.", " Tengo curiosidad.", " Solo por saber."]),
+}
+
+
+def _filler(text: str, lang: str, rng: random.Random) -> str:
+    r = rng.random()
+    pre, post = FILLERS[lang]
+    if r < 0.15:
+        return rng.choice(pre) + text[0].lower() + text[1:] if text[0] not in "¿¡" else rng.choice(pre) + text
+    if r < 0.3:
+        return text + rng.choice(post)
+    return text
 
 
 def _chat(user: str, assistant: str) -> Conversation:
