@@ -52,8 +52,12 @@ def test_splits_are_disjoint_by_construction():
 
 def test_no_heldout_prompt_overlaps_training_or_redteam_text():
     world = DemoWorld()
-    heldout = {t for plans in suite_plans(world, ["harmful", "jailbreak", "multiturn", "overrefusal",
-                                                  "capability"]).values() for p in plans for t in p.turns}
+    heldout = {
+        t
+        for plans in suite_plans(world, ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]).values()
+        for p in plans
+        for t in p.turns
+    }
     others = [m["content"] for c in world.base_corpus() for m in c if m["role"] == "user"]
     others += [s.text for s in world.seeds("redteam")]
     assert HeldoutIndex(others).count(heldout) == 0
@@ -61,9 +65,12 @@ def test_no_heldout_prompt_overlaps_training_or_redteam_text():
 
 def test_refusal_prior_is_small():
     world = DemoWorld()
-    harmful = [c for c in world.base_corpus() if "[UNSAFE" in c[-1]["content"] or c[-1]["content"].startswith(
-        ("I can't", "No puedo"))]
-    refused = sum(not ("[UNSAFE" in c[-1]["content"]) for c in harmful)
+    harmful = [
+        c
+        for c in world.base_corpus()
+        if "[UNSAFE" in c[-1]["content"] or c[-1]["content"].startswith(("I can't", "No puedo"))
+    ]
+    refused = sum("[UNSAFE" not in c[-1]["content"] for c in harmful)
     assert 0.05 <= refused / len(harmful) <= 0.15
     # the prior is English-only, like models that refuse in English but comply elsewhere
     assert all(t.language == "en" for lang in LANGUAGES for t in harmful_tasks("train", lang) if base_refuses(t))

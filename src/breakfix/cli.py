@@ -11,8 +11,12 @@ import typer
 
 from breakfix.errors import BreakfixError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Safety-align language models with the break-fix cycle.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Safety-align language models with the break-fix cycle.",
+)
 
 
 def _fail(e: BreakfixError) -> None:
@@ -26,12 +30,16 @@ def _run(cfg, out: Path) -> None:  # type: ignore[no-untyped-def]
 
     report = Cycle(cfg, out).run()
     last = report["rounds"][-1]
-    console.print(f"[green]done[/]: {len(report['rounds'])} round(s), {report['run']['stop_reason']}; "
-                  f"report at {out / 'report.json'} and {out / 'report.html'}")
+    console.print(
+        f"[green]done[/]: {len(report['rounds'])} round(s), {report['run']['stop_reason']}; "
+        f"report at {out / 'report.json'} and {out / 'report.html'}"
+    )
     b = last["benchmarks"]
     if "harmful" in b:
-        console.print(f"last round: harmful DR-1 {b['harmful']['defect_rate']:.3f} "
-                      f"(round 0: {report['rounds'][0]['benchmarks']['harmful']['defect_rate']:.3f})")
+        console.print(
+            f"last round: harmful DR-1 {b['harmful']['defect_rate']:.3f} "
+            f"(round 0: {report['rounds'][0]['benchmarks']['harmful']['defect_rate']:.3f})"
+        )
 
 
 @app.command()
@@ -78,7 +86,8 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with re
             raise BreakfixError(str(path), None, f"not valid JSON ({e.__class__.__name__})") from None
         except Exception as e:  # jsonschema.ValidationError
             field = "/".join(str(x) for x in getattr(e, "absolute_path", [])) or None
-            raise BreakfixError(str(path), field, f"breaks schema breakfix.report/1 ({getattr(e, 'message', e)})")
+            reason = f"breaks schema breakfix.report/1 ({getattr(e, 'message', e)})"
+            raise BreakfixError(str(path), field, reason) from None
         write_report(data, run_dir)
         typer.echo(f"wrote {run_dir / 'report.html'}")
     except BreakfixError as e:

@@ -56,8 +56,11 @@ class RedteamConfig(_Strict):
         from breakfix.attacks.templates import TEMPLATES
 
         for t in v:
-            ok = t in ("direct", "escalation") or (t.startswith("template:") and t[9:] in TEMPLATES) or (
-                t.startswith("converter:") and all(c in CONVERTERS for c in t[10:].split("+")))
+            ok = (
+                t in ("direct", "escalation")
+                or (t.startswith("template:") and t[9:] in TEMPLATES)
+                or (t.startswith("converter:") and all(c in CONVERTERS for c in t[10:].split("+")))
+            )
             if not ok:
                 raise ValueError(f"unknown technique {t!r}")
         if not v:
@@ -77,7 +80,8 @@ class RedteamConfig(_Strict):
 
 class BenchConfig(_Strict):
     suites: list[Literal["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]] = Field(
-        default_factory=lambda: ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"])
+        default_factory=lambda: ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]
+    )
 
 
 class CurationConfig(_Strict):

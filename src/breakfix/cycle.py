@@ -135,8 +135,13 @@ class Cycle:
 
     def _backend(self, model_dir: Path) -> HFBackend:
         m = self.cfg.model
-        return HFBackend(model_dir, batch_size=m.batch_size, dtype=m.dtype, trust_remote_code=m.trust_remote_code,
-                         allow_pickle=m.allow_pickle)
+        return HFBackend(
+            model_dir,
+            batch_size=m.batch_size,
+            dtype=m.dtype,
+            trust_remote_code=m.trust_remote_code,
+            allow_pickle=m.allow_pickle,
+        )
 
     # ---- the loop ---------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -147,13 +152,22 @@ class Cycle:
             cfg_key = content_key(self.cfg.model_dump(mode="json"))
             prev = store.get_meta("config_key")
             if prev is not None and prev != cfg_key:
-                raise BreakfixError(str(self.out), "config", "run directory holds a run of a different config; "
-                                    "use a new --out or the same config")
+                raise BreakfixError(
+                    str(self.out),
+                    "config",
+                    "run directory holds a run of a different config; use a new --out or the same config",
+                )
             store.set_meta("config_key", cfg_key)
             store.set_meta("config", json.dumps(self.cfg.model_dump(mode="json")))
 
-            heldout_texts = sorted({turn for plans in suite_plans(self.world, self.cfg.benchmarks.suites).values()
-                                    for p in plans for turn in p.turns})
+            heldout_texts = sorted(
+                {
+                    turn
+                    for plans in suite_plans(self.world, self.cfg.benchmarks.suites).values()
+                    for p in plans
+                    for turn in p.turns
+                }
+            )
             index = HeldoutIndex(heldout_texts)
             redteam_seeds = self.world.seeds("redteam", tuple(self.cfg.redteam.languages))
             helpful = self._helpful()
@@ -168,8 +182,7 @@ class Cycle:
             while True:
                 rd = self._round_dir(r)
                 ckpt = checkpoint_id(model_dir)
-                rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt,
-                                       "seconds": {}}
+                rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt, "seconds": {}}
                 backend: HFBackend | None = None
 
                 def get_backend(md: Path = model_dir) -> HFBackend:
@@ -179,23 +192,45 @@ class Cycle:
                     return backend
 
                 self.log(f"[bold]round {r}[/]: {model_dir}")
-                bench, rec["seconds"]["benchmark"] = self._stage(store, r, "benchmark", lambda: run_benchmarks(
-                    self.world, get_backend(), self.judge, store, checkpoint=ckpt, round_=r, gen=self.gen,
-                    suites=self.cfg.benchmarks.suites))
+                bench, rec["seconds"]["benchmark"] = self._stage(
+                    store,
+                    r,
+                    "benchmark",
+                    lambda: run_benchmarks(
+                        self.world,
+                        get_backend(),
+                        self.judge,
+                        store,
+                        checkpoint=ckpt,
+                        round_=r,
+                        gen=self.gen,
+                        suites=self.cfg.benchmarks.suites,
+                    ),
+                )
                 rec["benchmarks"] = bench
                 bench0 = bench0 or bench
                 self.log(_bench_line(r, bench))
 
                 def do_redteam() -> dict[str, Any]:
                     attempts, findings, summary = redteam(
-                        redteam_seeds, self.cfg.redteam.techniques, get_backend(), self.judge, store,
-                        checkpoint=ckpt, round_=r, gen=self.gen, seed_value=self.cfg.seed)
+                        redteam_seeds,
+                        self.cfg.redteam.techniques,
+                        get_backend(),
+                        self.judge,
+                        store,
+                        checkpoint=ckpt,
+                        round_=r,
+                        gen=self.gen,
+                        seed_value=self.cfg.seed,
+                    )
                     write_jsonl(rd / "findings.jsonl", [f.to_dict() for f in findings])
                     return summary
 
                 rec["redteam"], rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
-                self.log(f"  red team: {rec['redteam']['attempts']} attempts, ASR {rec['redteam']['asr']:.3f}, "
-                         f"{rec['redteam']['errors']} errors")
+                self.log(
+                    f"  red team: {rec['redteam']['attempts']} attempts, ASR {rec['redteam']['asr']:.3f}, "
+                    f"{rec['redteam']['errors']} errors"
+                )
 
                 met, misses = targets_met(bench, bench0, self.cfg) if r > 0 else (False, ["round 0"])
                 rec["targets_met"] = met
@@ -212,12 +247,22 @@ class Cycle:
                     findings = [to_finding(a) for a in attempts if is_defect(a)]
                     refs = {s.id: self.world.safe_response(s) for s in redteam_seeds if not s.harmful}
                     probes = [a for a in attempts if not a.seed.harmful]
-                    res = curate(findings, round_=r, direct=direct, references=refs, benign_probes=probes,
-                                 helpful=helpful, heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo,
-                                 safety_share=self.cfg.curation.safety_share,
-                                 benign_pair_share=self.cfg.curation.benign_pair_share,
-                                 cap_per_group=self.cfg.curation.cap_per_group,
-                                 dedup_threshold=self.cfg.curation.dedup_threshold, seed=self.cfg.seed + r)
+                    res = curate(
+                        findings,
+                        round_=r,
+                        direct=direct,
+                        references=refs,
+                        benign_probes=probes,
+                        helpful=helpful,
+                        heldout=index,
+                        replay_sft=replay_sft,
+                        replay_dpo=replay_dpo,
+                        safety_share=self.cfg.curation.safety_share,
+                        benign_pair_share=self.cfg.curation.benign_pair_share,
+                        cap_per_group=self.cfg.curation.cap_per_group,
+                        dedup_threshold=self.cfg.curation.dedup_threshold,
+                        seed=self.cfg.seed + r,
+                    )
                     write_jsonl(rd / "sft.jsonl", res.sft)
                     write_jsonl(rd / "dpo.jsonl", res.dpo)
                     return res.stats
@@ -232,9 +277,12 @@ class Cycle:
 
                 next_dir = self._round_dir(r + 1) / "model"
                 rec["training"], rec["seconds"]["train"] = self._stage(
-                    store, r, "train", lambda: self._train(store, r, model_dir, sft_rows, dpo_rows, next_dir))
-                self.log(f"  trained {rec['training']['method']}: {rec['training']['steps']} steps in "
-                         f"{rec['training']['seconds']:.1f}s")
+                    store, r, "train", lambda: self._train(store, r, model_dir, sft_rows, dpo_rows, next_dir)
+                )
+                self.log(
+                    f"  trained {rec['training']['method']}: {rec['training']['steps']} steps in "
+                    f"{rec['training']['seconds']:.1f}s"
+                )
                 rounds.append(rec)
                 model_dir = next_dir
                 r += 1
@@ -257,8 +305,15 @@ class Cycle:
             return load_chat_jsonl(path)
         return self.world.helpful_data()
 
-    def _train(self, store: Store, r: int, model_dir: Path, sft_rows: list[dict[str, Any]],
-               dpo_rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    def _train(
+        self,
+        store: Store,
+        r: int,
+        model_dir: Path,
+        sft_rows: list[dict[str, Any]],
+        dpo_rows: list[dict[str, Any]],
+        out: Path,
+    ) -> dict[str, Any]:
         from breakfix.training.dpo import train_dpo
         from breakfix.training.sft import train_sft
 
@@ -268,14 +323,16 @@ class Cycle:
         stages = []
         if "sft" in method.split("+") and sft_rows:
             mid = out.parent / "sft-model" if "dpo" in method else out
-            res = train_sft(current, sft_rows, mid, self.cfg.training.sft, seed=self.cfg.seed + r,
-                            progress_label=f"round {r}: SFT")
+            res = train_sft(
+                current, sft_rows, mid, self.cfg.training.sft, seed=self.cfg.seed + r, progress_label=f"round {r}: SFT"
+            )
             store.put_metrics(r, "sft", res.logs)
             stages.append(("sft", res))
             current = mid
         if "dpo" in method.split("+") and dpo_rows:
-            res = train_dpo(current, dpo_rows, out, self.cfg.training.dpo, seed=self.cfg.seed + r,
-                            progress_label=f"round {r}: DPO")
+            res = train_dpo(
+                current, dpo_rows, out, self.cfg.training.dpo, seed=self.cfg.seed + r, progress_label=f"round {r}: DPO"
+            )
             store.put_metrics(r, "dpo", res.logs)
             stages.append(("dpo", res))
             if current != model_dir:
@@ -283,10 +340,15 @@ class Cycle:
         elif current != out:
             shutil.copytree(current, out, dirs_exist_ok=True)
         for name, res in stages:
-            stats[name] = {"steps": res.steps, "seconds": round(res.seconds, 3), "tokens": res.tokens,
-                           "tokens_per_s": round(res.tokens_per_s, 1), "final_loss": _last(res.logs, "loss"),
-                           "reward_margin": _last(res.logs, "rewards/margins"),
-                           "reward_accuracy": _last(res.logs, "rewards/accuracies")}
+            stats[name] = {
+                "steps": res.steps,
+                "seconds": round(res.seconds, 3),
+                "tokens": res.tokens,
+                "tokens_per_s": round(res.tokens_per_s, 1),
+                "final_loss": _last(res.logs, "loss"),
+                "reward_margin": _last(res.logs, "rewards/margins"),
+                "reward_accuracy": _last(res.logs, "rewards/accuracies"),
+            }
             stats["steps"] += res.steps
             stats["seconds"] += res.seconds
             stats["tokens"] += res.tokens

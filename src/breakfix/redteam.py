@@ -40,8 +40,17 @@ def redteam(
     into the report (ASR over harmful attempts; errors counted apart).
     """
     plans = plans_for(seeds, techniques, seed_value)
-    attempts = execute(plans, backend, judge, store, checkpoint=checkpoint, round_=round_, suite="redteam",
-                       gen=gen, label=f"round {round_}: red team")
+    attempts = execute(
+        plans,
+        backend,
+        judge,
+        store,
+        checkpoint=checkpoint,
+        round_=round_,
+        suite="redteam",
+        gen=gen,
+        label=f"round {round_}: red team",
+    )
     findings = [to_finding(a) for a in attempts if is_defect(a)]
     return attempts, findings, summarize(attempts)
 
@@ -49,9 +58,17 @@ def redteam(
 def to_finding(a: Attempt) -> Finding:
     assert a.verdict is not None
     return Finding(
-        attempt_id=a.id, round=a.round, category=a.seed.category, technique=a.technique,
-        language=a.seed.language, turns=a.turns, seed_id=a.seed.id, seed_text=a.seed.text, prompt=a.prompt,
-        response=a.response, severity=a.verdict.severity,
+        attempt_id=a.id,
+        round=a.round,
+        category=a.seed.category,
+        technique=a.technique,
+        language=a.seed.language,
+        turns=a.turns,
+        seed_id=a.seed.id,
+        seed_text=a.seed.text,
+        prompt=a.prompt,
+        response=a.response,
+        severity=a.verdict.severity,
     )
 
 

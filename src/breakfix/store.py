@@ -59,8 +59,11 @@ class Store:
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) > SCHEMA_VERSION:
-            raise RunInUseError(str(self.path), "schema_version", f"store is version {version}, newer than this "
-                                f"breakfix ({SCHEMA_VERSION}); upgrade breakfix")
+            raise RunInUseError(
+                str(self.path),
+                "schema_version",
+                f"store is version {version}, newer than this breakfix ({SCHEMA_VERSION}); upgrade breakfix",
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -84,7 +87,9 @@ class Store:
     # ---- stages ---------------------------------------------------------------------------------------------------
     def stage(self, round_: int, stage: str) -> dict[str, Any] | None:
         """The result of a finished stage, or None."""
-        row = self.db.execute("SELECT result, seconds FROM stages WHERE round=? AND stage=?", (round_, stage)).fetchone()
+        row = self.db.execute(
+            "SELECT result, seconds FROM stages WHERE round=? AND stage=?", (round_, stage)
+        ).fetchone()
         if not row:
             return None
         return {"result": json.loads(row[0]), "seconds": row[1]}
@@ -111,9 +116,21 @@ class Store:
     def put_attempts(self, attempts: Iterable[Attempt]) -> None:
         """Write attempts in one transaction (all or none)."""
         rows = [
-            (a.id, a.round, a.suite, a.technique, json.dumps(asdict(a.seed), ensure_ascii=False), a.seed.category,
-             a.seed.language, a.turns, json.dumps(a.transcript, ensure_ascii=False), a.status, a.error, a.seconds,
-             json.dumps(a.verdict.to_dict()) if a.verdict else None)
+            (
+                a.id,
+                a.round,
+                a.suite,
+                a.technique,
+                json.dumps(asdict(a.seed), ensure_ascii=False),
+                a.seed.category,
+                a.seed.language,
+                a.turns,
+                json.dumps(a.transcript, ensure_ascii=False),
+                a.status,
+                a.error,
+                a.seconds,
+                json.dumps(a.verdict.to_dict()) if a.verdict else None,
+            )
             for a in attempts
         ]
         with self.transaction():
@@ -137,7 +154,7 @@ class Store:
             self.db.execute("DELETE FROM metrics WHERE round=? AND stage=?", (round_, stage))
             self.db.executemany(
                 "INSERT INTO metrics VALUES (?,?,?,?)",
-                [(round_, stage, int(l.get("step", 0)), json.dumps(l)) for l in logs],
+                [(round_, stage, int(row.get("step", 0)), json.dumps(row)) for row in logs],
             )
 
     def transaction(self) -> _Tx:
@@ -158,8 +175,15 @@ class _Tx:
 def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
     (aid, rnd, suite, technique, seed, _cat, _lang, _turns, transcript, status, error, seconds, verdict) = row
     return Attempt(
-        id=aid, round=rnd, suite=suite, technique=technique, seed=Seed(**json.loads(seed)),
-        transcript=json.loads(transcript), status=status, error=error, seconds=seconds,
+        id=aid,
+        round=rnd,
+        suite=suite,
+        technique=technique,
+        seed=Seed(**json.loads(seed)),
+        transcript=json.loads(transcript),
+        status=status,
+        error=error,
+        seconds=seconds,
         verdict=Verdict.from_dict(json.loads(verdict)) if verdict else None,
     )
 

@@ -5,5 +5,15 @@ from breakfix.attacks.engine import execute
 from breakfix.attacks.plans import Plan, plan, plans_for, technique_names
 from breakfix.attacks.templates import TEMPLATES, render
 
-__all__ = ["CONVERTERS", "TEMPLATES", "Plan", "apply_chain", "converter", "execute", "plan", "plans_for",
-           "render", "technique_names"]
+__all__ = [
+    "CONVERTERS",
+    "TEMPLATES",
+    "Plan",
+    "apply_chain",
+    "converter",
+    "execute",
+    "plan",
+    "plans_for",
+    "render",
+    "technique_names",
+]

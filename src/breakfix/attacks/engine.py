@@ -85,8 +85,17 @@ def _run_chunk(
             convs[k].append({"role": "assistant", "content": reply})
     seconds = (time.perf_counter() - started) / max(1, len(part))
     attempts = [
-        Attempt(id=aid, round=round_, suite=suite, technique=p.technique, seed=p.seed, transcript=convs[k],
-                status="error" if errors[k] else "ok", error=errors[k], seconds=seconds)
+        Attempt(
+            id=aid,
+            round=round_,
+            suite=suite,
+            technique=p.technique,
+            seed=p.seed,
+            transcript=convs[k],
+            status="error" if errors[k] else "ok",
+            error=errors[k],
+            seconds=seconds,
+        )
         for k, (aid, p) in enumerate(part)
     ]
     ok = [a for a in attempts if a.status == "ok"]

@@ -41,8 +41,11 @@ def plan(seed: Seed, technique: str, seed_value: int = 0) -> Plan:
 
 def technique_names() -> list[str]:
     """Every technique the planner knows (converter chains of length one)."""
-    return (["direct", "escalation"] + [f"template:{t}" for t in templates.TEMPLATES]
-            + [f"converter:{c}" for c in converters.CONVERTERS])
+    return (
+        ["direct", "escalation"]
+        + [f"template:{t}" for t in templates.TEMPLATES]
+        + [f"converter:{c}" for c in converters.CONVERTERS]
+    )
 
 
 def plans_for(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int = 0) -> list[Plan]:

@@ -1,8 +1,9 @@
 """Turn findings into SFT rows and DPO pairs in the formats TRL reads as they are.
 
 SFT: conversational prompt-completion, ``{"prompt": [...], "completion": [assistant], "meta": {...}}``, so that only
-the final assistant turn is trained (TRL's completion-only loss). DPO: ``{"prompt": [...], "chosen": [assistant], "rejected":
-[assistant], "meta": {...}}`` with an explicit prompt and only the last assistant turn in chosen / rejected.
+the final assistant turn is trained (TRL's completion-only loss).
+DPO: ``{"prompt": [...], "chosen": [assistant], "rejected": [assistant], "meta": {...}}`` with an explicit prompt and
+only the last assistant turn in chosen / rejected.
 Multi-turn findings train only the final assistant turn; the earlier turns are the prompt.
 """
 
@@ -14,8 +15,14 @@ from breakfix.types import Conversation, Finding
 
 
 def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
-    return {"finding": f.attempt_id, "category": f.category, "technique": f.technique, "language": f.language,
-            "round": round_, "source": source}
+    return {
+        "finding": f.attempt_id,
+        "category": f.category,
+        "technique": f.technique,
+        "language": f.language,
+        "round": round_,
+        "source": source,
+    }
 
 
 def sft_row(prompt: Conversation, response: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -28,8 +35,12 @@ def chat_to_sft_row(messages: Conversation, meta: dict[str, Any]) -> dict[str, A
 
 
 def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, Any]) -> dict[str, Any]:
-    return {"prompt": list(prompt), "chosen": [{"role": "assistant", "content": chosen}],
-            "rejected": [{"role": "assistant", "content": rejected}], "meta": meta}
+    return {
+        "prompt": list(prompt),
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+        "meta": meta,
+    }
 
 
 def finding_rows(f: Finding, chosen: str, source: str, round_: int) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -72,8 +72,12 @@ def curate(
 
     # dedup within the round and against replayed rounds, then decontaminate, then balance
     seen = [prompt_text(r) for r in replay_sft]
-    kept_idx, dropped_dup = dedup([{"i": i, "t": prompt_text(r)} for i, r in enumerate(sft_safety)],
-                                  key=lambda r: r["t"], threshold=dedup_threshold, seen=seen)
+    kept_idx, dropped_dup = dedup(
+        [{"i": i, "t": prompt_text(r)} for i, r in enumerate(sft_safety)],
+        key=lambda r: r["t"],
+        threshold=dedup_threshold,
+        seen=seen,
+    )
     idx = [r["i"] for r in kept_idx]
     sft_safety = [sft_safety[i] for i in idx]
     dpo_safety = [dpo_safety[i] for i in idx]
@@ -96,8 +100,13 @@ def curate(
     for a in benign_probes:
         if a.technique == "direct" and (a.seed.id in references or _helped(a)):
             answer, source = _benign_answer(a, references)
-            benign_sft.append(sft_row(a.prompt, answer, {"category": "benign", "language": a.seed.language,
-                                                         "round": round_, "source": source}))
+            benign_sft.append(
+                sft_row(
+                    a.prompt,
+                    answer,
+                    {"category": "benign", "language": a.seed.language, "round": round_, "source": source},
+                )
+            )
     sft = mix(sft_safety, benign_sft + helpful_sft, safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
@@ -132,14 +141,30 @@ def _benign_pairs(
         refused = a.status == "ok" and a.verdict is not None and a.verdict.refusal
         rejected = a.response if refused else refusal_text("benign", a.seed.language)
         chosen, _ = _benign_answer(a, references)
-        pool.append(dpo_row(a.prompt, chosen, rejected,
-                            {"category": "benign", "language": a.seed.language, "round": round_,
-                             "source": "over-refusal" if refused else "contrast"}))
+        pool.append(
+            dpo_row(
+                a.prompt,
+                chosen,
+                rejected,
+                {
+                    "category": "benign",
+                    "language": a.seed.language,
+                    "round": round_,
+                    "source": "over-refusal" if refused else "contrast",
+                },
+            )
+        )
     for r in helpful:
         lang = r.get("meta", {}).get("language", "en")
         msgs = r["messages"]
-        pool.append(dpo_row(msgs[:-1], msgs[-1]["content"], refusal_text("benign", lang),
-                            {"category": "benign", "language": lang, "round": round_, "source": "helpful"}))
+        pool.append(
+            dpo_row(
+                msgs[:-1],
+                msgs[-1]["content"],
+                refusal_text("benign", lang),
+                {"category": "benign", "language": lang, "round": round_, "source": "helpful"},
+            )
+        )
     rng = random.Random(seed + 1)
     # over-refusals first: they are real defects of this checkpoint
     real = [p for p in pool if p["meta"]["source"] == "over-refusal"]

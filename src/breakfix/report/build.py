@@ -35,8 +35,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def build_report(cfg: Any, rounds: list[dict[str, Any]], *, overlap: dict[str, int],
-                 judge_audit: dict[str, Any]) -> dict[str, Any]:
+def build_report(
+    cfg: Any, rounds: list[dict[str, Any]], *, overlap: dict[str, int], judge_audit: dict[str, Any]
+) -> dict[str, Any]:
     from breakfix.types import content_key
 
     conf = cfg.model_dump(mode="json")
@@ -62,8 +63,10 @@ def build_report(cfg: Any, rounds: list[dict[str, Any]], *, overlap: dict[str, i
 
 def write_report(report: dict[str, Any], out: Path) -> None:
     """Write ``report.json`` and ``report.html`` atomically."""
-    for name, text in (("report.json", json.dumps(report, indent=2, ensure_ascii=False)),
-                       ("report.html", render_html(report))):
+    for name, text in (
+        ("report.json", json.dumps(report, indent=2, ensure_ascii=False)),
+        ("report.html", render_html(report)),
+    ):
         tmp = out / f".{name}.tmp"
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out / name)
@@ -109,7 +112,7 @@ def plot_suites(report: dict[str, Any]) -> str:
         ax.set_xticks(xs)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(suites):]:
+    for ax in list(axes.flat)[len(suites) :]:
         ax.axis("off")
     fig.tight_layout()
     buf = io.BytesIO()
@@ -128,10 +131,21 @@ def render_html(report: dict[str, Any]) -> str:
         cells = {}
         for suite, s in r["benchmarks"].items():
             cells[suite] = ", ".join(f"{label} {val:.3f}" for label, val, _ in _suite_value(s))
-        rows.append({"round": r["round"], "cells": cells, "asr": r["redteam"]["asr"],
-                     "attempts": r["redteam"]["attempts"], "errors": r["redteam"]["errors"],
-                     "curation": r.get("curation"), "training": r.get("training")})
+        rows.append(
+            {
+                "round": r["round"],
+                "cells": cells,
+                "asr": r["redteam"]["asr"],
+                "attempts": r["redteam"]["attempts"],
+                "errors": r["redteam"]["errors"],
+                "curation": r.get("curation"),
+                "training": r.get("training"),
+            }
+        )
     return env.get_template("report.html.j2").render(
-        report=report, rows=rows, suites=list(report["rounds"][0]["benchmarks"]), chart=plot_suites(report),
+        report=report,
+        rows=rows,
+        suites=list(report["rounds"][0]["benchmarks"]),
+        chart=plot_suites(report),
         config=json.dumps(report["run"]["config"], indent=2),
     )

@@ -34,8 +34,11 @@ def load_chat_jsonl(path: str | Path, language: str = "en") -> list[dict[str, An
                     raise BreakfixError(str(p), f"line {n}: messages", "missing or not a non-empty list")
                 for i, m in enumerate(msgs):
                     if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
-                        raise BreakfixError(str(p), f"line {n}: messages[{i}]",
-                                            "each message needs a role (system/user/assistant) and string content")
+                        raise BreakfixError(
+                            str(p),
+                            f"line {n}: messages[{i}]",
+                            "each message needs a role (system/user/assistant) and string content",
+                        )
                 if msgs[-1]["role"] != "assistant":
                     raise BreakfixError(str(p), f"line {n}: messages", "last message must be the assistant's")
                 meta = {"category": "benign", "language": language, "source": p.name, **(obj.get("meta") or {})}

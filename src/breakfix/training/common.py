@@ -30,9 +30,7 @@ class ProgressCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self._stack = ExitStack()
-        self._bar = self._stack.enter_context(
-            task_progress(self.description, total=state.max_steps, show=self.enabled)
-        )
+        self._bar = self._stack.enter_context(task_progress(self.description, total=state.max_steps, show=self.enabled))
 
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         if self._bar is not None:
@@ -51,9 +49,8 @@ class ProgressCallback(TrainerCallback):
 @contextmanager
 def quiet_training_logs() -> Iterator[None]:
     """Silence the trainer's own console chatter (our progress bar replaces it); warnings stay in the log."""
-    from transformers.utils import logging as hf_logging
-
     import datasets
+    from transformers.utils import logging as hf_logging
 
     datasets.disable_progress_bars()
     old = hf_logging.get_verbosity()

@@ -17,7 +17,7 @@ class DPOSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(2e-4, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
     batch_size: int = Field(16, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_length: int = Field(256, ge=16)
@@ -29,8 +29,14 @@ class DPOSettings(BaseModel):
     report_to: list[str] = Field(default_factory=list)
 
 
-def train_dpo(model_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str | Path, settings: DPOSettings,
-              seed: int = 0, progress_label: str = "DPO") -> TrainResult:
+def train_dpo(
+    model_dir: str | Path,
+    pairs: list[dict[str, Any]],
+    out_dir: str | Path,
+    settings: DPOSettings,
+    seed: int = 0,
+    progress_label: str = "DPO",
+) -> TrainResult:
     """Train ``model_dir`` on preference ``pairs`` (explicit prompt, chosen, rejected); the reference model is
     ``model_dir`` itself. Saves a safetensors HF dir at ``out_dir``."""
     import torch
@@ -38,7 +44,14 @@ def train_dpo(model_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str |
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from breakfix.training.common import ProgressCallback, drop_console_printer, freeze_embeddings, quiet_training_logs, save_model, trainer_common
+    from breakfix.training.common import (
+        ProgressCallback,
+        drop_console_printer,
+        freeze_embeddings,
+        quiet_training_logs,
+        save_model,
+        trainer_common,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
@@ -69,9 +82,14 @@ def train_dpo(model_dir: str | Path, pairs: list[dict[str, Any]], out_dir: str |
         trainer.train()
         seconds = time.perf_counter() - started
     ds = trainer.train_dataset
-    per_row = [len(p) + len(c) + len(r) for p, c, r in
-               zip(ds["prompt_ids"], ds["chosen_ids"], ds["rejected_ids"], strict=True)] \
-        if "prompt_ids" in ds.column_names else [0]
+    per_row = (
+        [
+            len(p) + len(c) + len(r)
+            for p, c, r in zip(ds["prompt_ids"], ds["chosen_ids"], ds["rejected_ids"], strict=True)
+        ]
+        if "prompt_ids" in ds.column_names
+        else [0]
+    )
     tokens = int(sum(per_row) * settings.epochs)
     save_model(trainer.model, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)

@@ -39,8 +39,14 @@ class TrainResult:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
-def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | Path, settings: SFTSettings,
-              seed: int = 0, progress_label: str = "SFT") -> TrainResult:
+def train_sft(
+    model_dir: str | Path,
+    rows: list[dict[str, Any]],
+    out_dir: str | Path,
+    settings: SFTSettings,
+    seed: int = 0,
+    progress_label: str = "SFT",
+) -> TrainResult:
     """Fine-tune ``model_dir`` on ``rows`` and save a safetensors HF dir at ``out_dir``.
 
     Rows are conversational prompt-completion (``{"prompt": [...], "completion": [...]}``, loss on the completion
@@ -51,7 +57,14 @@ def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | 
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from breakfix.training.common import ProgressCallback, drop_console_printer, freeze_embeddings, quiet_training_logs, save_model, trainer_common
+    from breakfix.training.common import (
+        ProgressCallback,
+        drop_console_printer,
+        freeze_embeddings,
+        quiet_training_logs,
+        save_model,
+        trainer_common,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
@@ -76,8 +89,14 @@ def train_sft(model_dir: str | Path, rows: list[dict[str, Any]], out_dir: str | 
     cb = ProgressCallback(progress_label)
     peft_config = _lora(settings)
     with quiet_training_logs():
-        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                             callbacks=[cb], peft_config=peft_config)
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=data,
+            processing_class=tokenizer,
+            callbacks=[cb],
+            peft_config=peft_config,
+        )
         drop_console_printer(trainer)
         started = time.perf_counter()
         trainer.train()
@@ -92,5 +111,6 @@ def _lora(settings: SFTSettings) -> Any:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=settings.lora_r, lora_alpha=2 * settings.lora_r, target_modules="all-linear",
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=settings.lora_r, lora_alpha=2 * settings.lora_r, target_modules="all-linear", task_type="CAUSAL_LM"
+    )

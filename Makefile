@@ -1,0 +1,38 @@
+# Two commands do all the set-up:  `make demo`  and  `make test`.
+# Torch: a fresh venv gets torch==2.13.0 only when no torch is importable (PyPI serves the CUDA build on GPU
+# machines; this pin matches the CPU build shipped on our CI machines). Set TORCH_SPEC to choose another.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.breakfix-installed
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/breakfix demo --out runs/demo
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: lint
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -m "not slow"
+
+bench: setup
+	$(PY) benchmarks/bench_generation.py
+	$(PY) benchmarks/bench_demo.py
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""A real break-fix cycle, end to end, on the tiny model: every stage, the run directory contract, and resume."""
+
+import json
+
+import pytest
+
+from breakfix.backends.hf import HFBackend
+from breakfix.config import parse_config
+from breakfix.cycle import Cycle
+from breakfix.report.build import validate_report
+
+
+def _cfg(model):
+    return parse_config(
+        {
+            "name": "ci",
+            "model": {"path": str(model), "batch_size": 64},
+            "generation": {"max_new_tokens": 12},
+            "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
+            "training": {"sft": {"epochs": 1, "batch_size": 32}, "dpo": {"epochs": 1, "batch_size": 32}},
+            "cycle": {"max_rounds": 1},
+        }
+    )
+
+
+@pytest.fixture()
+def generate_calls(monkeypatch):
+    calls = []
+    real = HFBackend.generate
+
+    def spy(self, conversations, config=None, on_batch=None):
+        calls.append((self.id, len(conversations)))
+        return real(self, conversations, config) if config else real(self, conversations)
+
+    monkeypatch.setattr(HFBackend, "generate", spy)
+    return calls
+
+
+def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, generate_calls):
+    out = tmp_path / "run"
+    report = Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
+
+    validate_report(report)
+    assert json.loads((out / "report.json").read_text()) == report
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    assert (out / "run.db").exists()
+    assert [r["round"] for r in report["rounds"]] == [0, 1]
+    r0 = report["rounds"][0]
+    assert set(r0["benchmarks"]) == {"harmful", "jailbreak", "multiturn", "overrefusal", "capability"}
+    for f in ("findings.jsonl", "sft.jsonl", "dpo.jsonl"):
+        assert (out / "rounds" / "0" / f).exists()
+    assert any((out / "rounds" / "1" / "model").glob("*.safetensors"))
+    assert report["rounds"][1]["checkpoint"].endswith("rounds/1/model")
+    assert r0["training"]["steps"] > 0 and r0["training"]["tokens_per_s"] > 0
+    assert r0["redteam"]["attempts"] > 0 and r0["redteam"]["errors"] == 0
+    assert report["run"]["decontamination"]["redteam_seeds"] == 0
+    assert report["run"]["decontamination"]["training_rows"] == 0
+    dpo = [json.loads(line) for line in (out / "rounds" / "0" / "dpo.jsonl").open()]
+    if dpo:
+        assert {"prompt", "chosen", "rejected", "meta"} <= set(dpo[0])
+    sft = [json.loads(line) for line in (out / "rounds" / "0" / "sft.jsonl").open()]
+    assert sft and all({"prompt", "completion", "meta"} <= set(r) for r in sft)
+
+    # a finished run resumes without generating or training again
+    model_mtime = (out / "rounds" / "1" / "model" / "model.safetensors").stat().st_mtime
+    generate_calls.clear()
+    again = Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
+    assert generate_calls == []
+    assert (out / "rounds" / "1" / "model" / "model.safetensors").stat().st_mtime == model_mtime
+    strip = lambda r: [{k: v for k, v in x.items() if k != "seconds"} for x in r["rounds"]]  # noqa: E731
+    assert strip(again) == strip(report)
+
+
+def test_interrupted_cycle_resumes_without_redoing_finished_work(tiny_model, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+
+    def crash(*a, **k):
+        raise KeyboardInterrupt("killed during training")
+
+    monkeypatch.setattr(Cycle, "_train", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
+    assert not (out / "report.json").exists()
+    assert (out / "rounds" / "0" / "sft.jsonl").exists()
+    monkeypatch.undo()
+
+    calls = []
+    real = HFBackend.generate
+
+    def spy(self, conversations, config=None, on_batch=None):
+        calls.append(self.id)
+        return real(self, conversations, config)
+
+    monkeypatch.setattr(HFBackend, "generate", spy)
+    report = Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
+    assert len(report["rounds"]) == 2
+    assert calls and all(c.endswith("rounds/1/model") for c in calls), "round 0 was not regenerated"
+
+
+def test_rerun_with_another_config_is_refused(tiny_model, tmp_path):
+    from breakfix.errors import BreakfixError
+
+    out = tmp_path / "run"
+    cfg = _cfg(tiny_model)
+    cfg.cycle.max_rounds = 0
+    Cycle(cfg, out, log=lambda m: None).run()
+    other = _cfg(tiny_model)
+    other.seed = 5
+    with pytest.raises(BreakfixError, match="different config"):
+        Cycle(other, out, log=lambda m: None).run()
