@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-TINY = dict(vocab_size=512, hidden_size=32, layers=2, heads=2, intermediate_size=64, epochs=1.0, batch_size=32)
+TINY = dict(vocab_size=512, hidden_size=64, layers=2, heads=2, intermediate_size=128, epochs=3.0, batch_size=32)
 
 
 @pytest.fixture(scope="session")
