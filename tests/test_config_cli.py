@@ -76,7 +76,7 @@ def test_cli_missing_model_path_exits_2(tmp_path):
     cfg.write_text(f"model: {{path: {tmp_path / 'no-such-model'}}}\n")
     proc = _cli("run", "--config", str(cfg), "--out", str(tmp_path / "out"), cwd=tmp_path)
     _assert_clean_error(proc, "no-such-model", "does not exist")
-    assert not (tmp_path / "out" / "report.json").exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_pickle_only_model_refused(tmp_path):
@@ -89,6 +89,7 @@ def test_cli_pickle_only_model_refused(tmp_path):
     cfg.write_text(f"model: {{path: {model}}}\n")
     proc = _cli("run", "--config", str(cfg), "--out", str(tmp_path / "out"), cwd=tmp_path)
     _assert_clean_error(proc, "pickle", "allow_pickle")
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_missing_config_file(tmp_path):

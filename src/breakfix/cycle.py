@@ -94,7 +94,7 @@ class Cycle:
 
     def __init__(self, cfg: RunConfig, out_dir: str | Path, log: Log | None = None) -> None:
         self.cfg = cfg
-        self.out = ensure_run_dir(out_dir)
+        self.out = Path(out_dir)
         self.log = log or (lambda msg: console.print(msg))
         self.world = DemoWorld(cfg.seed)
         self.judge = demo_judge()
@@ -148,6 +148,9 @@ class Cycle:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
         from breakfix.report.build import build_report, write_report
 
+        if self.cfg.model.path != "demo":
+            self._base_model()  # a bad model path fails here, before anything is written
+        ensure_run_dir(self.out)
         with Store(self.out / "run.db") as store:
             cfg_key = content_key(self.cfg.model_dump(mode="json"))
             prev = store.get_meta("config_key")
