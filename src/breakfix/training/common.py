@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from pydantic import BaseModel, Field
 from transformers import TrainerCallback
 
 from breakfix.progress import task_progress
@@ -62,6 +63,63 @@ def quiet_training_logs() -> Iterator[None]:
             yield
         finally:
             hf_logging.set_verbosity(old)
+
+
+class TrainSettings(BaseModel):
+    """Settings every breakfix trainer shares; ``SFTSettings`` and ``DPOSettings`` add their own."""
+
+    model_config = {"extra": "forbid"}
+
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(1e-4, gt=0)
+    batch_size: int = Field(16, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_length: int = Field(256, ge=16)
+    warmup_ratio: float = Field(0.05, ge=0, le=1)
+    freeze_embeddings: bool = True
+    report_to: list[str] = Field(default_factory=list)
+
+
+def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any]:
+    """The tokenizer and a float32 model of ``model_dir``, embeddings frozen if the settings say so."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    if settings.freeze_embeddings:
+        freeze_embeddings(model)
+    return tokenizer, model
+
+
+def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) -> dict[str, Any]:
+    """The TRL config arguments that every breakfix trainer passes, from ``settings``."""
+    from pathlib import Path
+
+    return {
+        "output_dir": str(Path(out_dir).parent / f".trainer-{name}"),
+        "num_train_epochs": settings.epochs,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
+        "learning_rate": settings.learning_rate,
+        "warmup_steps": settings.warmup_ratio,
+        "max_length": settings.max_length,
+        "report_to": settings.report_to,
+        "seed": seed,
+        "data_seed": seed,
+        **trainer_common(),
+    }
+
+
+def fit(trainer: Any) -> float:
+    """Train quietly (the progress bar replaces the console printer); returns the training seconds."""
+    import time
+
+    drop_console_printer(trainer)
+    with quiet_training_logs():
+        started = time.perf_counter()
+        trainer.train()
+        return time.perf_counter() - started
 
 
 def trainer_common() -> dict[str, Any]:

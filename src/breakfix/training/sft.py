@@ -1,30 +1,23 @@
-"""Supervised fine-tuning with TRL's SFTTrainer (assistant-only loss)."""
+"""Supervised fine-tuning with TRL's SFTTrainer (completion-only or assistant-only loss)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from breakfix.training.common import TrainSettings
 
 
-class SFTSettings(BaseModel):
-    """SFT hyper-parameters (breakfix's defaults for the demo model; raise epochs or lower lr for big models)."""
-
-    model_config = {"extra": "forbid"}
+class SFTSettings(TrainSettings):
+    """SFT hyper-parameters (breakfix's defaults suit the demo model; lower the learning rate for big models)."""
 
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
-    batch_size: int = Field(16, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    max_length: int = Field(256, ge=16)
-    warmup_ratio: float = Field(0.05, ge=0, le=1)
-    freeze_embeddings: bool = True
     lora: bool = False
     lora_r: int = Field(16, ge=1)
-    report_to: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -52,42 +45,23 @@ def train_sft(
     Rows are conversational prompt-completion (``{"prompt": [...], "completion": [...]}``, loss on the completion
     only) or chats (``{"messages": [...]}``, loss on every assistant turn); one format per call.
     """
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     from breakfix.training.common import (
         ProgressCallback,
-        drop_console_printer,
-        freeze_embeddings,
+        fit,
+        load_for_training,
         quiet_training_logs,
         save_model,
-        trainer_common,
+        trainer_args,
     )
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
-    if settings.freeze_embeddings:
-        freeze_embeddings(model)
+    tokenizer, model = load_for_training(model_dir, settings)
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
     data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
-    args = SFTConfig(
-        output_dir=str(Path(out_dir).parent / ".trainer-sft"),
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.gradient_accumulation_steps,
-        learning_rate=settings.learning_rate,
-        warmup_steps=settings.warmup_ratio,
-        max_length=settings.max_length,
-        assistant_only_loss="messages" in keys,
-        report_to=settings.report_to,
-        seed=seed,
-        data_seed=seed,
-        **trainer_common(),
-    )
+    args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
     cb = ProgressCallback(progress_label)
-    peft_config = _lora(settings)
     with quiet_training_logs():
         trainer = SFTTrainer(
             model=model,
@@ -95,12 +69,9 @@ def train_sft(
             train_dataset=data,
             processing_class=tokenizer,
             callbacks=[cb],
-            peft_config=peft_config,
+            peft_config=_lora(settings),
         )
-        drop_console_printer(trainer)
-        started = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - started
+    seconds = fit(trainer)
     tokens = int(sum(len(x) for x in trainer.train_dataset["input_ids"]) * settings.epochs)
     save_model(trainer.model, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)
