@@ -273,9 +273,9 @@ class Cycle:
                 rec["curation"], rec["seconds"]["curate"] = self._stage(store, r, "curate", do_curate)
                 sft_rows, dpo_rows = read_jsonl(rd / "sft.jsonl"), read_jsonl(rd / "dpo.jsonl")
                 training_rows += [prompt_text(x) for x in sft_rows] + [prompt_text(x) for x in dpo_rows]
-                if self.cfg.curation.replay:
-                    replay_sft = _dedup_rows([x for x in sft_rows if x["meta"].get("category") != "benign"])
-                    replay_dpo = _dedup_rows([x for x in dpo_rows if x["meta"].get("category") != "benign"])
+                if self.cfg.curation.replay:  # curate() already deduplicated these against earlier rounds
+                    replay_sft = [x for x in sft_rows if x["meta"].get("category") != "benign"]
+                    replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
                 self.log(f"  curated: {rec['curation']['sft']} SFT rows, {rec['curation']['dpo']} DPO pairs")
 
                 next_dir = self._round_dir(r + 1) / "model"
@@ -363,16 +363,6 @@ class Cycle:
 def _last(logs: list[dict[str, Any]], key: str) -> float | None:
     vals = [x[key] for x in logs if key in x]
     return float(vals[-1]) if vals else None
-
-
-def _dedup_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen, out = set(), []
-    for x in rows:
-        k = prompt_text(x)
-        if k not in seen:
-            seen.add(k)
-            out.append(x)
-    return out
 
 
 def _bench_line(r: int, bench: dict[str, Any]) -> str:

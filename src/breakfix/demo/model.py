@@ -69,7 +69,8 @@ def build_demo_model(
     """
     recipe = recipe or DemoModelRecipe()
     root = (cache_dir or default_cache_dir()) / "demo-models"
-    final = root / recipe.key()
+    key = recipe.key()
+    final = root / key
     if (final / "breakfix_recipe.json").exists():
         return final
 
@@ -107,7 +108,7 @@ def build_demo_model(
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
 
-    tmp = root / f".tmp-{recipe.key()}-{os.getpid()}"
+    tmp = root / f".tmp-{key}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     args = SFTConfig(
         output_dir=str(tmp / "trainer"),
@@ -143,7 +144,7 @@ def build_demo_model(
     tokenizer.save_pretrained(tmp / "model")
     meta = {
         "recipe": asdict(recipe),
-        "key": recipe.key(),
+        "key": key,
         "parameters": sum(p.numel() for p in model.parameters()),
         "corpus_size": len(corpus),
         "train_loss": result.training_loss,
