@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from breakfix.errors import BreakfixError
 from breakfix.training.dpo import DPOSettings
@@ -35,6 +35,9 @@ class ModelConfig(_Strict):
     trust_remote_code: bool = False
     allow_pickle: bool = False
     batch_size: int = Field(64, ge=1)
+    backend: Literal["hf", "vllm"] = Field("hf", description="what generates during the cycle (training is HF)")
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
 
 
 class GenerationSettings(_Strict):
@@ -45,37 +48,129 @@ class GenerationSettings(_Strict):
     seed: int = 0
 
 
+class ModelRef(_Strict):
+    """A model used as a target, attacker, converter or judge: a local HF dir or hub id (``hf``), vLLM's offline
+    engine (``vllm``), or an OpenAI-compatible endpoint (``openai``: vLLM/TGI servers, Ollama, llama.cpp, APIs)."""
+
+    kind: Literal["hf", "vllm", "openai"] = "openai"
+    path: str | None = Field(None, description="hf / vllm: a model dir or hub id")
+    model: str | None = Field(None, description="openai: the served model name")
+    base_urls: list[str] = Field(default_factory=list, description="openai: one or more base URLs ending in /v1")
+    api_key_env: str | None = Field(None, description="openai: the environment variable holding the API key")
+    concurrency: int = Field(64, ge=1, le=4096)
+    rpm: float | None = Field(None, gt=0, description="openai: requests per minute per base URL")
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    backoff_base: float = Field(0.5, ge=0)
+    backoff_max: float = Field(30.0, gt=0)
+    batch_size: int = Field(32, ge=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+
+    @field_validator("base_urls")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for u in v:
+            if not u.startswith(("http://", "https://")):
+                raise ValueError(f"base URL {u!r} must start with http:// or https://")
+        return v
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError("must name an environment variable (the key itself never goes in a config)")
+        return v
+
+    @model_validator(mode="after")
+    def _complete(self) -> ModelRef:
+        if self.kind == "openai" and (not self.model or not self.base_urls):
+            raise ValueError("an openai model needs 'model' and 'base_urls'")
+        if self.kind in ("hf", "vllm") and not self.path:
+            raise ValueError(f"a {self.kind} model needs 'path'")
+        return self
+
+
+class CrescendoSettings(_Strict):
+    max_turns: int = Field(5, ge=1, le=50)
+    max_backtracks: int = Field(3, ge=0, le=50)
+
+
+class PairSettings(_Strict):
+    iterations: int = Field(3, ge=1, le=50)
+
+
 class RedteamConfig(_Strict):
+    """The red team: which techniques (or an adversary persona), on which seeds, with which helper models."""
+
+    persona: Literal["low_skill", "intermediate"] | None = None
     techniques: list[str] = Field(default_factory=lambda: list(DEFAULT_TECHNIQUES))
+    seeds: list[str] = Field(default_factory=list, description="seed files (JSONL or PyRIT .prompt); default: demo")
     languages: list[str] = Field(default_factory=lambda: ["en", "es"])
+    template_paths: list[str] = Field(default_factory=list, description="PyRIT template YAML files or folders")
+    target: ModelRef | None = Field(None, description="what `breakfix redteam` attacks (default: model)")
+    attacker: ModelRef | None = None
+    converter_model: ModelRef | None = None
+    attacker_generation: GenerationSettings = Field(
+        default_factory=lambda: GenerationSettings(max_new_tokens=256, do_sample=True, temperature=1.0)
+    )
+    crescendo: CrescendoSettings = Field(default_factory=CrescendoSettings)
+    pair: PairSettings = Field(default_factory=PairSettings)
+    concurrency: int | None = Field(None, ge=1, le=4096, description="attempts in flight (default: the target's)")
 
     @field_validator("techniques")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from breakfix.attacks.converters import CONVERTERS
-        from breakfix.attacks.templates import TEMPLATES
+        from breakfix.attacks.plans import check_technique
 
         for t in v:
-            ok = (
-                t in ("direct", "escalation")
-                or (t.startswith("template:") and t[9:] in TEMPLATES)
-                or (t.startswith("converter:") and all(c in CONVERTERS for c in t[10:].split("+")))
-            )
-            if not ok:
-                raise ValueError(f"unknown technique {t!r}")
+            check_technique(t)
         if not v:
             raise ValueError("at least one technique is needed")
         return v
 
     @field_validator("languages")
     @classmethod
-    def _langs(cls, v: list[str]) -> list[str]:
+    def _langs(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        import re
+
         from breakfix.demo.world import LANGUAGES
 
-        bad = [x for x in v if x not in LANGUAGES]
+        bad = [x for x in v if not re.fullmatch(r"[a-z]{2,3}", x)]
         if bad or not v:
-            raise ValueError(f"languages must be a non-empty subset of {list(LANGUAGES)}")
+            raise ValueError(f"languages must be a non-empty list of ISO 639 codes, got {bad or v}")
+        if not info.data.get("seeds") and not set(v) <= set(LANGUAGES):
+            raise ValueError(f"the demo seeds' languages are a subset of {list(LANGUAGES)}; give redteam.seeds")
         return v
+
+    @model_validator(mode="after")
+    def _helpers(self) -> RedteamConfig:
+        from breakfix.attacks.converters import needs_llm
+
+        for t in self.effective_techniques():
+            if t in ("crescendo", "pair") and self.attacker is None:
+                raise ValueError(f"technique {t!r} needs redteam.attacker")
+            if t.startswith("converter:") and needs_llm(t[10:]) and self.converter_model is None:
+                raise ValueError(f"technique {t!r} needs redteam.converter_model")
+        return self
+
+    def effective_techniques(self) -> list[str]:
+        """The persona's techniques (if any) plus the listed ones, without repeats."""
+        from breakfix.attacks.personas import persona_techniques
+
+        out: list[str] = []
+        if self.persona:
+            out += persona_techniques(
+                self.persona, converter_model=self.converter_model is not None, attacker=self.attacker is not None
+            )
+        if not self.persona or "techniques" in self.model_fields_set:
+            out += self.techniques
+        return list(dict.fromkeys(out))
 
 
 class BenchConfig(_Strict):
@@ -119,13 +214,20 @@ class CycleConfig(_Strict):
 class RunConfig(_Strict):
     """A whole break-fix run."""
 
+    @model_validator(mode="after")
+    def _judge_model(self) -> RunConfig:
+        if self.judge == "llm" and self.judge_model is None:
+            raise ValueError("judge 'llm' needs judge_model")
+        return self
+
     name: str = "breakfix"
     seed: int = 0
     model: ModelConfig = Field(default_factory=ModelConfig)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
-    judge: Literal["demo"] = "demo"
+    judge: Literal["demo", "refusal", "llm"] = "demo"
+    judge_model: ModelRef | None = Field(None, description="the judge model when judge is 'llm'")
     curation: CurationConfig = Field(default_factory=CurationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)

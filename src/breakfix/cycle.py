@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from breakfix.attacks.engine import AttackContext
+from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import HFBackend, check_model_dir
 from breakfix.benchmarks.suites import run_benchmarks, suite_plans
@@ -28,7 +30,8 @@ from breakfix.curation.pipeline import curate
 from breakfix.curation.text import prompt_text
 from breakfix.demo.world import DemoWorld
 from breakfix.errors import BreakfixError
-from breakfix.judges.demo import audit_demo_judge, demo_judge
+from breakfix.judges import build_judge
+from breakfix.judges.demo import audit_demo_judge
 from breakfix.progress import console
 from breakfix.redteam import is_defect, redteam, to_finding
 from breakfix.store import Store, ensure_run_dir
@@ -97,7 +100,7 @@ class Cycle:
         self.out = Path(out_dir)
         self.log = log or (lambda msg: console.print(msg))
         self.world = DemoWorld(cfg.seed)
-        self.judge = demo_judge()
+        self.judge = build_judge(cfg)
         self.gen = GenerationConfig(**cfg.generation.model_dump())
 
     # ---- helpers ----------------------------------------------------------------------------------------------------
@@ -133,8 +136,35 @@ class Cycle:
             return check_model_dir(p, allow_pickle=self.cfg.model.allow_pickle)
         return p  # a hub id: loaded by transformers (needs network or a local HF cache)
 
-    def _backend(self, model_dir: Path) -> HFBackend:
+    def _attack_context(self, target: Any) -> AttackContext:
+        """The red team's models: the target, the judge, and the attacker and converter models if configured."""
+        rt = self.cfg.redteam
+        return AttackContext(
+            target=target,
+            judge=self.judge,
+            gen=self.gen,
+            attacker=build_backend(rt.attacker, self.cfg.seed) if rt.attacker else None,
+            converter_model=build_backend(rt.converter_model, self.cfg.seed) if rt.converter_model else None,
+            attacker_gen=GenerationConfig(**rt.attacker_generation.model_dump()),
+            crescendo_turns=rt.crescendo.max_turns,
+            crescendo_backtracks=rt.crescendo.max_backtracks,
+            pair_iterations=rt.pair.iterations,
+            concurrency=rt.concurrency,
+        )
+
+    def _backend(self, model_dir: Path) -> Any:
         m = self.cfg.model
+        if m.backend == "vllm":
+            from breakfix.backends.vllm import VLLMBackend
+
+            return VLLMBackend(
+                model_dir,
+                tensor_parallel_size=m.tensor_parallel_size,
+                dtype=m.dtype,
+                gpu_memory_utilization=m.gpu_memory_utilization,
+                trust_remote_code=m.trust_remote_code,
+                seed=self.cfg.seed,
+            )
         return HFBackend(
             model_dir,
             batch_size=m.batch_size,
@@ -186,9 +216,9 @@ class Cycle:
                 rd = self._round_dir(r)
                 ckpt = checkpoint_id(model_dir)
                 rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt, "seconds": {}}
-                backend: HFBackend | None = None
+                backend: Any = None
 
-                def get_backend(md: Path = model_dir) -> HFBackend:
+                def get_backend(md: Path = model_dir) -> Any:
                     nonlocal backend
                     if backend is None:
                         backend = self._backend(md)
@@ -215,18 +245,16 @@ class Cycle:
                 self.log(_bench_line(r, bench))
 
                 def do_redteam() -> dict[str, Any]:
-                    attempts, findings, summary = redteam(
+                    summary, _ = redteam(
                         redteam_seeds,
-                        self.cfg.redteam.techniques,
-                        get_backend(),
-                        self.judge,
+                        self.cfg.redteam.effective_techniques(),
+                        self._attack_context(get_backend()),
                         store,
                         checkpoint=ckpt,
                         round_=r,
-                        gen=self.gen,
+                        findings_path=rd / "findings.jsonl",
                         seed_value=self.cfg.seed,
                     )
-                    write_jsonl(rd / "findings.jsonl", [f.to_dict() for f in findings])
                     return summary
 
                 rec["redteam"], rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
@@ -278,6 +306,9 @@ class Cycle:
                     replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
                 self.log(f"  curated: {rec['curation']['sft']} SFT rows, {rec['curation']['dpo']} DPO pairs")
 
+                if backend is not None and hasattr(backend, "close"):
+                    backend.close()  # vLLM holds GPU memory that training needs
+                    backend = None
                 next_dir = self._round_dir(r + 1) / "model"
                 rec["training"], rec["seconds"]["train"] = self._stage(
                     store, r, "train", lambda: self._train(store, r, model_dir, sft_rows, dpo_rows, next_dir)

@@ -18,7 +18,7 @@ from typing import Any
 from breakfix.errors import RunInUseError
 from breakfix.types import Attempt, Seed, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS stages (
 CREATE TABLE IF NOT EXISTS attempts (
     id TEXT PRIMARY KEY, round INTEGER NOT NULL, suite TEXT NOT NULL, technique TEXT NOT NULL,
     seed TEXT NOT NULL, category TEXT NOT NULL, language TEXT NOT NULL, turns INTEGER NOT NULL,
-    transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, verdict TEXT);
+    transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, verdict TEXT, info TEXT);
 CREATE INDEX IF NOT EXISTS attempts_round_suite ON attempts (round, suite);
 CREATE TABLE IF NOT EXISTS metrics (
     round INTEGER NOT NULL, stage TEXT NOT NULL, step INTEGER NOT NULL, values_json TEXT NOT NULL);
@@ -56,6 +56,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         version = self.get_meta("schema_version")
+        if version is not None and int(version) < 2:
+            self.db.execute("ALTER TABLE attempts ADD COLUMN info TEXT")  # version 1 had no info column
+            version = None
         if version is None:
             self.set_meta("schema_version", str(SCHEMA_VERSION))
         elif int(version) > SCHEMA_VERSION:
@@ -113,6 +116,27 @@ class Store:
                 found[a.id] = a
         return found
 
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are stored (without loading them)."""
+        found: set[str] = set()
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q = f"SELECT id FROM attempts WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update(row[0] for row in self.db.execute(q, chunk))
+        return found
+
+    def count_attempts(self, round_: int | None = None, suite: str | None = None) -> dict[str, int]:
+        """Attempts by status (``ok``, ``error``), optionally of one round and suite."""
+        q, args = "SELECT status, COUNT(*) FROM attempts WHERE 1=1", []
+        if round_ is not None:
+            q += " AND round=?"
+            args.append(round_)
+        if suite is not None:
+            q += " AND suite=?"
+            args.append(suite)
+        return dict(self.db.execute(q + " GROUP BY status", args).fetchall())
+
     def put_attempts(self, attempts: Iterable[Attempt]) -> None:
         """Write attempts in one transaction (all or none)."""
         rows = [
@@ -130,11 +154,12 @@ class Store:
                 a.error,
                 a.seconds,
                 json.dumps(a.verdict.to_dict()) if a.verdict else None,
+                json.dumps(a.info) if a.info else None,
             )
             for a in attempts
         ]
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def iter_attempts(self, round_: int | None = None, suite: str | None = None) -> Iterator[Attempt]:
         """Stream attempts, optionally of one round and suite."""
@@ -173,7 +198,7 @@ class _Tx:
 
 
 def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
-    (aid, rnd, suite, technique, seed, _cat, _lang, _turns, transcript, status, error, seconds, verdict) = row
+    (aid, rnd, suite, technique, seed, _cat, _lang, _turns, transcript, status, error, seconds, verdict, info) = row
     return Attempt(
         id=aid,
         round=rnd,
@@ -185,6 +210,7 @@ def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
         error=error,
         seconds=seconds,
         verdict=Verdict.from_dict(json.loads(verdict)) if verdict else None,
+        info=json.loads(info) if info else {},
     )
 
 

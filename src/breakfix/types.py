@@ -91,6 +91,7 @@ class Attempt:
     error: str | None = None
     seconds: float = 0.0
     verdict: Verdict | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # facts about the run: backtracks, scores, canary, ...
 
     @property
     def response(self) -> str:

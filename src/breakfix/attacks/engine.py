@@ -1,30 +1,307 @@
-"""Execute plans against a backend, turn by turn and in batches; judge, and store every attempt once.
+"""The attack engine: run plans against a target with bounded concurrency, judge them, and stream every attempt to
+the store exactly once.
 
-An attempt is keyed by (checkpoint, technique, user turns, generation config): one already in the store is reused,
-never generated again. A backend failure marks the attempts of that batch ``error`` with a reason; they are never
-judged and never counted as safe.
+- Every plan becomes one coroutine; the engine keeps the target's ``concurrency`` of them in flight. A batched
+  backend (HF, vLLM) is wrapped by :class:`~breakfix.backends.base.Batched`, so the requests in flight at once are
+  generated as one batch.
+- An attempt is keyed by (checkpoint, technique, seed, user turns, generation config), plus the attacker and
+  converter models for adaptive plans. One already in the store is reused and never generated again, so a run
+  resumes where it stopped.
+- A failure of the target, the attacker, a converter or the judge marks that attempt ``error`` with a reason. It is
+  never judged, never counted as safe, and no exception escapes the run (except an interrupt, after what is done
+  has been written).
+- Nothing is held: plans are read lazily, attempts are written in batches and passed to ``on_attempt``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from breakfix.attacks import converters, multiturn, xpia
 from breakfix.attacks.plans import Plan
-from breakfix.backends.base import Backend, GenerationConfig
+from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
 from breakfix.judges.base import Judge
 from breakfix.progress import task_progress
 from breakfix.store import Store
-from breakfix.types import Attempt, Conversation, content_key
+from breakfix.types import Attempt, Conversation, Seed, Verdict, content_key
 
 
-def attempt_id(checkpoint: str, plan: Plan, gen: GenerationConfig) -> str:
-    return content_key("attempt/1", checkpoint, plan.technique, plan.seed.id, list(plan.turns), gen.to_dict())
+@dataclass
+class AttackContext:
+    """The models an attack run uses.
+
+    Args:
+        target: The model under test.
+        judge: Scores each final response (sync ``judge`` in batches, or async ``ajudge`` per item).
+        gen: The target's generation settings.
+        attacker: Writes Crescendo and PAIR turns.
+        converter_model: Runs LLM-driven converters (translation, tense, paraphrase).
+        attacker_gen: The attacker's and converter model's generation settings.
+        crescendo_turns: Crescendo's turn budget.
+        crescendo_backtracks: Crescendo's backtrack budget.
+        pair_iterations: PAIR's refinement rounds.
+        concurrency: Attempts in flight (default: the target's own ``concurrency``).
+    """
+
+    target: Backend | AsyncBackend
+    judge: Judge
+    gen: GenerationConfig
+    attacker: Backend | AsyncBackend | None = None
+    converter_model: Backend | AsyncBackend | None = None
+    attacker_gen: GenerationConfig = field(
+        default_factory=lambda: GenerationConfig(max_new_tokens=256, do_sample=True, temperature=1.0)
+    )
+    crescendo_turns: int = 5
+    crescendo_backtracks: int = 3
+    pair_iterations: int = 3
+    concurrency: int | None = None
+
+    def plan_extra(self, plan: Plan) -> list[Any]:
+        """What besides the turns decides an adaptive plan's outcome (part of its key)."""
+        if plan.kind == "convert":
+            return [plan.seed.text, plan.seed_value, _id(self.converter_model), self.attacker_gen.to_dict()]
+        if plan.kind == "crescendo":
+            extra = [self.crescendo_turns, self.crescendo_backtracks]
+        elif plan.kind == "pair":
+            extra = [self.pair_iterations]
+        else:
+            return []
+        return [plan.seed.text, _id(self.attacker), self.attacker_gen.to_dict(), getattr(self.judge, "id", "?"), *extra]
+
+
+def _id(backend: object) -> str | None:
+    return getattr(backend, "id", None)
+
+
+def attempt_id(checkpoint: str, plan: Plan, gen: GenerationConfig, extra: Sequence[Any] = ()) -> str:
+    parts: list[Any] = ["attempt/1", checkpoint, plan.technique, plan.seed.id, list(plan.turns), gen.to_dict()]
+    if extra:
+        parts.append(list(extra))
+    return content_key(*parts)
+
+
+@dataclass
+class RunStats:
+    """What one engine run did."""
+
+    planned: int = 0
+    reused: int = 0
+    generated: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+class _Runner:
+    def __init__(self, ctx: AttackContext) -> None:
+        self.ctx = ctx
+        self.target = as_async(ctx.target)
+        self.attacker = as_async(ctx.attacker) if ctx.attacker is not None else None
+        self.converter = as_async(ctx.converter_model) if ctx.converter_model is not None else None
+        self.ajudge = getattr(ctx.judge, "ajudge", None)
+
+    async def score(self, seed: Seed, prompt: Conversation, response: str) -> Verdict:
+        if self.ajudge is not None:
+            return await self.ajudge(seed, prompt, response)
+        return self.ctx.judge.judge([(seed, prompt, response)])[0]
+
+    async def run(self, plan: Plan) -> tuple[Conversation, Verdict | None, dict[str, Any]]:
+        """The transcript, the verdict when the attack decided it, and extra facts."""
+        ctx = self.ctx
+        if plan.kind in ("crescendo", "pair"):
+            if self.attacker is None:
+                raise ValueError(f"{plan.kind} needs an attacker model (redteam.attacker)")
+            if plan.kind == "crescendo":
+                out = await multiturn.crescendo(
+                    plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen,
+                    ctx.crescendo_turns, ctx.crescendo_backtracks,
+                )  # fmt: skip
+            else:
+                out = await multiturn.pair(
+                    plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen, ctx.pair_iterations
+                )
+            return out.transcript, out.verdict, out.info
+        turns = plan.turns
+        info: dict[str, Any] = {}
+        if plan.kind == "convert":
+            chain = plan.technique.partition(":")[2]
+            text = await converters.apply_chain_async(
+                plan.seed.text, chain, f"{plan.seed_value}:{plan.seed.id}", self.converter
+            )
+            turns = (text,)
+        conv: Conversation = []
+        for turn in turns:
+            conv.append({"role": "user", "content": turn})
+            reply = await self.target.agenerate(list(conv), ctx.gen)
+            conv.append({"role": "assistant", "content": reply})
+        verdict = None
+        if plan.canary is not None:
+            hit = xpia.followed(conv[-1]["content"], plan.canary)
+            info["canary"] = plan.canary
+            verdict = Verdict(
+                refusal=False,
+                harmful=hit,
+                severity=4 if hit else 0,
+                category=plan.seed.category,
+                label="injection_followed" if hit else "injection_ignored",
+                rationale=f"canary {plan.canary} {'present' if hit else 'absent'} in the reply",
+                judge="xpia-canary/1",
+            )
+        elif self.ajudge is not None:
+            verdict = await self.ajudge(plan.seed, conv[:-1], conv[-1]["content"])
+        return conv, verdict, info
+
+    async def aclose(self) -> None:
+        for b in {id(x): x for x in (self.target, self.attacker, self.converter) if x is not None}.values():
+            await b.aclose()
+        close_judge = getattr(self.ctx.judge, "aclose", None)
+        if close_judge is not None:
+            await close_judge()
+
+
+def _reason(e: BaseException) -> str:
+    reason = getattr(e, "reason", None) or f"{e.__class__.__name__}: {e}"
+    return str(reason)[:500]
+
+
+async def arun(
+    plans: Iterable[Plan],
+    ctx: AttackContext,
+    store: Store,
+    *,
+    checkpoint: str,
+    round_: int,
+    suite: str,
+    total: int | None = None,
+    label: str | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    flush_every: int = 256,
+    chunk: int = 1024,
+) -> RunStats:
+    """Run ``plans`` and stream their attempts to ``store`` (and to ``on_attempt``, reused ones included).
+
+    Args:
+        plans: What to run (read lazily).
+        ctx: The target, judge and helper models.
+        store: Where attempts go, committed every ``flush_every``.
+        checkpoint: A stable id of the target's weights (part of each attempt's key).
+        round_: Round number recorded with each attempt.
+        suite: ``"redteam"`` or the benchmark suite key.
+        total: The number of plans, for the progress bar.
+        label: Progress bar label.
+        on_attempt: Called with every attempt once it is stored.
+    """
+    runner = _Runner(ctx)
+    concurrency = max(1, ctx.concurrency or runner.target.concurrency)
+    stats = RunStats()
+    started = time.perf_counter()
+    queue: asyncio.Queue[tuple[str, Plan] | None] = asyncio.Queue(maxsize=2 * concurrency)
+    buffer: list[Attempt] = []
+    last_flush = time.monotonic()
+
+    def emit(attempts: list[Attempt]) -> None:
+        if on_attempt is not None:
+            for a in attempts:
+                on_attempt(a)
+
+    def flush() -> None:
+        nonlocal last_flush
+        if not buffer:
+            return
+        batch = buffer[:]
+        buffer.clear()
+        todo = [a for a in batch if a.status == "ok" and a.verdict is None]
+        if todo:
+            try:
+                verdicts = ctx.judge.judge([(a.seed, a.prompt, a.response) for a in todo])
+                for a, v in zip(todo, verdicts, strict=True):
+                    a.verdict = v
+            except Exception as e:  # a judge failure is an error, not "safe"
+                for a in todo:
+                    a.status, a.error = "error", f"judge: {_reason(e)}"
+                    stats.errors += 1
+                    stats.reasons["judge"] += 1
+        store.put_attempts(batch)
+        last_flush = time.monotonic()
+        emit(batch)
+        bar.advance(len(batch))
+
+    async def produce() -> None:
+        it = iter(plans)
+        while block := list(itertools.islice(it, chunk)):
+            ids = [attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p)) for p in block]
+            stats.planned += len(block)
+            have = store.get_attempts(ids) if on_attempt is not None else dict.fromkeys(store.existing_ids(ids))
+            fresh: set[str] = set()
+            for aid, p in zip(ids, block, strict=True):
+                if aid in have or aid in fresh:
+                    continue
+                fresh.add(aid)
+                await queue.put((aid, p))
+            reused = [a for a in have.values() if a is not None]
+            stats.reused += len(have)
+            emit(reused)
+            bar.advance(len(block) - len(fresh))
+        for _ in range(concurrency):
+            await queue.put(None)
+
+    async def work() -> None:
+        while (item := await queue.get()) is not None:
+            aid, p = item
+            t0 = time.perf_counter()
+            status, error, verdict, info = "ok", None, None, {}
+            transcript: Conversation = []
+            try:
+                transcript, verdict, info = await runner.run(p)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # recorded on the attempt; never escapes, never "safe"
+                status, error = "error", _reason(e)
+                stats.errors += 1
+                stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
+            stats.generated += 1
+            buffer.append(
+                Attempt(
+                    id=aid,
+                    round=round_,
+                    suite=suite,
+                    technique=p.technique,
+                    seed=p.seed,
+                    transcript=transcript or [{"role": "user", "content": t} for t in p.turns[:1]],
+                    status=status,  # type: ignore[arg-type]
+                    error=error,
+                    seconds=time.perf_counter() - t0,
+                    verdict=verdict if status == "ok" else None,
+                    info=info,
+                )
+            )
+            if len(buffer) >= flush_every or time.monotonic() - last_flush > 1.0:
+                flush()
+
+    with task_progress(label or f"{suite}: attacking", total=total) as bar:
+        try:
+            await asyncio.gather(produce(), *(work() for _ in range(concurrency)))
+        finally:
+            flush()
+            await runner.aclose()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def run(plans: Iterable[Plan], ctx: AttackContext, store: Store, **kwargs: Any) -> RunStats:
+    """Blocking form of :func:`arun`."""
+    return asyncio.run(arun(plans, ctx, store, **kwargs))
 
 
 def execute(
     plans: Sequence[Plan],
-    backend: Backend,
+    backend: Backend | AsyncBackend,
     judge: Judge,
     store: Store,
     *,
@@ -32,74 +309,15 @@ def execute(
     round_: int,
     suite: str,
     gen: GenerationConfig,
-    chunk: int = 512,
     label: str | None = None,
+    ctx: AttackContext | None = None,
 ) -> list[Attempt]:
     """Run ``plans`` (skipping those already stored) and return all their attempts in plan order.
 
-    Args:
-        plans: What to run.
-        backend: The target.
-        judge: Scores each final response.
-        store: Where attempts go; committed per chunk.
-        checkpoint: A stable id of the target's weights (part of each attempt's key).
-        round_: Round number recorded with each attempt.
-        suite: ``"redteam"`` or the benchmark suite key.
-        gen: Generation settings (part of each attempt's key).
-        chunk: Plans per committed chunk.
-        label: Progress bar label.
+    For runs small enough to hold in memory (benchmark suites); large red-team runs stream with :func:`arun`.
     """
-    ids = [attempt_id(checkpoint, p, gen) for p in plans]
+    ctx = ctx or AttackContext(target=backend, judge=judge, gen=gen)
+    run(plans, ctx, store, checkpoint=checkpoint, round_=round_, suite=suite, total=len(plans), label=label)
+    ids = [attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p)) for p in plans]
     have = store.get_attempts(ids)
-    todo = [(i, p) for i, p in zip(ids, plans, strict=True) if i not in have]
-    with task_progress(label or f"{suite}: attacking", total=len(plans)) as bar:
-        bar.advance(len(plans) - len(todo))
-        for start in range(0, len(todo), chunk):
-            part = todo[start : start + chunk]
-            done = _run_chunk(part, backend, judge, round_, suite, gen)
-            store.put_attempts(done)
-            for a in done:
-                have[a.id] = a
-            bar.advance(len(part))
     return [have[i] for i in ids]
-
-
-def _run_chunk(
-    part: list[tuple[str, Plan]], backend: Backend, judge: Judge, round_: int, suite: str, gen: GenerationConfig
-) -> list[Attempt]:
-    convs: list[Conversation] = [[] for _ in part]
-    errors: list[str | None] = [None] * len(part)
-    started = time.perf_counter()
-    max_turns = max(len(p.turns) for _, p in part)
-    for t in range(max_turns):
-        live = [k for k, (_, p) in enumerate(part) if t < len(p.turns) and errors[k] is None]
-        for k in live:
-            convs[k].append({"role": "user", "content": part[k][1].turns[t]})
-        try:
-            replies = backend.generate([convs[k] for k in live], gen)
-        except Exception as e:  # a backend failure is recorded per attempt, never swallowed as "safe"
-            for k in live:
-                errors[k] = f"{e.__class__.__name__}: {e}"[:500]
-            continue
-        for k, reply in zip(live, replies, strict=True):
-            convs[k].append({"role": "assistant", "content": reply})
-    seconds = (time.perf_counter() - started) / max(1, len(part))
-    attempts = [
-        Attempt(
-            id=aid,
-            round=round_,
-            suite=suite,
-            technique=p.technique,
-            seed=p.seed,
-            transcript=convs[k],
-            status="error" if errors[k] else "ok",
-            error=errors[k],
-            seconds=seconds,
-        )
-        for k, (aid, p) in enumerate(part)
-    ]
-    ok = [a for a in attempts if a.status == "ok"]
-    verdicts = judge.judge([(a.seed, a.prompt, a.response) for a in ok])
-    for a, v in zip(ok, verdicts, strict=True):
-        a.verdict = v
-    return attempts

@@ -1,7 +1,14 @@
-"""The Backend protocol: anything that turns conversations into assistant replies."""
+"""The Backend protocols: anything that turns conversations into assistant replies.
+
+Two shapes exist. A *batched* backend (local HF transformers, vLLM) takes many conversations at once and returns
+their replies; an *async* backend (an OpenAI-compatible endpoint) answers one conversation per coroutine, many in
+flight. The attack engine speaks the async shape; :func:`as_async` adapts a batched backend to it by collecting the
+requests that are in flight at the same moment into micro-batches.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
@@ -31,10 +38,94 @@ class GenerationConfig:
         return asdict(self)
 
 
+class BackendError(Exception):
+    """A generation failed for good (after any retries). ``reason`` is short and safe to store."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """Generates the next assistant message for each conversation."""
+    """Generates the next assistant message for each conversation, in one batch."""
 
     id: str
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[str]: ...
+
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """Generates the next assistant message of one conversation; many calls may be in flight at once.
+
+    ``concurrency`` is how many calls the engine should keep in flight. ``aclose`` releases connections.
+    """
+
+    id: str
+    concurrency: int
+
+    async def agenerate(self, conversation: Conversation, config: GenerationConfig) -> str: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Batched:
+    """Adapts a batched :class:`Backend` to :class:`AsyncBackend`.
+
+    Calls that arrive while the loop is busy are gathered (up to ``max_batch``) and generated together in a worker
+    thread, so a batched backend sees batches as large as the engine's concurrency allows. Requests with different
+    generation configs go to different batches.
+
+    Args:
+        backend: The batched backend.
+        max_batch: The most conversations passed to one ``generate`` call.
+    """
+
+    def __init__(self, backend: Backend, max_batch: int = 512) -> None:
+        self.backend = backend
+        self.id = backend.id
+        self.max_batch = max_batch
+        self.concurrency = max_batch
+        self._pending: list[tuple[Conversation, GenerationConfig, asyncio.Future[str]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def agenerate(self, conversation: Conversation, config: GenerationConfig) -> str:
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending.append((conversation, config, fut))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await fut
+
+    async def _drain(self) -> None:
+        while self._pending:
+            # let every coroutine that is ready enqueue its request before the batch is cut
+            size = -1
+            while size != len(self._pending) and len(self._pending) < self.max_batch:
+                size = len(self._pending)
+                await asyncio.sleep(0)
+            config = self._pending[0][1]
+            batch = [p for p in self._pending if p[1] == config][: self.max_batch]
+            taken = {id(p[2]) for p in batch}
+            self._pending = [p for p in self._pending if id(p[2]) not in taken]
+            try:
+                replies = await asyncio.to_thread(self.backend.generate, [c for c, _, _ in batch], config)
+            except Exception as e:  # every request of the batch fails with the reason; none is lost
+                reason = f"{e.__class__.__name__}: {e}"[:500]
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(BackendError(reason))
+                continue
+            for (_, _, fut), reply in zip(batch, replies, strict=True):
+                if not fut.done():
+                    fut.set_result(reply)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def as_async(backend: Backend | AsyncBackend, max_batch: int = 512) -> AsyncBackend:
+    """``backend`` itself when it is async, else a :class:`Batched` adapter around it."""
+    if hasattr(backend, "agenerate"):
+        return backend  # type: ignore[return-value]
+    return Batched(backend, max_batch=max_batch)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""Adversary personas: technique presets for the two adversaries of the Phi-3 red team.
+
+- ``low_skill``: direct requests and simple wrappers (role-play, fiction, hypothetical and research framing).
+- ``intermediate``: everything the low-skill adversary does, plus converters (encodings and obfuscation),
+  the other template families, scripted escalation and XPIA; and, when the run has the models for them,
+  translation and tense rewrites (a converter model) and Crescendo and PAIR (an attacker model).
+"""
+
+from __future__ import annotations
+
+LOW_SKILL = [
+    "direct",
+    "template:roleplay_dan",
+    "template:roleplay_villain",
+    "template:fiction",
+    "template:hypothetical",
+    "template:research",
+]
+
+INTERMEDIATE = [
+    *LOW_SKILL,
+    "template:prefix_injection",
+    "template:refusal_suppression",
+    "template:many_shot",
+    "converter:leetspeak",
+    "converter:base64",
+    "converter:rot13",
+    "converter:caesar(3)",
+    "converter:confusables",
+    "converter:zero_width",
+    "converter:char_swap",
+    "converter:random_case",
+    "converter:reverse_words",
+    "escalation",
+    "xpia:summarize",
+    "xpia:qa",
+]
+
+NEEDS_CONVERTER_MODEL = ["converter:translate(fr)", "converter:tense(past)"]
+NEEDS_ATTACKER = ["crescendo", "pair"]
+
+PERSONAS = {"low_skill": LOW_SKILL, "intermediate": INTERMEDIATE}
+
+
+def persona_techniques(name: str, *, converter_model: bool = False, attacker: bool = False) -> list[str]:
+    """The techniques of persona ``name``, given which helper models the run has."""
+    if name not in PERSONAS:
+        raise ValueError(f"unknown persona {name!r}; known: {', '.join(PERSONAS)}")
+    out = list(PERSONAS[name])
+    if name == "intermediate":
+        out += NEEDS_CONVERTER_MODEL if converter_model else []
+        out += NEEDS_ATTACKER if attacker else []
+    return out

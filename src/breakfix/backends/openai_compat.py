@@ -1,0 +1,244 @@
+"""An OpenAI-compatible chat-completions client on aiohttp, for vLLM and TGI servers, Ollama, llama.cpp and hosted
+APIs. The same backend serves targets, judges, attackers and translators.
+
+- Bounded concurrency (one connection pool, ``concurrency`` requests in flight) and an optional per-endpoint
+  requests-per-minute limit.
+- Timeouts, and retries with exponential backoff and full jitter that honour ``Retry-After`` (seconds or an HTTP
+  date). 408, 409, 425, 429 and 5xx, timeouts, dropped connections and malformed bodies are retried; other 4xx are
+  not, since a retry cannot fix them.
+- Several base URLs (replicas of one served model): each request goes to the endpoint with the fewest in flight, and
+  a retry prefers a different endpoint.
+- The API key is read from an environment variable at request time. It is never stored, logged or part of the id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from breakfix.backends.base import BackendError, GenerationConfig
+from breakfix.types import Conversation
+
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+class _Endpoint:
+    def __init__(self, base_url: str, rpm: float | None) -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.inflight = 0
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self.next_slot = 0.0
+
+    async def slot(self) -> None:
+        """Wait for this endpoint's next request slot (requests are spaced ``60 / rpm`` seconds apart)."""
+        if not self.interval:
+            return
+        now = time.monotonic()
+        at = max(now, self.next_slot)
+        self.next_slot = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse a ``Retry-After`` header: delta seconds or an HTTP date. None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, wait: float | None = None) -> None:
+        self.reason = reason
+        self.wait = wait
+        super().__init__(reason)
+
+
+class OpenAICompatBackend:
+    """A chat model served behind one or more OpenAI-compatible ``/v1`` base URLs.
+
+    Args:
+        model: The served model name sent in each request.
+        base_urls: One or more base URLs, each ending where ``/chat/completions`` goes (``http://host:8000/v1``).
+        api_key_env: The environment variable that holds the API key, or None for servers without auth.
+        concurrency: Requests in flight at most (across all base URLs).
+        rpm: Requests per minute per base URL, or None for no limit.
+        timeout: Seconds for one request, from connect to the last byte.
+        max_retries: Retries after the first try.
+        backoff_base: The first backoff, in seconds; doubled each retry, with full jitter.
+        backoff_max: The longest backoff; also caps how long a ``Retry-After`` is honoured.
+        extra_body: Extra JSON fields sent with each request (for example ``{"stop": [...]}``).
+        seed: Seeds the jitter, so test runs are repeatable.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_urls: Sequence[str] | str,
+        *,
+        api_key_env: str | None = None,
+        concurrency: int = 64,
+        rpm: float | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        extra_body: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ValueError("at least one base URL is needed")
+        self.model = model
+        self.endpoints = [_Endpoint(u, rpm) for u in urls]
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.extra_body = dict(extra_body or {})
+        self.id = f"openai:{model}"
+        self.stats: Counter[str] = Counter()
+        self._rng = random.Random(seed)
+        self._session: aiohttp.ClientSession | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turn = 0
+
+    # ---- connection ------------------------------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise BackendError(f"environment variable {self.api_key_env} is not set")
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                json_serialize=json.dumps,
+            )
+            self._sem = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a later call opens a new one)."""
+        if self._session is not None and not self._session.closed and self._loop is asyncio.get_running_loop():
+            await self._session.close()
+        self._session = None
+
+    def _pick(self, avoid: _Endpoint | None) -> _Endpoint:
+        self._turn += 1
+        n = len(self.endpoints)
+        order = [self.endpoints[(self._turn + i) % n] for i in range(n)]
+        if avoid is not None and n > 1:
+            order = [e for e in order if e is not avoid]
+        return min(order, key=lambda e: e.inflight)
+
+    # ---- requests --------------------------------------------------------------------------------------------------
+    def _body(self, conversation: Conversation, config: GenerationConfig) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": conversation,
+            "max_tokens": config.max_new_tokens,
+            "temperature": config.temperature if config.do_sample else 0.0,
+            "top_p": config.top_p if config.do_sample else 1.0,
+            "seed": config.seed,
+        }
+        body.update(self.extra_body)
+        return body
+
+    async def agenerate(self, conversation: Conversation, config: GenerationConfig) -> str:
+        """The assistant's reply; raises :class:`BackendError` once the retries are spent."""
+        session = self._ensure_session()
+        assert self._sem is not None
+        body = self._body(conversation, config)
+        headers = self._headers()
+        last: _Endpoint | None = None
+        reasons: list[str] = []
+        async with self._sem:
+            for attempt in range(self.max_retries + 1):
+                endpoint = self._pick(last)
+                last = endpoint
+                await endpoint.slot()
+                endpoint.inflight += 1
+                self.stats["requests"] += 1
+                try:
+                    return await self._post(session, endpoint, body, headers)
+                except _Retryable as e:
+                    reasons.append(e.reason)
+                    self.stats[e.reason.split(" ", 1)[0]] += 1
+                    if attempt == self.max_retries:
+                        break
+                    self.stats["retries"] += 1
+                    backoff = self._rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+                    wait = backoff if e.wait is None else min(self.backoff_max, e.wait) + 0.1 * backoff
+                    await asyncio.sleep(wait)
+                finally:
+                    endpoint.inflight -= 1
+        self.stats["failed"] += 1
+        raise BackendError(f"gave up after {len(reasons)} tries: " + "; ".join(reasons[-3:]))
+
+    async def _post(
+        self, session: aiohttp.ClientSession, endpoint: _Endpoint, body: dict[str, Any], headers: dict[str, str]
+    ) -> str:
+        try:
+            async with session.post(endpoint.url, json=body, headers=headers) as resp:
+                raw = await resp.read()
+                if resp.status != 200:
+                    snippet = raw[:200].decode("utf-8", "replace").replace("\n", " ")
+                    reason = f"http_{resp.status} {snippet}".strip()
+                    if resp.status in RETRY_STATUS:
+                        raise _Retryable(reason, retry_after_seconds(resp.headers.get("Retry-After")))
+                    self.stats[f"http_{resp.status}"] += 1
+                    self.stats["failed"] += 1
+                    raise BackendError(reason)
+        except TimeoutError:
+            raise _Retryable(f"timeout after {self.timeout:g}s") from None
+        except aiohttp.ClientError as e:
+            raise _Retryable(f"connection {e.__class__.__name__}: {e}"[:300]) from None
+        try:
+            data = json.loads(raw)
+            content = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Retryable("malformed_response " + raw[:80].decode("utf-8", "replace")) from None
+        if not isinstance(content, str):
+            content = "" if content is None else str(content)
+        return content
+
+    def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[str]:
+        """Batched, blocking form (for scripts): every reply, or the first failure raised."""
+
+        async def run() -> list[str]:
+            try:
+                return list(await asyncio.gather(*(self.agenerate(c, config) for c in conversations)))
+            finally:
+                await self.aclose()
+
+        return asyncio.run(run())
