@@ -70,6 +70,95 @@ def run(
         _fail(e)
 
 
+def _print_redteam(result: dict) -> None:  # type: ignore[type-arg]
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(width=None if sys.stdout.isatty() else 120)
+    s = result["summary"]
+    for group in ("technique", "category", "language"):
+        table = Table(title=f"ASR by {group}", title_justify="left")
+        for col in (group, "judged", "defects", "ASR", "95% CI"):
+            table.add_column(col, justify="left" if col == group else "right")
+        for key, r in s[f"by_{group}"].items():
+            table.add_row(key, str(r["n"]), str(r["k"]), f"{r['rate']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}")
+        out.print(table)
+    run = result["run"]
+    errors = ", ".join(f"{k} {v}" for k, v in s["error_reasons"].items()) or "none"
+    typer.echo(
+        f"attempts {s['attempts']} (generated {run['generated']}, from store {run['reused']}); judged {s['judged']}, "
+        f"defects {s['defects']}, ASR {s['asr']:.3f}; errors {s['errors']} ({errors}); "
+        f"benign over-refusals {s['benign_refusals']}/{s['benign_probes']}"
+    )
+
+
+@app.command()
+def redteam(
+    out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")] = None,
+    model: Annotated[str | None, typer.Option(help="Target: a HF model dir, hub id, or 'demo'.")] = None,
+    vllm: Annotated[bool, typer.Option("--vllm", help="Generate with vLLM's offline engine (GPU).")] = False,
+    endpoint: Annotated[
+        list[str] | None, typer.Option(help="Target: an OpenAI-compatible base URL (repeat for replicas).")
+    ] = None,
+    served_model: Annotated[str | None, typer.Option(help="The endpoint's model name.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable with the endpoint's API key.")] = None,
+    persona: Annotated[str | None, typer.Option(help="Adversary preset: low_skill or intermediate.")] = None,
+    technique: Annotated[list[str] | None, typer.Option(help="A technique (repeatable).")] = None,
+    seeds: Annotated[list[Path] | None, typer.Option(help="Seed file: JSONL or PyRIT .prompt (repeatable).")] = None,
+    language: Annotated[list[str] | None, typer.Option(help="Seed language to keep (repeatable).")] = None,
+    judge: Annotated[str | None, typer.Option(help="demo, refusal or llm (default: demo for the demo model).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
+) -> None:
+    """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category
+    and language; store every attempt and write findings.jsonl and redteam.json. Re-running resumes."""
+    import yaml
+
+    from breakfix.config import parse_config
+    from breakfix.progress import console
+    from breakfix.redteam import redteam_job
+
+    try:
+        source = str(config) if config else "command line"
+        data: dict = {}  # type: ignore[type-arg]
+        if config is not None:
+            from breakfix.config import load_config
+
+            data = load_config(config).model_dump(mode="json", exclude_unset=True)
+        rt = data.setdefault("redteam", {})
+        if model is not None:
+            data.setdefault("model", {})["path"] = model
+            rt.pop("target", None)
+        if vllm:
+            data.setdefault("model", {})["backend"] = "vllm"
+        if endpoint:
+            if not served_model:
+                raise BreakfixError("--served-model", None, "required with --endpoint")
+            rt["target"] = {"kind": "openai", "model": served_model, "base_urls": endpoint, "api_key_env": api_key_env}
+            if concurrency:
+                rt["target"]["concurrency"] = concurrency
+        for key, value in (("persona", persona), ("techniques", technique), ("languages", language)):
+            if value:
+                rt[key] = value
+        if seeds:
+            rt["seeds"] = [str(s) for s in seeds]
+        if concurrency:
+            rt["concurrency"] = concurrency
+        if judge:
+            data["judge"] = judge
+        elif "judge" not in data:
+            is_demo = data.get("model", {}).get("path", "demo") == "demo" and "target" not in rt
+            data["judge"] = "demo" if is_demo else "refusal"
+        cfg = parse_config(data, source)
+        result = redteam_job(cfg, out, log=lambda m: console.print(m))
+        _print_redteam(result)
+        typer.echo(f"wrote {out / 'redteam.json'} and {out / 'findings.jsonl'}")
+    except BreakfixError as e:
+        _fail(e)
+    except yaml.YAMLError as e:  # pragma: no cover - load_config converts these
+        _fail(BreakfixError(str(config), None, f"invalid YAML ({e})"))
+
+
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with report.json.")]) -> None:
     """Re-render report.html from a run directory's report.json."""

@@ -160,3 +160,116 @@ def redteam(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], RunStats]:
     import asyncio
 
     return asyncio.run(aredteam(*args, **kwargs))
+
+
+def _target(cfg: Any, log: Any) -> tuple[Any, str]:
+    """The target backend and its checkpoint id, from ``redteam.target`` or ``model``."""
+    from breakfix.backends import build_backend
+
+    ref = cfg.redteam.target
+    if ref is not None and ref.kind == "openai":
+        return build_backend(ref, cfg.seed), f"openai:{ref.model}"
+    from breakfix.config import ModelRef
+    from breakfix.cycle import checkpoint_id
+
+    if ref is None:
+        m = cfg.model
+        path = m.path
+        if path == "demo":
+            from breakfix.demo.model import build_demo_model
+
+            log("building (or loading the cached) demo model")
+            path = str(build_demo_model())
+        ref = ModelRef(
+            kind=m.backend,
+            path=path,
+            batch_size=m.batch_size,
+            dtype=m.dtype,
+            trust_remote_code=m.trust_remote_code,
+            allow_pickle=m.allow_pickle,
+            tensor_parallel_size=m.tensor_parallel_size,
+            gpu_memory_utilization=m.gpu_memory_utilization,
+        )
+    backend = build_backend(ref, cfg.seed)
+    p = Path(ref.path or "")
+    return backend, (checkpoint_id(p) if p.is_dir() else f"hub:{ref.path}")
+
+
+def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
+    """What ``breakfix redteam`` does: attack the configured target with the configured seeds and techniques, store
+    every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
+    Re-running on the same ``out`` reuses every stored attempt."""
+    from breakfix.attacks.templates import load_pyrit_templates
+    from breakfix.backends import build_backend
+    from breakfix.backends.base import GenerationConfig
+    from breakfix.errors import BreakfixError
+    from breakfix.judges import build_judge
+    from breakfix.seeds.files import load_seeds
+
+    rt = cfg.redteam
+    for path in rt.template_paths:
+        load_pyrit_templates(path)
+    if rt.seeds:
+        seeds = [s for path in rt.seeds for s in load_seeds(path, language=rt.languages[0])]
+        seeds = [s for s in seeds if s.language in rt.languages]
+        source = ", ".join(rt.seeds)
+    else:
+        from breakfix.demo.world import DemoWorld
+
+        seeds = DemoWorld(cfg.seed).seeds("redteam", tuple(rt.languages))
+        source = "demo world (red-team split)"
+    if not seeds:
+        raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
+    techniques = rt.effective_techniques()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    target, checkpoint = _target(cfg, log)
+    ctx = AttackContext(
+        target=target,
+        judge=build_judge(cfg),
+        gen=GenerationConfig(**cfg.generation.model_dump()),
+        attacker=build_backend(rt.attacker, cfg.seed) if rt.attacker else None,
+        converter_model=build_backend(rt.converter_model, cfg.seed) if rt.converter_model else None,
+        attacker_gen=GenerationConfig(**rt.attacker_generation.model_dump()),
+        crescendo_turns=rt.crescendo.max_turns,
+        crescendo_backtracks=rt.crescendo.max_backtracks,
+        pair_iterations=rt.pair.iterations,
+        concurrency=rt.concurrency,
+    )
+    log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
+    with Store(out / "run.db") as store:
+        summary, stats = redteam(
+            seeds,
+            techniques,
+            ctx,
+            store,
+            checkpoint=checkpoint,
+            round_=0,
+            findings_path=out / "findings.jsonl",
+            seed_value=cfg.seed,
+            label="red team",
+        )
+    result = {
+        "target": target.id,
+        "checkpoint": checkpoint,
+        "judge": ctx.judge.id,
+        "seeds": len(seeds),
+        "seed_source": source,
+        "techniques": techniques,
+        "persona": rt.persona,
+        "run": {
+            "planned": stats.planned,
+            "reused": stats.reused,
+            "generated": stats.generated,
+            "seconds": round(stats.seconds, 3),
+            "attempts_per_s": round(stats.generated / stats.seconds, 2) if stats.seconds else 0.0,
+        },
+        "summary": summary,
+    }
+    backend_stats = getattr(target, "stats", None)
+    if backend_stats:
+        result["run"]["endpoint"] = dict(backend_stats)
+    tmp = out / "redteam.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, out / "redteam.json")
+    return result

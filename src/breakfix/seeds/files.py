@@ -1,0 +1,130 @@
+"""Seed files: breakfix JSONL, and PyRIT seed-prompt YAML (``.prompt``), with one-line errors.
+
+JSONL rows: ``{"text": str, "category"?: str, "language"?: str, "id"?: str}`` (``prompt`` or ``goal`` may stand
+for ``text``, as in HarmBench and AdvBench exports). Categories are taxonomy codes (``S1``-``S14``) or ``benign``;
+other names are kept as they are.
+
+PyRIT ``.prompt`` files: ``harm_categories`` and ``prompts`` (or ``seeds``), each with a ``value``, and optionally
+its own ``harm_categories`` and ``language``. PyRIT's category names are mapped to the MLCommons codes where one fits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from breakfix.errors import BreakfixError
+from breakfix.types import Seed, content_key
+
+PYRIT_CATEGORIES = {
+    "violence": "S1", "violent": "S1", "illegal": "S2", "crime": "S2", "scams": "S2", "fraud": "S2",
+    "sexual": "S12", "hate": "S10", "harassment": "S10", "bullying": "S10", "self-harm": "S11",
+    "self_harm": "S11", "suicide": "S11", "privacy": "S7", "leakage": "S7", "malware": "S14", "cyber": "S14",
+    "weapons": "S9", "explosions": "S9", "cbrn": "S9", "elections": "S13", "defamation": "S5",
+    "intellectual property": "S8", "copyright": "S8",
+}  # fmt: skip
+
+
+def _category(values: Any, default: str) -> str:
+    if isinstance(values, str):
+        values = [values]
+    for v in values or []:
+        key = str(v).strip().lower()
+        if key in PYRIT_CATEGORIES:
+            return PYRIT_CATEGORIES[key]
+        if key.upper().startswith("S") and key[1:].isdigit():
+            return key.upper()
+    return str(values[0]).strip().lower() if values else default
+
+
+def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
+    """Read a PyRIT seed-prompt YAML file into seeds."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise BreakfixError(str(p), None, f"cannot read ({e.__class__.__name__})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise BreakfixError(str(p), f"line {mark.line + 1}" if mark else None, "invalid YAML") from None
+    if not isinstance(data, dict):
+        raise BreakfixError(str(p), None, "a PyRIT seed file is a YAML mapping")
+    items = data.get("prompts", data.get("seeds"))
+    if not isinstance(items, list) or not items:
+        raise BreakfixError(str(p), "prompts", "missing or not a non-empty list")
+    file_cat = _category(data.get("harm_categories"), default_category)
+    seeds = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"].strip():
+            raise BreakfixError(str(p), f"prompts[{i}].value", "each prompt needs a non-empty string value")
+        if item.get("data_type", data.get("data_type", "text")) != "text":
+            continue  # images, audio: not for text models
+        cat = _category(item.get("harm_categories"), file_cat) if item.get("harm_categories") else file_cat
+        lang = str(item.get("language") or data.get("language") or language)[:3].lower()
+        text = item["value"].strip()
+        seeds.append(
+            Seed(
+                id=f"pyrit-{content_key(p.name, text)[:12]}",
+                text=text,
+                category=cat,
+                language=lang,
+                source=f"pyrit:{data.get('dataset_name') or p.stem}",
+            )
+        )
+    return seeds
+
+
+def load_seeds_jsonl(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
+    """Read breakfix seed JSONL."""
+    p = Path(path)
+    seeds: list[Seed] = []
+    try:
+        with open(p, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise BreakfixError(str(p), f"line {n}", f"invalid JSON ({e.msg})") from None
+                if not isinstance(obj, dict):
+                    raise BreakfixError(str(p), f"line {n}", "each row must be a JSON object")
+                text = obj.get("text", obj.get("prompt", obj.get("goal")))
+                if not isinstance(text, str) or not text.strip():
+                    raise BreakfixError(str(p), f"line {n}: text", "missing or empty")
+                cat = obj.get("category", default_category)
+                if not isinstance(cat, str) or not cat:
+                    raise BreakfixError(str(p), f"line {n}: category", "must be a non-empty string")
+                seeds.append(
+                    Seed(
+                        id=str(obj.get("id") or f"{p.stem}-{n}"),
+                        text=text.strip(),
+                        category=cat,
+                        language=str(obj.get("language", language)),
+                        source=str(obj.get("source", p.name)),
+                    )
+                )
+    except FileNotFoundError:
+        raise BreakfixError(str(p), None, "seed file not found") from None
+    except UnicodeDecodeError:
+        raise BreakfixError(str(p), None, "not UTF-8 text") from None
+    return seeds
+
+
+def load_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
+    """Read a seed file by its suffix: ``.jsonl`` or PyRIT ``.prompt`` / ``.yaml``. Raises ``BreakfixError``."""
+    p = Path(path)
+    if not p.is_file():
+        raise BreakfixError(str(p), None, "seed file not found")
+    if p.suffix in (".prompt", ".yaml", ".yml"):
+        seeds = load_pyrit_seeds(p, default_category, language)
+    elif p.suffix in (".jsonl", ".json"):
+        seeds = load_seeds_jsonl(p, default_category, language)
+    else:
+        raise BreakfixError(str(p), None, "unknown seed format (use .jsonl or a PyRIT .prompt file)")
+    if not seeds:
+        raise BreakfixError(str(p), None, "no text seeds in file")
+    return seeds
