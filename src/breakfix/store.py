@@ -116,14 +116,18 @@ class Store:
                 found[a.id] = a
         return found
 
-    def existing_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of ``ids`` are stored (without loading them)."""
+    def existing_ids(self, ids: Iterable[str], status: str | None = None) -> set[str]:
+        """Which of ``ids`` are stored (optionally with ``status``), without loading them."""
         found: set[str] = set()
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             q = f"SELECT id FROM attempts WHERE id IN ({','.join('?' * len(chunk))})"
-            found.update(row[0] for row in self.db.execute(q, chunk))
+            args: list[str] = list(chunk)
+            if status is not None:
+                q += " AND status=?"
+                args.append(status)
+            found.update(row[0] for row in self.db.execute(q, args))
         return found
 
     def count_attempts(self, round_: int | None = None, suite: str | None = None) -> dict[str, int]:

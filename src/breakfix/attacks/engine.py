@@ -6,7 +6,8 @@ the store exactly once.
   generated as one batch.
 - An attempt is keyed by (checkpoint, technique, seed, user turns, generation config), plus the attacker and
   converter models for adaptive plans. One already in the store is reused and never generated again, so a run
-  resumes where it stopped.
+  resumes where it stopped. An attempt stored as ``error`` (an outage, say) is tried again by the next run and its
+  row replaced, so each key has exactly one row.
 - A failure of the target, the attacker, a converter or the judge marks that attempt ``error`` with a reason. It is
   never judged, never counted as safe, and no exception escapes the run (except an interrupt, after what is done
   has been written).
@@ -237,7 +238,10 @@ async def arun(
         while block := list(itertools.islice(it, chunk)):
             ids = [attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p)) for p in block]
             stats.planned += len(block)
-            have = store.get_attempts(ids) if on_attempt is not None else dict.fromkeys(store.existing_ids(ids))
+            if on_attempt is not None:
+                have = {k: a for k, a in store.get_attempts(ids).items() if a.status == "ok"}
+            else:
+                have = dict.fromkeys(store.existing_ids(ids, status="ok"))
             fresh: set[str] = set()
             for aid, p in zip(ids, block, strict=True):
                 if aid in have or aid in fresh:
