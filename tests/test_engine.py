@@ -145,7 +145,9 @@ def test_backend_and_judge_failures_become_error_attempts(tmp_path):
         got = attempts_of(store, [plan(s, "direct") for s in seeds], c)
     assert len(got) == 20 and all(a.status == "error" and "CUDA out of memory" in a.error for a in got)
     with Store(tmp_path / "b.db") as store:
-        got = attempts_of(store, [plan(s, "direct") for s in seeds], AttackContext(ScriptedBackend(), BrokenJudge(), GEN))
+        got = attempts_of(
+            store, [plan(s, "direct") for s in seeds], AttackContext(ScriptedBackend(), BrokenJudge(), GEN)
+        )
     assert all(a.status == "error" and a.error.startswith("judge:") and a.verdict is None for a in got)
     assert summarize(got)["errors"] == 20 and summarize(got)["asr"] == 0.0
 

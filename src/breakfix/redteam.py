@@ -221,9 +221,9 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
     if not seeds:
         raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
     techniques = rt.effective_techniques()
+    target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    target, checkpoint = _target(cfg, log)
     ctx = AttackContext(
         target=target,
         judge=build_judge(cfg),

@@ -64,6 +64,9 @@ class _State:
         self.auth: Counter[str] = Counter()
 
 
+STATE = web.AppKey("state", _State)
+
+
 def make_app(
     respond: Callable[[Conversation], str] = scripted_target,
     latency: float = 0.0,
@@ -112,7 +115,7 @@ def make_app(
         return web.json_response({"counts": dict(state.counts), "distinct_conversations": len(state.conversations)})
 
     app = web.Application()
-    app["state"] = state
+    app[STATE] = state
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/stats", stats)
     return app
@@ -144,7 +147,7 @@ class OpenAITestServer:
 
     @property
     def state(self) -> _State:
-        return self.app["state"]
+        return self.app[STATE]
 
     @property
     def base_url(self) -> str:
