@@ -31,6 +31,7 @@ test-fast: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -m "not slow"
 
 bench: setup
+	$(PY) benchmarks/bench_redteam.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_demo.py
 

@@ -103,7 +103,7 @@ def test_llm_converters_call_the_converter_model():
 
 def test_template_families_in_both_languages():
     assert {"roleplay", "fiction", "research", "prefix_injection", "refusal_suppression", "many_shot"} <= set(FAMILIES)
-    for name, t in TEMPLATES.items():
+    for name in TEMPLATES:
         if name.startswith("pyrit/"):
             continue
         en, es = render(name, "REQ", "en"), render(name, "REQ", "es")

@@ -3,8 +3,6 @@
 import asyncio
 import time
 
-import pytest
-
 from breakfix.attacks import AttackContext, plan, run
 from breakfix.backends.base import BackendError, GenerationConfig
 from breakfix.backends.openai_compat import OpenAICompatBackend, retry_after_seconds

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from breakfix import aio
 from breakfix.attacks.engine import AttackContext, RunStats, arun
 from breakfix.attacks.plans import iter_plans
 from breakfix.benchmarks.metrics import asr, rate
@@ -157,9 +158,8 @@ async def aredteam(
 
 def redteam(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], RunStats]:
     """Blocking form of :func:`aredteam`."""
-    import asyncio
 
-    return asyncio.run(aredteam(*args, **kwargs))
+    return aio.run(aredteam(*args, **kwargs))
 
 
 def _target(cfg: Any, log: Any) -> tuple[Any, str]:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from breakfix import aio
 from breakfix.attacks import converters, multiturn, xpia
 from breakfix.attacks.plans import Plan
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
@@ -182,7 +183,7 @@ async def arun(
     total: int | None = None,
     label: str | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
-    flush_every: int = 256,
+    flush_every: int = 32,
     chunk: int = 1024,
 ) -> RunStats:
     """Run ``plans`` and stream their attempts to ``store`` (and to ``on_attempt``, reused ones included).
@@ -300,7 +301,7 @@ async def arun(
 
 def run(plans: Iterable[Plan], ctx: AttackContext, store: Store, **kwargs: Any) -> RunStats:
     """Blocking form of :func:`arun`."""
-    return asyncio.run(arun(plans, ctx, store, **kwargs))
+    return aio.run(arun(plans, ctx, store, **kwargs))
 
 
 def execute(

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from breakfix import aio
 from breakfix.backends.base import BackendError, GenerationConfig
 from breakfix.types import Conversation
 
@@ -241,4 +242,4 @@ class OpenAICompatBackend:
             finally:
                 await self.aclose()
 
-        return asyncio.run(run())
+        return aio.run(run())

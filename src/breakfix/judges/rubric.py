@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from breakfix import aio
 from breakfix.backends.base import AsyncBackend, Backend, BackendError, GenerationConfig, as_async
 from breakfix.types import Conversation, Seed, Verdict
 
@@ -91,4 +92,4 @@ class RubricJudge:
             finally:
                 await self.backend.aclose()
 
-        return asyncio.run(run())
+        return aio.run(run())

@@ -7,7 +7,7 @@ In a test, run it in a thread::
 
 From a shell (a separate process, as the benchmarks use it)::
 
-    python -m breakfix.testing.server --port 8011 --latency 0.05
+    python -m breakfix.testing --port 8011 --latency 0.05
 
 It answers ``POST /v1/chat/completions`` with :func:`breakfix.testing.targets.scripted_target` (or any function
 given), and ``GET /stats`` with its request counts.
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from breakfix import aio
 from breakfix.testing.targets import scripted_target
 from breakfix.types import Conversation, content_key
 
@@ -154,7 +155,7 @@ class OpenAITestServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def _main(self) -> None:
-        self._loop = asyncio.new_event_loop()
+        self._loop = aio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         self._loop.run_until_complete(self._runner.setup())
@@ -163,6 +164,7 @@ class OpenAITestServer:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._ready.set()
         self._loop.run_forever()
+        self._loop.close()
 
     def __enter__(self) -> OpenAITestServer:
         self._thread.start()
@@ -181,6 +183,7 @@ def serve(port: int, latency: float = 0.0, faults: FaultProfile | None = None) -
     """Run the test server in the foreground (until killed)."""
     web.run_app(
         make_app(latency=latency, faults=faults),
+        loop=aio.new_event_loop(),
         host="127.0.0.1",
         port=port,
         access_log=None,
