@@ -53,3 +53,30 @@ def test_failed_transaction_writes_nothing(tmp_path):
         with pytest.raises(TypeError):
             st.put_attempts([_attempt(4), bad])
         assert st.get_attempts(["a4"]) == {}
+
+
+def test_a_version_1_store_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    from breakfix.store import SCHEMA_VERSION, Store
+
+    db = sqlite3.connect(tmp_path / "run.db")
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE attempts (id TEXT PRIMARY KEY, round INTEGER NOT NULL, suite TEXT NOT NULL, "
+        "technique TEXT NOT NULL, seed TEXT NOT NULL, category TEXT NOT NULL, language TEXT NOT NULL, "
+        "turns INTEGER NOT NULL, transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, "
+        "verdict TEXT);"
+        """INSERT INTO attempts VALUES ('a', 0, 'redteam', 'direct', '{"id": "s", "text": "t", "category": "S1"}', """
+        """'S1', 'en', 1, '[{"role": "user", "content": "t"}]', 'ok', NULL, 0.1, NULL);"""
+    )
+    db.commit()
+    db.close()
+    with Store(tmp_path / "run.db") as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
+        (a,) = store.iter_attempts()
+        assert a.id == "a" and a.info == {}
+        a.info = {"backtracks": 2}
+        store.put_attempts([a])
+        assert store.get_attempts(["a"])["a"].info == {"backtracks": 2}
