@@ -39,6 +39,19 @@ class ModelConfig(_Strict):
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
 
+    def ref(self, path: str | Path) -> ModelRef:
+        """These settings as a :class:`ModelRef` for the checkpoint at ``path``."""
+        return ModelRef(
+            kind=self.backend,
+            path=str(path),
+            batch_size=self.batch_size,
+            dtype=self.dtype,
+            trust_remote_code=self.trust_remote_code,
+            allow_pickle=self.allow_pickle,
+            tensor_parallel_size=self.tensor_parallel_size,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+        )
+
 
 class GenerationSettings(_Strict):
     max_new_tokens: int = Field(48, ge=1, le=8192)

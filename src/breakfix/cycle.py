@@ -19,10 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from breakfix.attacks.engine import AttackContext
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
-from breakfix.backends.hf import HFBackend, check_model_dir
+from breakfix.backends.hf import check_model_dir
 from breakfix.benchmarks.suites import run_benchmarks, suite_plans
 from breakfix.config import RunConfig
 from breakfix.curation.decontam import HeldoutIndex
@@ -33,7 +32,7 @@ from breakfix.errors import BreakfixError
 from breakfix.judges import build_judge
 from breakfix.judges.demo import audit_demo_judge
 from breakfix.progress import console
-from breakfix.redteam import is_defect, redteam, to_finding
+from breakfix.redteam import attack_context, is_defect, redteam, to_finding
 from breakfix.store import Store, ensure_run_dir
 from breakfix.types import content_key
 
@@ -136,42 +135,8 @@ class Cycle:
             return check_model_dir(p, allow_pickle=self.cfg.model.allow_pickle)
         return p  # a hub id: loaded by transformers (needs network or a local HF cache)
 
-    def _attack_context(self, target: Any) -> AttackContext:
-        """The red team's models: the target, the judge, and the attacker and converter models if configured."""
-        rt = self.cfg.redteam
-        return AttackContext(
-            target=target,
-            judge=self.judge,
-            gen=self.gen,
-            attacker=build_backend(rt.attacker, self.cfg.seed) if rt.attacker else None,
-            converter_model=build_backend(rt.converter_model, self.cfg.seed) if rt.converter_model else None,
-            attacker_gen=GenerationConfig(**rt.attacker_generation.model_dump()),
-            crescendo_turns=rt.crescendo.max_turns,
-            crescendo_backtracks=rt.crescendo.max_backtracks,
-            pair_iterations=rt.pair.iterations,
-            concurrency=rt.concurrency,
-        )
-
     def _backend(self, model_dir: Path) -> Any:
-        m = self.cfg.model
-        if m.backend == "vllm":
-            from breakfix.backends.vllm import VLLMBackend
-
-            return VLLMBackend(
-                model_dir,
-                tensor_parallel_size=m.tensor_parallel_size,
-                dtype=m.dtype,
-                gpu_memory_utilization=m.gpu_memory_utilization,
-                trust_remote_code=m.trust_remote_code,
-                seed=self.cfg.seed,
-            )
-        return HFBackend(
-            model_dir,
-            batch_size=m.batch_size,
-            dtype=m.dtype,
-            trust_remote_code=m.trust_remote_code,
-            allow_pickle=m.allow_pickle,
-        )
+        return build_backend(self.cfg.model.ref(model_dir), self.cfg.seed)
 
     # ---- the loop ---------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -248,7 +213,7 @@ class Cycle:
                     summary, _ = redteam(
                         redteam_seeds,
                         self.cfg.redteam.effective_techniques(),
-                        self._attack_context(get_backend()),
+                        attack_context(self.cfg, get_backend(), self.judge),
                         store,
                         checkpoint=ckpt,
                         round_=r,

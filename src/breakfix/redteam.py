@@ -162,6 +162,27 @@ def redteam(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], RunStats]:
     return aio.run(aredteam(*args, **kwargs))
 
 
+def attack_context(cfg: Any, target: Any, judge: Any) -> AttackContext:
+    """The red team's models for a run config: ``target``, ``judge``, and the configured attacker and converter
+    models with their settings."""
+    from breakfix.backends import build_backend
+    from breakfix.backends.base import GenerationConfig
+
+    rt = cfg.redteam
+    return AttackContext(
+        target=target,
+        judge=judge,
+        gen=GenerationConfig(**cfg.generation.model_dump()),
+        attacker=build_backend(rt.attacker, cfg.seed) if rt.attacker else None,
+        converter_model=build_backend(rt.converter_model, cfg.seed) if rt.converter_model else None,
+        attacker_gen=GenerationConfig(**rt.attacker_generation.model_dump()),
+        crescendo_turns=rt.crescendo.max_turns,
+        crescendo_backtracks=rt.crescendo.max_backtracks,
+        pair_iterations=rt.pair.iterations,
+        concurrency=rt.concurrency,
+    )
+
+
 def _target(cfg: Any, log: Any) -> tuple[Any, str]:
     """The target backend and its checkpoint id, from ``redteam.target`` or ``model``."""
     from breakfix.backends import build_backend
@@ -169,7 +190,6 @@ def _target(cfg: Any, log: Any) -> tuple[Any, str]:
     ref = cfg.redteam.target
     if ref is not None and ref.kind == "openai":
         return build_backend(ref, cfg.seed), f"openai:{ref.model}"
-    from breakfix.config import ModelRef
     from breakfix.cycle import checkpoint_id
 
     if ref is None:
@@ -180,16 +200,7 @@ def _target(cfg: Any, log: Any) -> tuple[Any, str]:
 
             log("building (or loading the cached) demo model")
             path = str(build_demo_model())
-        ref = ModelRef(
-            kind=m.backend,
-            path=path,
-            batch_size=m.batch_size,
-            dtype=m.dtype,
-            trust_remote_code=m.trust_remote_code,
-            allow_pickle=m.allow_pickle,
-            tensor_parallel_size=m.tensor_parallel_size,
-            gpu_memory_utilization=m.gpu_memory_utilization,
-        )
+        ref = m.ref(path)
     backend = build_backend(ref, cfg.seed)
     p = Path(ref.path or "")
     return backend, (checkpoint_id(p) if p.is_dir() else f"hub:{ref.path}")
@@ -200,8 +211,6 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
     every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
     Re-running on the same ``out`` reuses every stored attempt."""
     from breakfix.attacks.templates import load_pyrit_templates
-    from breakfix.backends import build_backend
-    from breakfix.backends.base import GenerationConfig
     from breakfix.errors import BreakfixError
     from breakfix.judges import build_judge
     from breakfix.seeds.files import load_seeds
@@ -224,18 +233,7 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = AttackContext(
-        target=target,
-        judge=build_judge(cfg),
-        gen=GenerationConfig(**cfg.generation.model_dump()),
-        attacker=build_backend(rt.attacker, cfg.seed) if rt.attacker else None,
-        converter_model=build_backend(rt.converter_model, cfg.seed) if rt.converter_model else None,
-        attacker_gen=GenerationConfig(**rt.attacker_generation.model_dump()),
-        crescendo_turns=rt.crescendo.max_turns,
-        crescendo_backtracks=rt.crescendo.max_backtracks,
-        pair_iterations=rt.pair.iterations,
-        concurrency=rt.concurrency,
-    )
+    ctx = attack_context(cfg, target, build_judge(cfg))
     log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
     with Store(out / "run.db") as store:
         summary, stats = redteam(
