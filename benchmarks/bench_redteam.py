@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/bench_redteam.py [--attempts 10000] [--concurrency 64] [--latency 0.05] [--big 100000]
 
-The test server (``python -m breakfix.testing``) runs in its own process and answers every request after a
-fixed latency. The engine runs single-turn attempts (distinct seeds, ``direct``) through the aiohttp backend, judges
-them (refusal-match judge) and streams them to a SQLite store, as ``breakfix redteam`` does. It prints:
+The test server (``python -m breakfix.testing``) runs in its own process, pinned to its own CPU (the client is
+pinned to another), and answers every request after a fixed latency. The engine runs single-turn attempts
+(distinct seeds, ``direct``) through the aiohttp backend, judges them (refusal-match judge) and streams them to a
+SQLite store, as ``breakfix redteam`` does. It prints:
 
 - achieved attempts/s as a ratio to the ideal, concurrency / latency (goal >= 0.90), and, as the baseline run in the
   same command, the rate of a bare aiohttp client (no engine, no judge, no store) against the same server;
@@ -96,6 +97,12 @@ def raw_client(n: int, concurrency: int, base_url: str) -> dict[str, float]:
     return {"attempts": n, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0}
 
 
+def _pin(cpu: int) -> None:
+    """Keep this process on one CPU (when the machine has two or more), so server and client do not share one."""
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[cpu]})
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,6 +118,7 @@ def main() -> None:
     ap.add_argument("--child", nargs=2, metavar=("N", "URL"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
+        _pin(0)
         r = measure(int(a.child[0]), a.concurrency, a.child[1])
         r["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(r))
@@ -121,7 +129,9 @@ def main() -> None:
         [sys.executable, "-m", "breakfix.testing", "--port", str(port), "--latency", str(a.latency)],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: _pin(1),
     )
+    _pin(0)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         server.stdout.readline()  # "listening on ..."

@@ -11,7 +11,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +148,7 @@ class Store:
                 a.round,
                 a.suite,
                 a.technique,
-                json.dumps(asdict(a.seed), ensure_ascii=False),
+                json.dumps(a.seed.__dict__, ensure_ascii=False),
                 a.seed.category,
                 a.seed.language,
                 a.turns,

@@ -70,7 +70,7 @@ class Verdict:
     judge: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Verdict:

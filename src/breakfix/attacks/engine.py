@@ -81,8 +81,11 @@ def _id(backend: object) -> str | None:
     return getattr(backend, "id", None)
 
 
-def attempt_id(checkpoint: str, plan: Plan, gen: GenerationConfig, extra: Sequence[Any] = ()) -> str:
-    parts: list[Any] = ["attempt/1", checkpoint, plan.technique, plan.seed.id, list(plan.turns), gen.to_dict()]
+def attempt_id(
+    checkpoint: str, plan: Plan, gen: GenerationConfig | dict[str, Any], extra: Sequence[Any] = ()
+) -> str:
+    gen_dict = gen.to_dict() if isinstance(gen, GenerationConfig) else gen
+    parts: list[Any] = ["attempt/1", checkpoint, plan.technique, plan.seed.id, list(plan.turns), gen_dict]
     if extra:
         parts.append(list(extra))
     return content_key(*parts)
@@ -202,6 +205,7 @@ async def arun(
     runner = _Runner(ctx)
     concurrency = max(1, ctx.concurrency or runner.target.concurrency)
     stats = RunStats()
+    gen_dict = ctx.gen.to_dict()
     started = time.perf_counter()
     queue: asyncio.Queue[tuple[str, Plan] | None] = asyncio.Queue(maxsize=2 * concurrency)
     buffer: list[Attempt] = []
@@ -237,7 +241,7 @@ async def arun(
     async def produce() -> None:
         it = iter(plans)
         while block := list(itertools.islice(it, chunk)):
-            ids = [attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p)) for p in block]
+            ids = [attempt_id(checkpoint, p, gen_dict, ctx.plan_extra(p)) for p in block]
             stats.planned += len(block)
             if on_attempt is not None:
                 have = {k: a for k, a in store.get_attempts(ids).items() if a.status == "ok"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from breakfix.types import Conversation
@@ -35,7 +35,7 @@ class GenerationConfig:
     seed: int = 0
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return dict(self.__dict__)
 
 
 class BackendError(Exception):
