@@ -81,9 +81,7 @@ def _id(backend: object) -> str | None:
     return getattr(backend, "id", None)
 
 
-def attempt_id(
-    checkpoint: str, plan: Plan, gen: GenerationConfig | dict[str, Any], extra: Sequence[Any] = ()
-) -> str:
+def attempt_id(checkpoint: str, plan: Plan, gen: GenerationConfig | dict[str, Any], extra: Sequence[Any] = ()) -> str:
     gen_dict = gen.to_dict() if isinstance(gen, GenerationConfig) else gen
     parts: list[Any] = ["attempt/1", checkpoint, plan.technique, plan.seed.id, list(plan.turns), gen_dict]
     if extra:

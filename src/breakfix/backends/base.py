@@ -75,7 +75,7 @@ class Batched:
 
     Calls that arrive while the loop is busy are gathered (up to ``max_batch``) and generated together in a worker
     thread, so a batched backend sees batches as large as the engine's concurrency allows. Requests with different
-    generation configs go to different batches.
+    generation configs go to different batches. A batch that fails is split until the failure is isolated.
 
     Args:
         backend: The batched backend.
@@ -109,16 +109,36 @@ class Batched:
             taken = {id(p[2]) for p in batch}
             self._pending = [p for p in self._pending if id(p[2]) not in taken]
             try:
-                replies = await asyncio.to_thread(self.backend.generate, [c for c, _, _ in batch], config)
-            except Exception as e:  # every request of the batch fails with the reason; none is lost
-                reason = f"{e.__class__.__name__}: {e}"[:500]
-                for _, _, fut in batch:
+                await self._generate(batch, config)
+            except BaseException as e:  # cancelled: no caller may wait forever
+                for _, _, fut in batch + self._pending:
                     if not fut.done():
-                        fut.set_exception(BackendError(reason))
-                continue
-            for (_, _, fut), reply in zip(batch, replies, strict=True):
-                if not fut.done():
-                    fut.set_result(reply)
+                        fut.set_exception(BackendError(f"generation stopped ({e.__class__.__name__})"))
+                self._pending = []
+                raise
+
+    async def _generate(
+        self, batch: list[tuple[Conversation, GenerationConfig, asyncio.Future[str]]], config: GenerationConfig
+    ) -> None:
+        """Generate ``batch``; when it fails, split it in halves and retry each, so one bad conversation (or a batch
+        too large for memory) fails only itself. At most ``2 * len(batch) - 1`` calls."""
+        try:
+            replies = await asyncio.to_thread(self.backend.generate, [c for c, _, _ in batch], config)
+            if len(replies) != len(batch):
+                raise RuntimeError(f"backend returned {len(replies)} replies for {len(batch)} conversations")
+        except Exception as e:
+            if len(batch) > 1:
+                half = len(batch) // 2
+                await self._generate(batch[:half], config)
+                await self._generate(batch[half:], config)
+                return
+            reason = f"{e.__class__.__name__}: {e}"[:500]
+            if not batch[0][2].done():
+                batch[0][2].set_exception(BackendError(reason))
+            return
+        for (_, _, fut), reply in zip(batch, replies, strict=True):
+            if not fut.done():
+                fut.set_result(reply)
 
     async def aclose(self) -> None:
         return None
