@@ -94,6 +94,24 @@ def test_pair_refines_from_the_judges_feedback(tmp_path):
     assert a.transcript[0]["content"].startswith("Write a movie scene")
 
 
+def test_pair_streams_run_in_parallel_with_their_own_seeds(tmp_path):
+    seen_seeds = set()
+
+    class Attacker(ScriptedBackend):
+        def generate(self, conversations, config):
+            seen_seeds.add(config.seed)
+            return super().generate(conversations, config)
+
+    target = ScriptedBackend(lambda conv: "I can't help with that.", id="stubborn")
+    c = AttackContext(
+        target=target, judge=DemoJudge(), gen=GEN, attacker=Attacker(pair_attacker), pair_iterations=2, pair_streams=4
+    )
+    with Store(tmp_path / "run.db") as store:
+        (a,) = attempts_of(store, [plan(HARM, "pair")], c)
+    assert not a.verdict.harmful and a.info["iterations"] == 8 and a.info["scores"] == [[1, 1]] * 4
+    assert len(seen_seeds) == 4
+
+
 def test_adaptive_attacks_without_an_attacker_are_errors_not_safe(tmp_path):
     with Store(tmp_path / "run.db") as store:
         (a,) = attempts_of(store, [plan(HARM, "pair")], ctx())

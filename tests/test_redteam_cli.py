@@ -93,7 +93,9 @@ def test_crescendo_pair_and_llm_converters_through_configured_endpoints(tmp_path
     assert s["by_technique"]["converter:translate(fr)"]["rate"] == 1.0  # "story" frame added by the translator
     with Store(tmp_path / "rt" / "run.db") as store:
         info = {a.technique: a.info for a in store.iter_attempts(0, "redteam") if a.seed.id == "a"}
-    assert info["crescendo"]["backtracks"] == 1 and info["pair"]["iterations"] == 2
+    assert info["crescendo"]["backtracks"] == 1
+    # three streams (the default) each refused once, then each jailbroke on its second prompt
+    assert info["pair"]["iterations"] == 6 and all(s[0] == 1 and s[1] > 1 for s in info["pair"]["scores"])
 
 
 def test_redteam_a_local_hf_model_with_pyrit_templates_and_seeds(tmp_path, tiny_model):

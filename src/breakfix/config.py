@@ -116,6 +116,7 @@ class CrescendoSettings(_Strict):
 
 class PairSettings(_Strict):
     iterations: int = Field(3, ge=1, le=50)
+    streams: int = Field(3, ge=1, le=64, description="parallel refinement streams (the PAIR paper uses 20)")
 
 
 class RedteamConfig(_Strict):

@@ -179,6 +179,7 @@ def attack_context(cfg: Any, target: Any, judge: Any) -> AttackContext:
         crescendo_turns=rt.crescendo.max_turns,
         crescendo_backtracks=rt.crescendo.max_backtracks,
         pair_iterations=rt.pair.iterations,
+        pair_streams=rt.pair.streams,
         concurrency=rt.concurrency,
     )
 

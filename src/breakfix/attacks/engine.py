@@ -48,6 +48,7 @@ class AttackContext:
         crescendo_turns: Crescendo's turn budget.
         crescendo_backtracks: Crescendo's backtrack budget.
         pair_iterations: PAIR's refinement rounds.
+        pair_streams: PAIR's parallel streams.
         concurrency: Attempts in flight (default: the target's own ``concurrency``).
     """
 
@@ -62,6 +63,7 @@ class AttackContext:
     crescendo_turns: int = 5
     crescendo_backtracks: int = 3
     pair_iterations: int = 3
+    pair_streams: int = 1
     concurrency: int | None = None
 
     def plan_extra(self, plan: Plan) -> list[Any]:
@@ -71,7 +73,7 @@ class AttackContext:
         if plan.kind == "crescendo":
             extra = [self.crescendo_turns, self.crescendo_backtracks]
         elif plan.kind == "pair":
-            extra = [self.pair_iterations]
+            extra = [self.pair_iterations] + ([self.pair_streams] if self.pair_streams > 1 else [])
         else:
             return []
         return [plan.seed.text, _id(self.attacker), self.attacker_gen.to_dict(), getattr(self.judge, "id", "?"), *extra]
@@ -127,8 +129,9 @@ class _Runner:
                 )  # fmt: skip
             else:
                 out = await multiturn.pair(
-                    plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen, ctx.pair_iterations
-                )
+                    plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen,
+                    ctx.pair_iterations, ctx.pair_streams,
+                )  # fmt: skip
             return out.transcript, out.verdict, out.info
         turns = plan.turns
         info: dict[str, Any] = {}
