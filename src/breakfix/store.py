@@ -131,14 +131,8 @@ class Store:
 
     def count_attempts(self, round_: int | None = None, suite: str | None = None) -> dict[str, int]:
         """Attempts by status (``ok``, ``error``), optionally of one round and suite."""
-        q, args = "SELECT status, COUNT(*) FROM attempts WHERE 1=1", []
-        if round_ is not None:
-            q += " AND round=?"
-            args.append(round_)
-        if suite is not None:
-            q += " AND suite=?"
-            args.append(suite)
-        return dict(self.db.execute(q + " GROUP BY status", args).fetchall())
+        where, args = _where(round_, suite)
+        return dict(self.db.execute(f"SELECT status, COUNT(*) FROM attempts{where} GROUP BY status", args).fetchall())
 
     def put_attempts(self, attempts: Iterable[Attempt]) -> None:
         """Write attempts in one transaction (all or none)."""
@@ -166,14 +160,8 @@ class Store:
 
     def iter_attempts(self, round_: int | None = None, suite: str | None = None) -> Iterator[Attempt]:
         """Stream attempts, optionally of one round and suite."""
-        q, args = "SELECT * FROM attempts WHERE 1=1", []
-        if round_ is not None:
-            q += " AND round=?"
-            args.append(round_)
-        if suite is not None:
-            q += " AND suite=?"
-            args.append(suite)
-        for row in self.db.execute(q + " ORDER BY rowid", args):
+        where, args = _where(round_, suite)
+        for row in self.db.execute(f"SELECT * FROM attempts{where} ORDER BY rowid", args):
             yield _row_to_attempt(row)
 
     # ---- training metrics -----------------------------------------------------------------------------------------
@@ -198,6 +186,16 @@ class _Tx:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _where(round_: int | None, suite: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause (with its arguments) selecting one round and/or suite, or everything."""
+    conds, args = [], []
+    for column, value in (("round", round_), ("suite", suite)):
+        if value is not None:
+            conds.append(f"{column}=?")
+            args.append(value)
+    return (" WHERE " + " AND ".join(conds) if conds else ""), args
 
 
 def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:

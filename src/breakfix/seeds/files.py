@@ -10,13 +10,13 @@ its own ``harm_categories`` and ``language``. PyRIT's category names are mapped 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from breakfix.errors import BreakfixError
+from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.types import Seed, content_key
 
 PYRIT_CATEGORIES = {
@@ -81,36 +81,22 @@ def load_seeds_jsonl(path: str | Path, default_category: str = "S2", language: s
     """Read breakfix seed JSONL."""
     p = Path(path)
     seeds: list[Seed] = []
-    try:
-        with open(p, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BreakfixError(str(p), f"line {n}", f"invalid JSON ({e.msg})") from None
-                if not isinstance(obj, dict):
-                    raise BreakfixError(str(p), f"line {n}", "each row must be a JSON object")
-                text = obj.get("text", obj.get("prompt", obj.get("goal")))
-                if not isinstance(text, str) or not text.strip():
-                    raise BreakfixError(str(p), f"line {n}: text", "missing or empty")
-                cat = obj.get("category", default_category)
-                if not isinstance(cat, str) or not cat:
-                    raise BreakfixError(str(p), f"line {n}: category", "must be a non-empty string")
-                seeds.append(
-                    Seed(
-                        id=str(obj.get("id") or f"{p.stem}-{n}"),
-                        text=text.strip(),
-                        category=cat,
-                        language=str(obj.get("language", language)),
-                        source=str(obj.get("source", p.name)),
-                    )
-                )
-    except FileNotFoundError:
-        raise BreakfixError(str(p), None, "seed file not found") from None
-    except UnicodeDecodeError:
-        raise BreakfixError(str(p), None, "not UTF-8 text") from None
+    for n, obj in iter_jsonl(p, "seed"):
+        text = obj.get("text", obj.get("prompt", obj.get("goal")))
+        if not isinstance(text, str) or not text.strip():
+            raise BreakfixError(str(p), f"line {n}: text", "missing or empty")
+        cat = obj.get("category", default_category)
+        if not isinstance(cat, str) or not cat:
+            raise BreakfixError(str(p), f"line {n}: category", "must be a non-empty string")
+        seeds.append(
+            Seed(
+                id=str(obj.get("id") or f"{p.stem}-{n}"),
+                text=text.strip(),
+                category=cat,
+                language=str(obj.get("language", language)),
+                source=str(obj.get("source", p.name)),
+            )
+        )
     return seeds
 
 
