@@ -101,7 +101,12 @@ def load_seeds_jsonl(path: str | Path, default_category: str = "S2", language: s
 
 
 def load_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
-    """Read a seed file by its suffix: ``.jsonl`` or PyRIT ``.prompt`` / ``.yaml``. Raises ``BreakfixError``."""
+    """Read a seed file by its suffix (``.jsonl``, PyRIT ``.prompt`` / ``.yaml``), or a public dataset given as
+    ``<loader>:<path or hub id>`` (see :mod:`breakfix.seeds.public`). Raises ``BreakfixError``."""
+    from breakfix.seeds.public import LOADERS, load_public
+
+    if str(path).split(":", 1)[0] in LOADERS and ":" in str(path):
+        return load_public(str(path))
     p = Path(path)
     if not p.is_file():
         raise BreakfixError(str(p), None, "seed file not found")
@@ -110,7 +115,9 @@ def load_seeds(path: str | Path, default_category: str = "S2", language: str = "
     elif p.suffix in (".jsonl", ".json"):
         seeds = load_seeds_jsonl(p, default_category, language)
     else:
-        raise BreakfixError(str(p), None, "unknown seed format (use .jsonl or a PyRIT .prompt file)")
+        raise BreakfixError(
+            str(p), None, "unknown seed format (use .jsonl, PyRIT .prompt, or <loader>:<file> such as harmbench:x.csv)"
+        )
     if not seeds:
         raise BreakfixError(str(p), None, "no text seeds in file")
     return seeds
