@@ -107,7 +107,10 @@ def redteam(
     technique: Annotated[list[str] | None, typer.Option(help="A technique (repeatable).")] = None,
     seeds: Annotated[list[Path] | None, typer.Option(help="Seed file: JSONL or PyRIT .prompt (repeatable).")] = None,
     language: Annotated[list[str] | None, typer.Option(help="Seed language to keep (repeatable).")] = None,
-    judge: Annotated[str | None, typer.Option(help="demo, refusal or llm (default: demo for the demo model).")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(help="demo, refusal, llm, llama_guard, wildguard or shieldgemma (default: demo on the demo)."),
+    ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
 ) -> None:
     """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category

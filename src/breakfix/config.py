@@ -230,8 +230,8 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _judge_model(self) -> RunConfig:
-        if self.judge == "llm" and self.judge_model is None:
-            raise ValueError("judge 'llm' needs judge_model")
+        if self.judge not in ("demo", "refusal") and self.judge_model is None:
+            raise ValueError(f"judge {self.judge!r} needs judge_model")
         return self
 
     name: str = "breakfix"
@@ -240,8 +240,9 @@ class RunConfig(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
-    judge: Literal["demo", "refusal", "llm"] = "demo"
-    judge_model: ModelRef | None = Field(None, description="the judge model when judge is 'llm'")
+    judge: Literal["demo", "refusal", "llm", "llama_guard", "wildguard", "shieldgemma"] = "demo"
+    judge_model: ModelRef | None = Field(None, description="the judge model of a model judge")
+    judge_rubric: Literal["harm", "strongreject"] = "harm"
     curation: CurationConfig = Field(default_factory=CurationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)

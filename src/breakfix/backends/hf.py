@@ -147,3 +147,30 @@ class HFBackend:
             if on_batch:
                 on_batch(len(idx))
         return out
+
+    def first_token_probs(self, conversations: Sequence[Conversation], candidates: Sequence[str]) -> list[list[float]]:
+        """For each conversation, the probability that the reply starts with each candidate string.
+
+        Each candidate is represented by the first token of its encoding (as guard models are scored: Llama Guard's
+        ``safe``/``unsafe``, ShieldGemma's ``Yes``/``No``). Probabilities come from the softmax over the whole
+        vocabulary at the first generated position.
+        """
+        import torch
+
+        ids = []
+        for c in candidates:
+            tok = self.tokenizer(c, add_special_tokens=False)["input_ids"]
+            if not tok:
+                raise ValueError(f"candidate {c!r} encodes to no token")
+            ids.append(tok[0])
+        prompts = [self.render(c) for c in conversations]
+        out: list[list[float]] = []
+        for start in range(0, len(prompts), self.batch_size):
+            enc = self.tokenizer(
+                prompts[start : start + self.batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
+            with torch.inference_mode():
+                logits = self.model(**enc).logits[:, -1, :].float()  # left padding: the last position is the next token
+            probs = torch.softmax(logits, dim=-1)[:, ids]
+            out.extend(probs.cpu().tolist())
+        return out
