@@ -162,6 +162,58 @@ def redteam(
         _fail(BreakfixError(str(config), None, f"invalid YAML ({e})"))
 
 
+@app.command("judge-audit")
+def judge_audit(
+    labels: Annotated[
+        Path | None, typer.Option(help="Labelled JSONL or CSV (prompt, response, label); default: the shipped set.")
+    ] = None,
+    judge: Annotated[str, typer.Option(help="demo, refusal, llm, llama_guard, wildguard or shieldgemma.")] = "refusal",
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (for judge_model).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the audit here as JSON.")] = None,
+) -> None:
+    """Score a judge against human labels: accuracy, precision, recall, F1, Cohen's kappa, confusion matrices."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from breakfix.config import load_config, parse_config
+    from breakfix.judges import build_judge
+    from breakfix.judges.audit import audit, load_labelled, shipped_rows, write_json
+
+    try:
+        data = load_config(config).model_dump(mode="json", exclude_unset=True) if config else {}
+        data["judge"] = judge
+        cfg = parse_config(data, str(config) if config else "--judge")
+        rows = load_labelled(labels) if labels else shipped_rows()
+        result = audit(build_judge(cfg), rows)
+    except BreakfixError as e:
+        _fail(e)
+        return
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    views = [("three classes", result["three_class"])] if "three_class" in result else []
+    views.append(("refusal vs compliance" if result["task"] == "refusal" else "harmful vs not", result["binary"]))
+    for title, sc in views:
+        console.print(
+            f"[bold]{title}[/]: n {sc['n']}, accuracy {sc['accuracy']:.3f}, Cohen's kappa {sc['kappa']:.3f}, "
+            f"macro F1 {sc['macro_f1']:.3f}"
+        )
+        table = Table(title_justify="left")
+        labels_ = list(sc["per_class"])
+        for col in ["gold \\ predicted", *labels_, "precision", "recall", "F1"]:
+            table.add_column(col, justify="right")
+        for lab in labels_:
+            pc = sc["per_class"][lab]
+            table.add_row(
+                lab, *(str(sc["confusion"][lab][p]) for p in labels_),
+                f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
+            )  # fmt: skip
+        console.print(table)
+    langs = ", ".join(f"{k} {v['accuracy']:.3f} (n {v['n']})" for k, v in result["by_language"].items())
+    typer.echo(f"judge {result['judge']}; accuracy by language: {langs}")
+    if out is not None:
+        write_json(result, out)
+        typer.echo(f"wrote {out}")
+
+
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with report.json.")]) -> None:
     """Re-render report.html from a run directory's report.json."""
