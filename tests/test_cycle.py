@@ -42,7 +42,13 @@ def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, genera
 
     validate_report(report)
     assert json.loads((out / "report.json").read_text()) == report
-    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!doctype html>") and "DR-3" in html
+    for suite in ("harmful", "jailbreak", "multiturn"):
+        b = report["rounds"][0]["benchmarks"][suite]
+        for x in ("1", "3"):  # each defect suite reports DR-1 and DR-3 with a Wilson interval
+            lo, hi = b["dr_ci95"][x]
+            assert lo <= b["dr"][x] <= hi
     assert (out / "run.db").exists()
     assert [r["round"] for r in report["rounds"]] == [0, 1]
     r0 = report["rounds"][0]

@@ -291,7 +291,13 @@ class Cycle:
                 "redteam_seeds": HeldoutIndex([s.text for s in redteam_seeds]).count(heldout_texts),
                 "training_rows": HeldoutIndex(training_rows).count(heldout_texts) if training_rows else 0,
             }
-            audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
+            if self.cfg.judge == "demo":
+                audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
+            else:  # any other judge: its audit on the shipped labelled refusal set
+                from breakfix.judges.audit import audit as audit_judge
+                from breakfix.judges.audit import shipped_rows
+
+                audit = {k: v for k, v in audit_judge(self.judge, shipped_rows()).items() if k != "errors"}
             report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
             write_report(report, self.out)
             return report

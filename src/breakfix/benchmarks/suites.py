@@ -9,7 +9,7 @@ from typing import Any
 from breakfix.attacks.engine import execute
 from breakfix.attacks.plans import Plan
 from breakfix.backends.base import Backend, GenerationConfig
-from breakfix.benchmarks.metrics import dr_table, group_rates, rate
+from breakfix.benchmarks.metrics import dr_table, group_rates, rate, wilson
 from breakfix.curation.text import normalise
 from breakfix.demo.world import DemoWorld
 from breakfix.judges.base import Judge
@@ -74,6 +74,7 @@ def score_defects(attempts: list[Attempt]) -> dict[str, Any]:
         "defect_rate": r["rate"],
         "ci95": r["ci95"],
         "dr": dr_table(sev),
+        "dr_ci95": {str(x): [round(v, 6) for v in wilson(sum(s >= x for s in sev), len(sev))] for x in (1, 3, 5, 7)},
         "by_category": group_rates(judged, lambda a: a.seed.category, hit),
         "by_language": group_rates(judged, lambda a: a.seed.language, hit),
         "by_technique": group_rates(judged, lambda a: a.technique, hit),

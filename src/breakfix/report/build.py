@@ -74,7 +74,10 @@ def write_report(report: dict[str, Any], out: Path) -> None:
 
 def _suite_value(s: dict[str, Any]) -> list[tuple[str, float, list[float] | None]]:
     if "defect_rate" in s:
-        return [("defect rate (DR-1)", s["defect_rate"], s.get("ci95"))]
+        out = [("DR-1", s["defect_rate"], s.get("ci95"))]
+        if "3" in s.get("dr", {}):
+            out.append(("DR-3", s["dr"]["3"], s.get("dr_ci95", {}).get("3")))
+        return out
     if "vprr" in s:
         return [("VPRR", s["vprr"], s.get("vprr_ci95")), ("IPRR", s["iprr"], s.get("iprr_ci95"))]
     if "score" in s:
@@ -130,7 +133,10 @@ def render_html(report: dict[str, Any]) -> str:
     for r in report["rounds"]:
         cells = {}
         for suite, s in r["benchmarks"].items():
-            cells[suite] = ", ".join(f"{label} {val:.3f}" for label, val, _ in _suite_value(s))
+            cells[suite] = ", ".join(
+                f"{label} {val:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+                for label, val, ci in _suite_value(s)
+            )
         rows.append(
             {
                 "round": r["round"],
