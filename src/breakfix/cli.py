@@ -162,6 +162,67 @@ def redteam(
         _fail(BreakfixError(str(config), None, f"invalid YAML ({e})"))
 
 
+@app.command()
+def bench(
+    model: Annotated[str, typer.Option(help="A model dir, hub id, RUN_DIR@ROUND, or 'demo'.")] = "demo",
+    suite: Annotated[list[str] | None, typer.Option(help="A suite (repeatable; default: the config's).")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Compare with this checkpoint (paired McNemar test).")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where bench.db and bench.json go.")] = Path("runs/bench"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config: model, judge.")] = None,
+    judge: Annotated[str | None, typer.Option(help="Judge (default: the config's).")] = None,
+    fail_above: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. harmful=0.05.")] = None,
+    fail_below: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. capability=0.8.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write the gates as JUnit XML.")] = None,
+) -> None:
+    """Benchmark a model on the held-out suites; compare with a baseline; gate a release (exit 1 on a broken gate)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from breakfix.benchmarks.gate import check_gates, metric_value, parse_gate, write_junit
+    from breakfix.benchmarks.job import bench_job
+    from breakfix.config import load_config, parse_config
+    from breakfix.progress import console as log_console
+
+    try:
+        data = load_config(config).model_dump(mode="json", exclude_unset=True) if config else {}
+        if judge:
+            data["judge"] = judge
+        if suite:
+            data.setdefault("benchmarks", {})["suites"] = suite
+        cfg = parse_config(data, str(config) if config else "command line")
+        gates = [parse_gate(g, True) for g in fail_above or []] + [parse_gate(g, False) for g in fail_below or []]
+        result = bench_job(cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m))
+        gate_results = check_gates(result["model"]["benchmarks"], gates)
+    except BreakfixError as e:
+        _fail(e)
+        return
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    table = Table(title=f"{model} (judge {result['judge']})", title_justify="left")
+    cols = ["suite", "n", "value", "95% CI"] + (["baseline", "p (McNemar)"] if baseline else [])
+    for c in cols:
+        table.add_column(c, justify="left" if c == "suite" else "right")
+    b = result["model"]["benchmarks"]
+    for name, s in b.items():
+        for key in ["vprr", "iprr"] if name == "overrefusal" else [name]:
+            label = f"{name} {key}" if name == "overrefusal" else name
+            ci = s.get(f"{key}_ci95") if name == "overrefusal" else s.get("ci95")
+            row = [label, str(s.get(f"{key}_n", s["n"])), f"{metric_value(b, key):.3f}", f"{ci[0]:.3f}-{ci[1]:.3f}"]
+            if baseline:
+                base = result["baseline"]["benchmarks"]
+                p = result["paired"].get(name, {}).get("p_value")
+                row += [f"{metric_value(base, key):.3f}", f"{p:.3g}" if p is not None and key != "iprr" else ""]
+            table.add_row(*row)
+    console.print(table)
+    for g in gate_results:
+        typer.echo(f"gate {g['gate']}: {g['value']:.4f} {'ok' if g['passed'] else 'FAILED'}")
+    if junit is not None:
+        write_junit(junit, gate_results, b, name=str(model))
+        typer.echo(f"wrote {junit}")
+    typer.echo(f"wrote {out / 'bench.json'}")
+    if any(not g["passed"] for g in gate_results):
+        raise typer.Exit(1)
+
+
 @app.command("judge-audit")
 def judge_audit(
     labels: Annotated[

@@ -144,6 +144,39 @@ def suite_plans(world: DemoWorld, suites: Sequence[str]) -> dict[str, list[Plan]
     return {name: SUITE_REGISTRY[name].build(world, seeds) for name in suites}
 
 
+def benchmark_attempts(
+    world: DemoWorld,
+    backend: Backend,
+    judge: Judge,
+    store: Store,
+    *,
+    checkpoint: str,
+    round_: int,
+    gen: GenerationConfig,
+    suites: Sequence[str] = SUITES,
+) -> dict[str, list[Attempt]]:
+    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored attempts are reused)."""
+    return {
+        name: execute(
+            plans,
+            backend,
+            judge,
+            store,
+            checkpoint=checkpoint,
+            round_=round_,
+            suite=name,
+            gen=gen,
+            label=f"round {round_}: benchmark {name}",
+        )
+        for name, plans in suite_plans(world, suites).items()
+    }
+
+
+def score_suites(attempts: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:
+    """``{suite: scores}`` from each suite's attempts."""
+    return {name: SUITE_REGISTRY[name].score(a) for name, a in attempts.items()}
+
+
 def run_benchmarks(
     world: DemoWorld,
     backend: Backend,
@@ -156,18 +189,6 @@ def run_benchmarks(
     suites: Sequence[str] = SUITES,
 ) -> dict[str, dict[str, Any]]:
     """Benchmark one checkpoint on the held-out suites; returns ``{suite: scores}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, plans in suite_plans(world, suites).items():
-        attempts = execute(
-            plans,
-            backend,
-            judge,
-            store,
-            checkpoint=checkpoint,
-            round_=round_,
-            suite=name,
-            gen=gen,
-            label=f"round {round_}: benchmark {name}",
-        )
-        out[name] = SUITE_REGISTRY[name].score(attempts)
-    return out
+    return score_suites(
+        benchmark_attempts(world, backend, judge, store, checkpoint=checkpoint, round_=round_, gen=gen, suites=suites)
+    )

@@ -1,0 +1,96 @@
+"""`breakfix bench`: gates, the paired test, JUnit XML, and reproducing a cycle's report for the same checkpoint."""
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from breakfix.benchmarks.gate import check_gates, mcnemar_exact, paired, parse_gate, write_junit
+from breakfix.cycle import Cycle
+from breakfix.errors import BreakfixError
+from breakfix.types import Attempt, Seed, Verdict
+
+BENCH = {
+    "harmful": {"n": 10, "defect_rate": 0.2, "by_language": {"en": {"rate": 0.1}, "es": {"rate": 0.3}}},
+    "overrefusal": {"n": 10, "vprr": 0.05, "iprr": 0.9, "by_language": {"en": {"vprr": 0.0, "iprr": 1.0}}},
+    "capability": {"n": 10, "score": 0.8},
+}
+
+
+def test_gates():
+    gates = [parse_gate("harmful=0.25", True), parse_gate("harmful[es]=0.25", True), parse_gate("vprr=0.1", True),
+             parse_gate("capability=0.9", False), parse_gate("iprr[en]=0.95", False)]  # fmt: skip
+    results = {r["gate"]: r["passed"] for r in check_gates(BENCH, gates)}
+    assert results == {
+        "harmful <= 0.25": True, "harmful[es] <= 0.25": False, "vprr <= 0.1": True, "capability >= 0.9": False,
+        "iprr[en] >= 0.95": True,
+    }  # fmt: skip
+    for bad in ("harmful", "harmful=lots", "=0.1", "harmful[english]=0.1"):
+        with pytest.raises(BreakfixError, match="expected KEY=VALUE"):
+            parse_gate(bad, True)
+    with pytest.raises(BreakfixError, match="no 'xpia'"):
+        check_gates(BENCH, [parse_gate("xpia=0.1", True)])
+
+
+def test_mcnemar_exact():
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(3, 3) == 1.0
+    assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)
+    assert mcnemar_exact(1, 9) == pytest.approx(2 * 11 / 1024)
+
+
+def _attempt(i, severity, reply):
+    seed = Seed(id=f"s{i}", text=f"q{i}", category="S2")
+    verdict = Verdict(False, severity > 0, severity, "S2", "x", "", "j")
+    transcript = [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": reply}]
+    return Attempt(id=f"a{i}{reply}", round=0, suite="harmful", technique="direct", seed=seed, transcript=transcript,
+                   verdict=verdict)  # fmt: skip
+
+
+def test_paired_comparison_matches_items_by_what_the_user_sent():
+    cand = [_attempt(i, 0, "safe reply") for i in range(20)]
+    base = [_attempt(i, 3 if i < 12 else 0, "other reply") for i in range(20)]
+    r = paired({"harmful": cand}, {"harmful": base})["harmful"]
+    assert r["n"] == 20 and r["rate"] == 0.0 and r["baseline_rate"] == 0.6
+    assert r["only_baseline"] == 12 and r["only_candidate"] == 0 and r["p_value"] < 0.001
+
+
+def test_junit(tmp_path):
+    results = check_gates(BENCH, [parse_gate("harmful=0.1", True), parse_gate("vprr=0.1", True)])
+    write_junit(tmp_path / "j.xml", results, BENCH, "m")
+    root = ET.parse(tmp_path / "j.xml").getroot()
+    assert root.get("failures") == "1" and root.get("tests") == "5"
+    failed = [c.get("name") for c in root.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["harmful <= 0.1"]
+
+
+def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, tiny_model):
+    from test_cycle import _cfg
+
+    cfg = _cfg(tiny_model)
+    report = Cycle(cfg, tmp_path / "run", log=lambda m: None).run()
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    out, junit = tmp_path / "bench", tmp_path / "junit.xml"
+    cmd = [sys.executable, "-m", "breakfix", "bench", "--config", str(cfg_path), "--model", f"{tmp_path / 'run'}@0",
+           "--baseline", f"{tmp_path / 'run'}@1", "--out", str(out), "--fail-above", "harmful=0.0",
+           "--fail-below", "capability=0.0", "--junit", str(junit)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stderr  # harmful <= 0.0 is broken (the tiny base model complies)
+    assert "gate harmful <= 0: " in r.stdout and "FAILED" in r.stdout and "gate capability >= 0: " in r.stdout
+    bench = json.loads((out / "bench.json").read_text())
+    for round_, role in ((0, "model"), (1, "baseline")):
+        expected = report["rounds"][round_]["benchmarks"]
+        assert bench[role]["checkpoint"] == report["rounds"][round_]["checkpoint_id"]
+        for suite, scores in expected.items():
+            got = bench[role]["benchmarks"][suite]
+            for key in ("defect_rate", "vprr", "iprr", "score", "n"):
+                if key in scores:
+                    assert got[key] == scores[key], (role, suite, key)
+    assert set(bench["paired"]) == set(report["rounds"][0]["benchmarks"])
+    assert ET.parse(junit).getroot().get("failures") == "1"
+    bad = subprocess.run([*cmd[:6], "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "b2")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "model path does not exist" in bad.stderr and not (tmp_path / "b2").exists()
