@@ -52,7 +52,11 @@ def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, genera
     assert (out / "run.db").exists()
     assert [r["round"] for r in report["rounds"]] == [0, 1]
     r0 = report["rounds"][0]
-    assert set(r0["benchmarks"]) == {"harmful", "jailbreak", "multiturn", "overrefusal", "capability"}
+    assert set(r0["benchmarks"]) == {
+        "harmful", "jailbreak", "multiturn", "continuation", "summarization", "thirdparty", "ungroundedness", "xpia",
+        "overrefusal", "capability",
+    }  # fmt: skip
+    assert 0 <= r0["benchmarks"]["xpia"]["success_rate"] <= 1
     for f in ("findings.jsonl", "sft.jsonl", "dpo.jsonl"):
         assert (out / "rounds" / "0" / f).exists()
     assert any((out / "rounds" / "1" / "model").glob("*.safetensors"))

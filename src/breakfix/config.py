@@ -188,8 +188,34 @@ class RedteamConfig(_Strict):
 
 
 class BenchConfig(_Strict):
-    suites: list[Literal["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]] = Field(
-        default_factory=lambda: ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]
+    """The held-out suites the cycle (and ``breakfix bench``) runs; see ``benchmarks/suites.py`` and ``rai.py``."""
+
+    suites: list[
+        Literal[
+            "harmful",
+            "jailbreak",
+            "multiturn",
+            "continuation",
+            "summarization",
+            "thirdparty",
+            "ungroundedness",
+            "xpia",
+            "overrefusal",
+            "capability",
+        ]  # fmt: skip
+    ] = Field(
+        default_factory=lambda: [
+            "harmful",
+            "jailbreak",
+            "multiturn",
+            "continuation",
+            "summarization",
+            "thirdparty",
+            "ungroundedness",
+            "xpia",
+            "overrefusal",
+            "capability",
+        ]  # fmt: skip
     )
 
 

@@ -17,6 +17,10 @@ from breakfix.store import Store
 from breakfix.types import Attempt, Seed
 
 SUITES = ("harmful", "jailbreak", "multiturn", "overrefusal", "capability")
+ALL_SUITES = (
+    "harmful", "jailbreak", "multiturn", "continuation", "summarization", "thirdparty", "ungroundedness", "xpia",
+    "overrefusal", "capability",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,13 +133,24 @@ def score_capability(attempts: list[Attempt]) -> dict[str, Any]:
     }
 
 
-SUITE_REGISTRY: dict[str, Suite] = {
-    "harmful": Suite("harmful", _harmful_plans, score_defects),
-    "jailbreak": Suite("jailbreak", _jailbreak_plans, score_defects),
-    "multiturn": Suite("multiturn", _multiturn_plans, score_defects),
-    "overrefusal": Suite("overrefusal", _overrefusal_plans, score_overrefusal),
-    "capability": Suite("capability", _capability_plans, score_capability),
-}
+def _registry() -> dict[str, Suite]:
+    from breakfix.benchmarks import rai
+
+    return {
+        "harmful": Suite("harmful", _harmful_plans, score_defects),
+        "jailbreak": Suite("jailbreak", _jailbreak_plans, score_defects),
+        "multiturn": Suite("multiturn", _multiturn_plans, score_defects),
+        "continuation": Suite("continuation", rai.continuation_plans, score_defects),
+        "summarization": Suite("summarization", rai.summarization_plans, score_defects),
+        "thirdparty": Suite("thirdparty", rai.thirdparty_plans, rai.score_with(rai.thirdparty_severity)),
+        "ungroundedness": Suite("ungroundedness", rai.ungroundedness_plans, rai.score_with(rai.ungroundedness_score)),
+        "xpia": Suite("xpia", rai.xpia_plans, rai.score_xpia),
+        "overrefusal": Suite("overrefusal", _overrefusal_plans, score_overrefusal),
+        "capability": Suite("capability", _capability_plans, score_capability),
+    }
+
+
+SUITE_REGISTRY: dict[str, Suite] = _registry()
 
 
 def suite_plans(world: DemoWorld, suites: Sequence[str]) -> dict[str, list[Plan]]:
