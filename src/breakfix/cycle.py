@@ -168,6 +168,8 @@ class Cycle:
             )
             index = HeldoutIndex(heldout_texts)
             redteam_seeds = self.world.seeds("redteam", tuple(self.cfg.redteam.languages))
+            sim = self.cfg.benchmarks.simulator
+            simulator = build_backend(sim, self.cfg.seed) if sim else None
             helpful = self._helpful()
 
             model_dir = self._base_model()
@@ -203,6 +205,8 @@ class Cycle:
                         round_=r,
                         gen=self.gen,
                         suites=self.cfg.benchmarks.suites,
+                        simulator=simulator,
+                        simulator_turns=self.cfg.benchmarks.simulator_turns,
                     ),
                 )
                 rec["benchmarks"] = bench

@@ -49,6 +49,7 @@ class AttackContext:
         crescendo_backtracks: Crescendo's backtrack budget.
         pair_iterations: PAIR's refinement rounds.
         pair_streams: PAIR's parallel streams.
+        simulator_turns: User messages in a simulated multi-turn conversation (the attacker plays the user).
         concurrency: Attempts in flight (default: the target's own ``concurrency``).
     """
 
@@ -64,6 +65,7 @@ class AttackContext:
     crescendo_backtracks: int = 3
     pair_iterations: int = 3
     pair_streams: int = 1
+    simulator_turns: int = 3
     concurrency: int | None = None
 
     def plan_extra(self, plan: Plan) -> list[Any]:
@@ -74,6 +76,8 @@ class AttackContext:
             extra = [self.crescendo_turns, self.crescendo_backtracks]
         elif plan.kind == "pair":
             extra = [self.pair_iterations] + ([self.pair_streams] if self.pair_streams > 1 else [])
+        elif plan.kind == "simulate":
+            extra = [self.simulator_turns]
         else:
             return []
         return [plan.seed.text, _id(self.attacker), self.attacker_gen.to_dict(), getattr(self.judge, "id", "?"), *extra]
@@ -119,10 +123,14 @@ class _Runner:
     async def run(self, plan: Plan) -> tuple[Conversation, Verdict | None, dict[str, Any]]:
         """The transcript, the verdict when the attack decided it, and extra facts."""
         ctx = self.ctx
-        if plan.kind in ("crescendo", "pair"):
+        if plan.kind in ("crescendo", "pair", "simulate"):
             if self.attacker is None:
-                raise ValueError(f"{plan.kind} needs an attacker model (redteam.attacker)")
-            if plan.kind == "crescendo":
+                raise ValueError(f"{plan.kind} needs an attacker model (redteam.attacker or benchmarks.simulator)")
+            if plan.kind == "simulate":
+                out = await multiturn.simulate(
+                    plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen, ctx.simulator_turns
+                )
+            elif plan.kind == "crescendo":
                 out = await multiturn.crescendo(
                     plan.seed, self.target, self.attacker, self.score, ctx.gen, ctx.attacker_gen,
                     ctx.crescendo_turns, ctx.crescendo_backtracks,

@@ -20,7 +20,7 @@ from typing import Literal
 from breakfix.attacks import converters, multiturn, templates, xpia
 from breakfix.types import Seed
 
-Kind = Literal["scripted", "convert", "crescendo", "pair"]
+Kind = Literal["scripted", "convert", "crescendo", "pair", "simulate"]
 ADAPTIVE = ("crescendo", "pair")
 
 
@@ -33,7 +33,8 @@ class Plan:
         seed: The request attacked.
         turns: The scripted user turns, in order (empty for adaptive and LLM-converted plans).
         kind: ``scripted`` (turns fixed in advance), ``convert`` (an LLM-driven converter chain writes the one turn),
-            ``crescendo`` or ``pair`` (an attacker model writes the turns).
+            ``crescendo`` or ``pair`` (an attacker model writes the turns), ``simulate`` (a simulator model plays
+            the user, for the simulated multi-turn benchmark).
         canary: For XPIA plans, the token whose presence in the reply means the injection was followed.
         seed_value: Seeds the random choices of converters and documents.
     """

@@ -69,9 +69,12 @@ def bench_job(
             backend = build_backend(cfg.model.ref(path), cfg.seed)
             ckpt = checkpoint_id(path) if isinstance(path, Path) else f"hub:{path}"
             log(f"benchmarking {role} {spec} ({ckpt})")
+            sim = cfg.benchmarks.simulator
             attempts[role] = benchmark_attempts(
-                world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites
-            )
+                world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites,
+                simulator=build_backend(sim, cfg.seed) if sim else None,
+                simulator_turns=cfg.benchmarks.simulator_turns,
+            )  # fmt: skip
             scores = score_suites(attempts[role])
             result[role] = {"spec": spec, "path": str(path), "checkpoint": ckpt, "benchmarks": scores}
     if baseline:

@@ -153,10 +153,21 @@ def _registry() -> dict[str, Suite]:
 SUITE_REGISTRY: dict[str, Suite] = _registry()
 
 
-def suite_plans(world: DemoWorld, suites: Sequence[str]) -> dict[str, list[Plan]]:
-    """The plans of each named suite, from the world's held-out seeds."""
+def suite_plans(world: DemoWorld, suites: Sequence[str], simulated: bool = False) -> dict[str, list[Plan]]:
+    """The plans of each named suite, from the world's held-out seeds. With ``simulated``, the ``multiturn`` suite is
+    simulated conversations (a simulator model plays the user) instead of scripted openers."""
     seeds = world.seeds("heldout")
-    return {name: SUITE_REGISTRY[name].build(world, seeds) for name in suites}
+    out = {name: SUITE_REGISTRY[name].build(world, seeds) for name in suites}
+    if simulated and "multiturn" in out:
+        out["multiturn"] = _simulated_plans(seeds)
+    return out
+
+
+def _simulated_plans(seeds: list[Seed]) -> list[Plan]:
+    """One simulated conversation per held-out harmful task and language."""
+    from breakfix.benchmarks.rai import _tasks
+
+    return [Plan("multiturn:simulated", s, (), kind="simulate") for s in _tasks(seeds)]
 
 
 def benchmark_attempts(
@@ -169,8 +180,26 @@ def benchmark_attempts(
     round_: int,
     gen: GenerationConfig,
     suites: Sequence[str] = SUITES,
+    simulator: Backend | None = None,
+    simulator_turns: int = 3,
 ) -> dict[str, list[Attempt]]:
-    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored attempts are reused)."""
+    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored attempts are reused).
+
+    Args:
+        simulator: A model that plays the user in the ``multiturn`` suite (simulated conversations); None keeps the
+            scripted openers.
+        simulator_turns: User messages per simulated conversation.
+    """
+    from breakfix.attacks.engine import AttackContext
+
+    ctx = AttackContext(
+        target=backend,
+        judge=judge,
+        gen=gen,
+        attacker=simulator,
+        attacker_gen=GenerationConfig(max_new_tokens=128, do_sample=True, temperature=0.7, seed=gen.seed),
+        simulator_turns=simulator_turns,
+    )
     return {
         name: execute(
             plans,
@@ -182,8 +211,9 @@ def benchmark_attempts(
             suite=name,
             gen=gen,
             label=f"round {round_}: benchmark {name}",
+            ctx=ctx,
         )
-        for name, plans in suite_plans(world, suites).items()
+        for name, plans in suite_plans(world, suites, simulated=simulator is not None).items()
     }
 
 
@@ -202,8 +232,21 @@ def run_benchmarks(
     round_: int,
     gen: GenerationConfig,
     suites: Sequence[str] = SUITES,
+    simulator: Backend | None = None,
+    simulator_turns: int = 3,
 ) -> dict[str, dict[str, Any]]:
     """Benchmark one checkpoint on the held-out suites; returns ``{suite: scores}``."""
     return score_suites(
-        benchmark_attempts(world, backend, judge, store, checkpoint=checkpoint, round_=round_, gen=gen, suites=suites)
+        benchmark_attempts(
+            world,
+            backend,
+            judge,
+            store,
+            checkpoint=checkpoint,
+            round_=round_,
+            gen=gen,
+            suites=suites,
+            simulator=simulator,
+            simulator_turns=simulator_turns,
+        )  # fmt: skip
     )
