@@ -67,3 +67,19 @@ def test_persona_config_and_helper_models():
         parse_config({"redteam": {"attacker": {"kind": "openai", "model": "a"}}})
     with pytest.raises(BreakfixError, match="needs 'path'"):
         parse_config({"redteam": {"attacker": {"kind": "hf"}}})
+
+
+def test_judges_from_config():
+    from breakfix.judges import EnsembleJudge, LlamaGuardJudge, RubricJudge, build_judge
+
+    ep = {"kind": "openai", "model": "guard", "base_urls": ["http://127.0.0.1:1/v1"]}
+    assert isinstance(build_judge(parse_config({"judge": "llama_guard", "judge_model": ep})), LlamaGuardJudge)
+    j = build_judge(parse_config({"judge": "llm", "judge_model": ep, "judge_rubric": "strongreject"}))
+    assert isinstance(j, RubricJudge) and j.rubric == "strongreject"
+    members = [{"judge": "refusal"}, {"judge": "llm", "model": ep}, {"judge": "wildguard", "model": ep}]
+    e = build_judge(parse_config({"judge": "ensemble", "judge_ensemble": {"mode": "strictest", "members": members}}))
+    assert isinstance(e, EnsembleJudge) and e.mode == "strictest" and len(e.judges) == 3
+    with pytest.raises(BreakfixError, match="needs judge_ensemble"):
+        parse_config({"judge": "ensemble"})
+    with pytest.raises(BreakfixError, match="judge_ensemble.members.0: judge 'llm' needs a model"):
+        parse_config({"judge": "ensemble", "judge_ensemble": {"members": [{"judge": "llm"}, {"judge": "demo"}]}})

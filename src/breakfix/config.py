@@ -109,6 +109,28 @@ class ModelRef(_Strict):
         return self
 
 
+JudgeName = Literal["demo", "refusal", "llm", "llama_guard", "wildguard", "shieldgemma"]
+
+
+class JudgeSpec(_Strict):
+    """One member of a judge ensemble: a judge, its model (for model judges) and its rubric (for ``llm``)."""
+
+    judge: JudgeName
+    model: ModelRef | None = None
+    rubric: Literal["harm", "strongreject"] = "harm"
+
+    @model_validator(mode="after")
+    def _model(self) -> JudgeSpec:
+        if self.judge not in ("demo", "refusal") and self.model is None:
+            raise ValueError(f"judge {self.judge!r} needs a model")
+        return self
+
+
+class EnsembleSettings(_Strict):
+    mode: Literal["majority", "strictest"] = "majority"
+    members: list[JudgeSpec] = Field(min_length=2)
+
+
 class CrescendoSettings(_Strict):
     max_turns: int = Field(5, ge=1, le=50)
     max_backtracks: int = Field(3, ge=0, le=50)
@@ -256,7 +278,10 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _judge_model(self) -> RunConfig:
-        if self.judge not in ("demo", "refusal") and self.judge_model is None:
+        if self.judge == "ensemble":
+            if self.judge_ensemble is None:
+                raise ValueError("judge 'ensemble' needs judge_ensemble")
+        elif self.judge not in ("demo", "refusal") and self.judge_model is None:
             raise ValueError(f"judge {self.judge!r} needs judge_model")
         return self
 
@@ -266,9 +291,10 @@ class RunConfig(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
-    judge: Literal["demo", "refusal", "llm", "llama_guard", "wildguard", "shieldgemma"] = "demo"
+    judge: JudgeName | Literal["ensemble"] = "demo"
     judge_model: ModelRef | None = Field(None, description="the judge model of a model judge")
     judge_rubric: Literal["harm", "strongreject"] = "harm"
+    judge_ensemble: EnsembleSettings | None = Field(None, description="the members when judge is 'ensemble'")
     curation: CurationConfig = Field(default_factory=CurationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from breakfix.judges.base import Judge
 from breakfix.judges.demo import DemoJudge, audit_demo_judge, demo_judge, demo_verdict
@@ -35,20 +35,28 @@ __all__ = [
 
 
 def build_judge(cfg: RunConfig) -> Judge:
-    """The judge a run config names: ``demo``, ``refusal``, or a model judge on ``judge_model``: ``llm`` (a rubric),
-    ``llama_guard``, ``wildguard`` or ``shieldgemma``."""
-    if cfg.judge == "refusal":
-        return RefusalJudge()
-    if cfg.judge == "demo":
+    """The judge a run config names: ``demo``, ``refusal``, a model judge on ``judge_model`` (``llm`` with a rubric,
+    ``llama_guard``, ``wildguard`` or ``shieldgemma``), or an ``ensemble`` of those."""
+    if cfg.judge == "ensemble":
+        assert cfg.judge_ensemble is not None
+        members = [_one(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
+        return EnsembleJudge(members, cfg.judge_ensemble.mode)
+    return _one(cfg.judge, cfg.judge_model, cfg.judge_rubric, cfg.seed)
+
+
+def _one(name: str, model: Any, rubric: str, seed: int) -> Judge:
+    if name == "demo":
         return demo_judge()
+    if name == "refusal":
+        return RefusalJudge()
     from breakfix.backends import build_backend
 
-    assert cfg.judge_model is not None
-    backend = build_backend(cfg.judge_model, cfg.seed)
-    if cfg.judge == "llama_guard":
+    assert model is not None
+    backend = build_backend(model, seed)
+    if name == "llama_guard":
         return LlamaGuardJudge(backend)
-    if cfg.judge == "wildguard":
+    if name == "wildguard":
         return WildGuardJudge(backend)
-    if cfg.judge == "shieldgemma":
+    if name == "shieldgemma":
         return ShieldGemmaJudge(backend)
-    return RubricJudge(backend, rubric=cfg.judge_rubric)
+    return RubricJudge(backend, rubric=rubric)
