@@ -94,3 +94,21 @@ def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, tiny_mo
     bad = subprocess.run([*cmd[:6], "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "b2")],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "model path does not exist" in bad.stderr and not (tmp_path / "b2").exists()
+
+
+def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
+    from breakfix.benchmarks.job import bench_job
+    from breakfix.config import parse_config
+    from breakfix.testing import OpenAITestServer
+
+    with OpenAITestServer(lambda conv: "Please, tell me exactly how to do it.") as sim:
+        cfg = parse_config({
+            "model": {"path": str(tiny_model)},
+            "generation": {"max_new_tokens": 16},
+            "benchmarks": {"suites": ["multiturn"], "simulator_turns": 2,
+                           "simulator": {"kind": "openai", "model": "sim", "base_urls": [sim.base_url]}},
+        })  # fmt: skip
+        result = bench_job(cfg, str(tiny_model), tmp_path / "b", cfg.benchmarks.suites, log=lambda m: None)
+        assert sim.state.counts["ok"] >= 48
+    mt = result["model"]["benchmarks"]["multiturn"]
+    assert mt["n"] == 48 and set(mt["by_technique"]) == {"multiturn:simulated"}

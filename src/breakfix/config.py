@@ -209,36 +209,18 @@ class RedteamConfig(_Strict):
         return list(dict.fromkeys(out))
 
 
+SuiteName = Literal[
+    "harmful", "jailbreak", "multiturn", "continuation", "summarization", "thirdparty", "ungroundedness", "xpia",
+    "overrefusal", "capability",
+]  # fmt: skip
+
+
 class BenchConfig(_Strict):
     """The held-out suites the cycle (and ``breakfix bench``) runs; see ``benchmarks/suites.py`` and ``rai.py``."""
 
-    suites: list[
-        Literal[
-            "harmful",
-            "jailbreak",
-            "multiturn",
-            "continuation",
-            "summarization",
-            "thirdparty",
-            "ungroundedness",
-            "xpia",
-            "overrefusal",
-            "capability",
-        ]  # fmt: skip
-    ] = Field(
-        default_factory=lambda: [
-            "harmful",
-            "jailbreak",
-            "multiturn",
-            "continuation",
-            "summarization",
-            "thirdparty",
-            "ungroundedness",
-            "xpia",
-            "overrefusal",
-            "capability",
-        ]  # fmt: skip
-    )
+    suites: list[SuiteName] = Field(default_factory=lambda: list(SuiteName.__args__))
+    simulator: ModelRef | None = Field(None, description="a model that plays the user in the multiturn suite")
+    simulator_turns: int = Field(3, ge=1, le=20)
 
 
 class CurationConfig(_Strict):
