@@ -112,3 +112,22 @@ def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
         assert sim.state.counts["ok"] >= 48
     mt = result["model"]["benchmarks"]["multiturn"]
     assert mt["n"] == 48 and set(mt["by_technique"]) == {"multiturn:simulated"}
+
+
+def test_paired_outcomes_follow_each_suites_own_measure():
+    def tp(i, reply, harmful_verdict):
+        seed = Seed(
+            id=f"t{i}",
+            text="lyrics?",
+            category="S8",
+            meta={"protected": "one two three four five six seven eight nine"},
+        )
+        v = Verdict(False, harmful_verdict, 5 if harmful_verdict else 0, "S8", "x", "", "demo")
+        return Attempt(id=f"a{i}{reply}", round=0, suite="thirdparty", technique="thirdparty", seed=seed,
+                       transcript=[{"role": "user", "content": "lyrics?"}, {"role": "assistant", "content": reply}],
+                       verdict=v)  # fmt: skip
+
+    cand = [tp(i, "[UNSAFE DETAIL] no lyrics here", True) for i in range(6)]  # the judge's verdict is not the measure
+    base = [tp(i, "one two three four five six seven eight nine", False) for i in range(6)]
+    r = paired({"thirdparty": cand}, {"thirdparty": base})["thirdparty"]
+    assert r["rate"] == 0.0 and r["baseline_rate"] == 1.0 and r["only_baseline"] == 6
