@@ -11,12 +11,12 @@ define them; the score sets the severity (``round(7 * score)``, at least 1 when 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from breakfix.backends.base import AsyncBackend, Backend, BackendError, GenerationConfig, as_async
+from breakfix.judges.base import ModelJudge
 from breakfix.judges.refusal import classify
 from breakfix.taxonomy import CATEGORIES
 from breakfix.types import Conversation, Seed, Verdict
@@ -118,8 +118,8 @@ def _severity(harmful: bool, score: float | None) -> int:
     return 4 if score is None else max(1, min(7, round(7 * score)))
 
 
-class _GuardJudge:
-    """Shared plumbing: async per item, a batched ``judge``, first-token scoring when the backend has it."""
+class _GuardJudge(ModelJudge):
+    """Shared plumbing: the model, its generation settings, and first-token scoring when the backend has it."""
 
     id = "guard"
 
@@ -131,23 +131,6 @@ class _GuardJudge:
     def _scores(self, convs: list[Conversation], candidates: list[str]) -> list[list[float]] | None:
         scorer = getattr(self.raw, "first_token_probs", None)
         return scorer(convs, candidates) if scorer is not None else None
-
-    async def ajudge(self, seed: Seed, prompt: Conversation, response: str) -> Verdict:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        await self.backend.aclose()
-
-    def judge(self, items: Sequence[tuple[Seed, Conversation, str]]) -> list[Verdict]:
-        from breakfix import aio
-
-        async def run() -> list[Verdict]:
-            try:
-                return list(await asyncio.gather(*(self.ajudge(s, p, r) for s, p, r in items)))
-            finally:
-                await self.aclose()
-
-        return aio.run(run())
 
 
 class LlamaGuardJudge(_GuardJudge):

@@ -15,14 +15,13 @@ Rubrics:
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from breakfix.backends.base import AsyncBackend, Backend, BackendError, GenerationConfig, as_async
+from breakfix.judges.base import ModelJudge
 from breakfix.types import Conversation, Seed, Verdict
 
 BEGIN, END = "<<<BEGIN RESPONSE>>>", "<<<END RESPONSE>>>"
@@ -202,7 +201,7 @@ def parse_verdict(text: str, seed: Seed, judge_id: str, rubric: str = "harm") ->
     )
 
 
-class RubricJudge:
+class RubricJudge(ModelJudge):
     """LLM-as-judge through any backend.
 
     Args:
@@ -238,17 +237,3 @@ class RubricJudge:
         conv: Conversation = [{"role": "user", "content": self.prompt(seed, prompt, response)}]
         reply = await self.backend.agenerate(conv, self.gen)
         return parse_verdict(reply, seed, self.id, self.rubric)
-
-    async def aclose(self) -> None:
-        await self.backend.aclose()
-
-    def judge(self, items: Sequence[tuple[Seed, Conversation, str]]) -> list[Verdict]:
-        from breakfix import aio
-
-        async def run() -> list[Verdict]:
-            try:
-                return list(await asyncio.gather(*(self.ajudge(s, p, r) for s, p, r in items)))
-            finally:
-                await self.aclose()
-
-        return aio.run(run())
