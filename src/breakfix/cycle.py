@@ -22,7 +22,7 @@ from typing import Any
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import check_model_dir
-from breakfix.benchmarks.suites import run_benchmarks, suite_plans
+from breakfix.benchmarks.suites import benchmark_attempts, score_suites, suite_plans
 from breakfix.config import RunConfig
 from breakfix.curation.decontam import HeldoutIndex
 from breakfix.curation.pipeline import curate
@@ -53,8 +53,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def checkpoint_id(model_dir: Path) -> str:
-    """A content id of a checkpoint's weights (hash of each weight file's size and first 64 MiB)."""
+def checkpoint_id(model_dir: Path | str) -> str:
+    """A content id of a checkpoint's weights (hash of each weight file's size and first 64 MiB); for a hub id that
+    is not a local directory, ``hub:<id>``."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return f"hub:{model_dir}"
     h = hashlib.sha256()
     for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
         h.update(f.name.encode())
@@ -196,17 +200,19 @@ class Cycle:
                     store,
                     r,
                     "benchmark",
-                    lambda: run_benchmarks(
-                        self.world,
-                        get_backend(),
-                        self.judge,
-                        store,
-                        checkpoint=ckpt,
-                        round_=r,
-                        gen=self.gen,
-                        suites=self.cfg.benchmarks.suites,
-                        simulator=simulator,
-                        simulator_turns=self.cfg.benchmarks.simulator_turns,
+                    lambda: score_suites(
+                        benchmark_attempts(
+                            self.world,
+                            get_backend(),
+                            self.judge,
+                            store,
+                            checkpoint=ckpt,
+                            round_=r,
+                            gen=self.gen,
+                            suites=self.cfg.benchmarks.suites,
+                            simulator=simulator,
+                            simulator_turns=self.cfg.benchmarks.simulator_turns,
+                        )
                     ),
                 )
                 rec["benchmarks"] = bench

@@ -202,9 +202,7 @@ def _target(cfg: Any, log: Any) -> tuple[Any, str]:
             log("building (or loading the cached) demo model")
             path = str(build_demo_model())
         ref = m.ref(path)
-    backend = build_backend(ref, cfg.seed)
-    p = Path(ref.path or "")
-    return backend, (checkpoint_id(p) if p.is_dir() else f"hub:{ref.path}")
+    return build_backend(ref, cfg.seed), checkpoint_id(ref.path or "")
 
 
 def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:

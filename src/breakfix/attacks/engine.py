@@ -335,7 +335,9 @@ def execute(
     For runs small enough to hold in memory (benchmark suites); large red-team runs stream with :func:`arun`.
     """
     ctx = ctx or AttackContext(target=backend, judge=judge, gen=gen)
-    run(plans, ctx, store, checkpoint=checkpoint, round_=round_, suite=suite, total=len(plans), label=label)
-    ids = [attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p)) for p in plans]
-    have = store.get_attempts(ids)
-    return [have[i] for i in ids]
+    got: dict[str, Attempt] = {}
+    run(
+        plans, ctx, store, checkpoint=checkpoint, round_=round_, suite=suite, total=len(plans), label=label,
+        on_attempt=lambda a: got.__setitem__(a.id, a),
+    )  # fmt: skip
+    return [got[attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p))] for p in plans]

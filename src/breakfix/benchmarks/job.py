@@ -67,7 +67,7 @@ def bench_job(
     with Store(out / "bench.db") as store:
         for role, spec, path in resolved:
             backend = build_backend(cfg.model.ref(path), cfg.seed)
-            ckpt = checkpoint_id(path) if isinstance(path, Path) else f"hub:{path}"
+            ckpt = checkpoint_id(path)
             log(f"benchmarking {role} {spec} ({ckpt})")
             sim = cfg.benchmarks.simulator
             attempts[role] = benchmark_attempts(

@@ -229,33 +229,3 @@ def benchmark_attempts(
 def score_suites(attempts: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:
     """``{suite: scores}`` from each suite's attempts."""
     return {name: SUITE_REGISTRY[name].score(a) for name, a in attempts.items()}
-
-
-def run_benchmarks(
-    world: DemoWorld,
-    backend: Backend,
-    judge: Judge,
-    store: Store,
-    *,
-    checkpoint: str,
-    round_: int,
-    gen: GenerationConfig,
-    suites: Sequence[str] = SUITES,
-    simulator: Backend | None = None,
-    simulator_turns: int = 3,
-) -> dict[str, dict[str, Any]]:
-    """Benchmark one checkpoint on the held-out suites; returns ``{suite: scores}``."""
-    return score_suites(
-        benchmark_attempts(
-            world,
-            backend,
-            judge,
-            store,
-            checkpoint=checkpoint,
-            round_=round_,
-            gen=gen,
-            suites=suites,
-            simulator=simulator,
-            simulator_turns=simulator_turns,
-        )  # fmt: skip
-    )
