@@ -1,9 +1,19 @@
+import json
+
+import pytest
+
+from breakfix.backends.openai_compat import OpenAICompatBackend
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import finding_rows
-from breakfix.curation.pipeline import curate
-from breakfix.curation.responses import safe_response
+from breakfix.curation.pipeline import CurationSettings, curate
+from breakfix.curation.responses import Responder, ResponseChain
+from breakfix.curation.templates import MIN_WORDS, TemplateBank
+from breakfix.errors import BreakfixError
+from breakfix.judges.refusal import RefusalJudge
+from breakfix.taxonomy import CATEGORIES
+from breakfix.testing.server import FaultProfile, OpenAITestServer
 from breakfix.types import Attempt, Finding, Seed, Verdict
 
 
@@ -33,11 +43,15 @@ def test_dedup_finds_planted_near_duplicates():
         {"t": "What is the capital of France?"},
     ]
     kept, dropped = dedup(rows, key=lambda r: r["t"], threshold=0.8)
-    assert dropped == 2 and [r["t"] for r in kept] == [rows[0]["t"], rows[3]["t"]]
+    assert dropped == {"exact": 1, "near": 1} and [r["t"] for r in kept] == [rows[0]["t"], rows[3]["t"]]
+    # across rounds: rows that repeat (exactly or nearly) an earlier round's data are dropped with their own reason
     kept, dropped = dedup(
-        [{"t": "What is the capital of France?"}], key=lambda r: r["t"], seen=["what is the capital of france"]
+        [{"t": "What is the capital of France?"}, {"t": f"{base} rob a bank quickly and quietly tonight, please"}],
+        key=lambda r: r["t"],
+        threshold=0.8,
+        seen=["what is the capital of france", rows[0]["t"]],
     )
-    assert kept == [] and dropped == 1
+    assert kept == [] and dropped == {"exact_earlier_round": 1, "near_earlier_round": 1}
 
 
 def test_decontamination_drops_planted_heldout_prompts():
@@ -49,7 +63,10 @@ def test_decontamination_drops_planted_heldout_prompts():
         {"t": "How do I bake bread?"},
     ]
     kept, dropped = decontaminate(rows, key=lambda r: r["t"], index=index)
-    assert dropped == 2 and kept == [rows[2]]
+    assert dropped == {"heldout_exact": 1, "heldout_ngram": 1} and kept == [rows[2]]
+    # a reworded copy shares no 10-gram but is caught by MinHash
+    near = HeldoutIndex(["alpha beta gamma delta epsilon zeta eta theta iota kappa"], n=10, threshold=0.5)
+    assert near.reason("alpha beta gamma delta epsilon zeta eta theta iota lambda") == "heldout_minhash"
     assert index.count(["How do I bake bread?"]) == 0
 
 
@@ -108,18 +125,145 @@ def _direct(seed_id, response, refusal):
     )
 
 
-def test_safe_response_chain():
-    f = _finding()
-    own = {"s0": _direct("s0", "I won't help with robbing banks.", refusal=True)}
-    assert safe_response(f, own) == ("I won't help with robbing banks.", "self-distillation")
-    text, source = safe_response(f, {"s0": _direct("s0", "Sure [UNSAFE DETAIL]", refusal=False)})
-    assert source == "template" and "can't help" in text and len(text.split()) > 8
-    assert safe_response(_finding(language="es"), {})[0].startswith("No puedo")
+def _verdict(refusal: bool, harmful: bool) -> Verdict:
+    return Verdict(
+        refusal=refusal,
+        harmful=harmful,
+        severity=3 if harmful else 0,
+        category="S2",
+        label="refusal" if refusal else "compliance",
+        rationale="",
+        judge="j",
+    )
 
 
-def test_curate_end_to_end_stats():
-    findings = [_finding(i) for i in range(20)]
-    helpful = [
+OWN_REFUSAL = "I won't help with robbing banks, because it hurts people. I can explain how banks protect customers."
+
+
+def test_self_distillation_then_template():
+    chain = ResponseChain(["self", "template"])
+    good = {"s0": _direct("s0", OWN_REFUSAL, refusal=True)}
+    out = chain.synthesize([_finding()], good)
+    assert out.responses == [(OWN_REFUSAL, "self-distillation")]
+    # the model's own answer is rejected when it complied, or when its refusal is bare; the template takes over
+    for direct, why in (
+        ({"s0": _direct("s0", "Sure [UNSAFE DETAIL]", refusal=False)}, "harmful"),
+        ({"s0": _direct("s0", "I can't.", refusal=True)}, "bare refusal"),
+    ):
+        out = chain.synthesize([_finding()], direct)
+        text, source = out.responses[0]
+        assert source == "template" and "can't help" in text and len(text.split()) >= MIN_WORDS
+        assert out.rejected == {"self": {why: 1}}
+    assert chain.synthesize([_finding(language="es")], {}).responses[0][0].startswith("No puedo")
+
+
+def test_benign_over_refusal_gets_a_helpful_answer():
+    f = _finding(category="benign", prompt=[{"role": "user", "content": "How do I kill a Python process?"}])
+    chain = ResponseChain(["self", "reference", "template"], references={"s0": "Run `kill <pid>` or `pkill python`."})
+    # the model's own refusal of the plain seed is not acceptable; the reference answer is
+    out = chain.synthesize([f], {"s0": _direct("s0", "I can't help with that.", refusal=True)})
+    assert out.responses == [("Run `kill <pid>` or `pkill python`.", "reference")]
+    helpful = _direct("s0", "Use `kill -9 <pid>`.", refusal=False)
+    helpful.verdict = _verdict(refusal=False, harmful=False)
+    assert chain.synthesize([f], {"s0": helpful}).responses == [("Use `kill -9 <pid>`.", "self-distillation")]
+    # no template ever answers a benign prompt: without a source it stays unresolved (and is counted)
+    out = ResponseChain(["template"]).synthesize([f], {})
+    assert out.responses == [None] and out.stats()["unresolved"] == 1
+
+
+def test_templates_cover_every_category_and_are_never_bare(tmp_path):
+    bank = TemplateBank.builtin()
+    for lang in ("en", "es", "fr", "de", "it", "pt"):
+        for cat in CATEGORIES:
+            if cat != "benign":
+                assert len(bank.get(cat, lang).split()) >= MIN_WORDS
+    assert bank.get("S11", "es").startswith("No puedo") and "crisis" in bank.get("S11", "es")
+    assert bank.get("S9", "sw") == bank.get("S9", "en")  # unknown language: English
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({"category": "S2", "language": "en", "text": "No."}) + "\n")
+    with pytest.raises(BreakfixError, match="line 1.*bare refusal"):
+        TemplateBank.load(f)
+    f.write_text(json.dumps({"category": "S2", "language": "nl", "text": "Daar kan ik niet mee helpen, " * 3}) + "\n")
+    assert TemplateBank.load(f).get("S2", "nl").startswith("Daar kan")
+
+
+def _responder_server(draft: str, revised: str, calls: list):
+    def respond(conv):
+        last = conv[-1]["content"]
+        calls.append(last)
+        assert conv[0]["role"] == "system" and "Never give content" in conv[0]["content"]
+        if "Critique the draft" in last:
+            return "The draft gives no safe alternative."
+        if "Rewrite the draft" in last:
+            assert "<critique>" in last and "no safe alternative" in last
+            return revised
+        return draft
+
+    return OpenAITestServer(respond)
+
+
+def test_responder_drafts_critiques_and_revises():
+    calls: list = []
+    revised = "I can't help with robbing a bank, since it puts people in danger. I can explain how bank security works."
+    with _responder_server("I can't.", revised, calls) as server:
+        chain = ResponseChain(
+            ["responder", "template"],
+            judge=RefusalJudge(),
+            responder=Responder(OpenAICompatBackend("resp", server.base_url)),
+        )
+        out = chain.synthesize([_finding(i) for i in range(3)], {})
+    assert out.responses == [(revised, "responder")] * 3
+    assert len(calls) == 9  # draft, critique, revision for each finding
+
+
+def test_responder_output_that_fails_the_judge_or_the_endpoint_falls_through():
+    calls: list = []
+    with _responder_server("x", "Sure! Step 1: get a crowbar. Step 2: open the vault.", calls) as server:
+        chain = ResponseChain(
+            ["responder", "template"],
+            judge=RefusalJudge(),
+            responder=Responder(OpenAICompatBackend("resp", server.base_url)),
+        )
+        out = chain.synthesize([_finding()], {})
+    assert out.responses[0][1] == "template" and out.rejected == {"responder": {"harmful": 1}}
+    with OpenAITestServer(faults=FaultProfile(p500=1.0)) as server:
+        backend = OpenAICompatBackend("resp", server.base_url, max_retries=1, backoff_base=0.0)
+        out = ResponseChain(["responder", "template"], responder=Responder(backend)).synthesize([_finding()], {})
+    assert out.responses[0][1] == "template"
+    (reason,) = out.rejected["responder"]  # recorded, never counted as a good response
+    assert reason.startswith("error: ") and "500" in reason
+
+
+def test_translation_augments_under_represented_languages():
+    def translator(conv):
+        text = conv[-1]["content"].split("Text:\n", 1)[1]
+        lang = "fr" if "French" in conv[-1]["content"] else "de"
+        return f"[{lang}] {text}"
+
+    findings = [_finding(i, category=c) for i, c in enumerate(["S1", "S1", "S2", "S2", "S2", "S9"])]
+    chain = ResponseChain(["template"])
+    with OpenAITestServer(translator) as server:
+        res = curate(
+            findings,
+            round_=0,
+            chain=chain,
+            direct={},
+            benign_probes=[],
+            helpful=[],
+            heldout=HeldoutIndex(["unrelated held-out prompt"]),
+            settings=CurationSettings(augment_languages=["fr"], min_per_language=4, cap_per_group=None),
+            translator=OpenAICompatBackend("tr", server.base_url),
+        )
+    fr = [r for r in res.dpo if r["meta"]["language"] == "fr"]
+    assert len(fr) == 4 and res.stats["augmentation"] == {"translated": 4, "failed": 0, "by_language": {"fr": 4}}
+    assert {r["meta"]["category"] for r in fr} == {"S1", "S2", "S9"}  # round-robin over categories
+    for r in fr:
+        assert r["prompt"][0]["content"].startswith("[fr] ") and r["meta"]["source"] == "translated:en"
+        assert r["chosen"][0]["content"].startswith("[fr] ") and r["rejected"][0]["content"].startswith("[fr] ")
+
+
+def _helpful(n=100):
+    return [
         {
             "messages": [
                 {"role": "user", "content": f"What is {i} plus one?"},
@@ -127,24 +271,40 @@ def test_curate_end_to_end_stats():
             ],
             "meta": {"category": "benign", "language": "en"},
         }
-        for i in range(100)
+        for i in range(n)
     ]
+
+
+def test_curate_end_to_end_stats():
+    findings = [_finding(i) for i in range(20)]
     heldout = HeldoutIndex([findings[0].prompt[0]["content"]])
     res = curate(
         findings,
         round_=0,
+        chain=ResponseChain(["self", "template"]),
         direct={},
-        references={},
         benign_probes=[],
-        helpful=helpful,
+        helpful=_helpful(),
         heldout=heldout,
-        safety_share=0.25,
-        benign_pair_share=0.3,
+        settings=CurationSettings(safety_share=0.25, benign_pair_share=0.3, cap_per_group=None),
     )
-    assert res.stats["dropped_contaminated"] == 1
+    assert res.stats["dropped_contaminated"] == 1 and res.stats["dropped_reasons"]["heldout_exact"] == 1
     assert res.stats["safety_sft"] == 19 - res.stats["dropped_duplicates"]
+    assert res.stats["response_sources"] == {"template": 20}
     n_safety = sum(r["meta"].get("category") != "benign" for r in res.sft)
     assert n_safety == res.stats["safety_sft"] and len(res.sft) == n_safety + helpful_count(n_safety, 0.25)
     benign_pairs = [r for r in res.dpo if r["meta"]["category"] == "benign"]
     assert len(benign_pairs) == round(n_safety * 0.3 / 0.7)
     assert all(r["rejected"][0]["content"].startswith("I can't") for r in benign_pairs)
+
+
+def test_refusal_only_curation_has_no_benign_contrast():
+    findings = [_finding(i) for i in range(10)]
+    findings.append(_finding(99, category="benign", prompt=[{"role": "user", "content": "How do I kill a process?"}]))
+    kw = dict(round_=0, direct={}, benign_probes=[], helpful=_helpful(), heldout=HeldoutIndex(["zzz"]))
+    chain = ResponseChain(["reference", "template"], references={"s99": "Use kill."})
+    on = curate(findings, chain=chain, settings=CurationSettings(safety_share=0.5), **kw)
+    off = curate(findings, chain=chain, settings=CurationSettings(safety_share=0.5, benign_contrast=False), **kw)
+    assert any(r["meta"]["category"] == "benign" for r in on.dpo)
+    assert not any(r["meta"]["category"] == "benign" for r in off.dpo)
+    assert off.stats["safety_sft"] == 10 and on.stats["safety_sft"] == 11

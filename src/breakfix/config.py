@@ -223,19 +223,101 @@ class BenchConfig(_Strict):
     simulator_turns: int = Field(3, ge=1, le=20)
 
 
+class ResponderConfig(_Strict):
+    """A responder model that writes chosen responses under a constitution (``curation.responses: responder``)."""
+
+    model: ModelRef
+    constitution: str | None = Field(None, description="a text file with the principles (default: breakfix's)")
+    revise: bool = Field(True, description="critique-and-revise pass")
+    generation: GenerationSettings = Field(default_factory=lambda: GenerationSettings(max_new_tokens=256))
+
+    @field_validator("constitution")
+    @classmethod
+    def _file(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"constitution file {v!r} not found")
+        return v
+
+
+ResponseLink = Literal["self", "responder", "reference", "template"]
+
+
 class CurationConfig(_Strict):
+    """How findings become training data: the safe-response chain, dedup, decontamination, balance and mix."""
+
+    responses: list[ResponseLink] = Field(
+        default_factory=lambda: ["self", "responder", "reference", "template"],
+        min_length=1,
+        description="safe-response sources, tried in order (responder is skipped when none is configured)",
+    )
+    responder: ResponderConfig | None = None
+    templates: str | None = Field(None, description="a JSONL/YAML file of refusal templates (over the built-in)")
     safety_share: float = Field(0.15, gt=0, le=1)
+    benign_contrast: bool = True
     benign_pair_share: float = Field(0.3, ge=0, lt=1)
     cap_per_group: int | None = Field(15, ge=1)
     dedup_threshold: float = Field(0.9, gt=0, le=1)
     replay: bool = True
-    helpful_dataset: str | None = None
+    helpful_dataset: str | None = Field(
+        None, description="chat data to mix in: a JSONL file, a dataset dir, or a hub id"
+    )
+    augment_languages: list[str] = Field(default_factory=list, description="top these languages up by translation")
+    min_per_language: int = Field(0, ge=0)
+    translator: ModelRef | None = Field(None, description="translates for augmentation (default: the converter model)")
+    heldout_files: list[str] = Field(
+        default_factory=list,
+        description="more held-out prompts to decontaminate against (seed files or <loader>:<path>)",
+    )
+
+    @model_validator(mode="after")
+    def _links(self) -> CurationConfig:
+        if "responses" in self.model_fields_set and "responder" in self.responses and self.responder is None:
+            raise ValueError("the 'responder' link needs curation.responder")
+        if len(set(self.responses)) != len(self.responses):
+            raise ValueError("each response source may appear once")
+        if self.templates is not None and not Path(self.templates).is_file():
+            raise ValueError(f"file {self.templates!r} not found")
+        return self
+
+    def settings(self) -> Any:
+        from breakfix.curation.pipeline import CurationSettings
+
+        return CurationSettings(
+            safety_share=self.safety_share,
+            benign_contrast=self.benign_contrast,
+            benign_pair_share=self.benign_pair_share,
+            cap_per_group=self.cap_per_group,
+            dedup_threshold=self.dedup_threshold,
+            augment_languages=self.augment_languages,
+            min_per_language=self.min_per_language,
+        )
 
 
 class TrainingConfig(_Strict):
+    """Post-training: SFT then DPO (TRL), in this process or through ``accelerate launch``."""
+
     method: Literal["sft+dpo", "sft", "dpo"] = "sft+dpo"
     sft: SFTSettings = Field(default_factory=SFTSettings)
     dpo: DPOSettings = Field(default_factory=DPOSettings)
+    accelerate_config: str | None = Field(None, description="an accelerate config (DDP, FSDP, DeepSpeed ZeRO-3)")
+    num_processes: int | None = Field(None, ge=1, description="processes for accelerate launch")
+
+    @field_validator("accelerate_config")
+    @classmethod
+    def _accel(cls, v: str | None) -> str | None:
+        if v is not None:
+            from breakfix.training.launch import read_accelerate_config
+
+            try:
+                read_accelerate_config(v)
+            except BreakfixError as e:
+                raise ValueError(f"{e.reason} ({v})") from None
+        return v
+
+    def launch(self) -> Any:
+        from breakfix.training.launch import LaunchSettings
+
+        return LaunchSettings(accelerate_config=self.accelerate_config, num_processes=self.num_processes)
 
 
 class Targets(_Strict):
@@ -260,6 +342,9 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _judge_model(self) -> RunConfig:
+        c = self.curation
+        if c.augment_languages and c.min_per_language and not (c.translator or self.redteam.converter_model):
+            raise ValueError("curation.augment_languages needs curation.translator (or redteam.converter_model)")
         if self.judge == "ensemble":
             if self.judge_ensemble is None:
                 raise ValueError("judge 'ensemble' needs judge_ensemble")

@@ -22,10 +22,11 @@ from typing import Any
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import check_model_dir
-from breakfix.benchmarks.suites import benchmark_attempts, score_suites, suite_plans
+from breakfix.benchmarks.suites import benchmark_attempts, score_suites
 from breakfix.config import RunConfig
+from breakfix.curation.datasets import read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.curation.pipeline import curate
+from breakfix.curation.stage import curate_round, heldout_texts, helpful_rows
 from breakfix.curation.text import prompt_text
 from breakfix.demo.world import DemoWorld
 from breakfix.errors import BreakfixError
@@ -37,20 +38,6 @@ from breakfix.store import Store, ensure_run_dir
 from breakfix.types import content_key
 
 Log = Callable[[str], None]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write JSONL atomically (to a temporary file, then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def checkpoint_id(model_dir: Path | str) -> str:
@@ -162,19 +149,12 @@ class Cycle:
             store.set_meta("config_key", cfg_key)
             store.set_meta("config", json.dumps(self.cfg.model_dump(mode="json")))
 
-            heldout_texts = sorted(
-                {
-                    turn
-                    for plans in suite_plans(self.world, self.cfg.benchmarks.suites).values()
-                    for p in plans
-                    for turn in p.turns
-                }
-            )
-            index = HeldoutIndex(heldout_texts)
+            heldout = heldout_texts(self.cfg, self.world)
+            index = HeldoutIndex(heldout)
             redteam_seeds = self.world.seeds("redteam", tuple(self.cfg.redteam.languages))
             sim = self.cfg.benchmarks.simulator
             simulator = build_backend(sim, self.cfg.seed) if sim else None
-            helpful = self._helpful()
+            helpful = helpful_rows(self.cfg, self.world)
 
             model_dir = self._base_model()
             rounds: list[dict[str, Any]] = []
@@ -249,28 +229,18 @@ class Cycle:
 
                 def do_curate() -> dict[str, Any]:
                     attempts = list(store.iter_attempts(r, "redteam"))
-                    direct = {a.seed.id: a for a in attempts if a.technique == "direct"}
-                    findings = [to_finding(a) for a in attempts if is_defect(a)]
-                    refs = {s.id: self.world.safe_response(s) for s in redteam_seeds if not s.harmful}
-                    probes = [a for a in attempts if not a.seed.harmful]
-                    res = curate(
-                        findings,
+                    res = curate_round(
+                        self.cfg,
+                        self.judge,
                         round_=r,
-                        direct=direct,
-                        references=refs,
-                        benign_probes=probes,
+                        findings=[to_finding(a) for a in attempts if is_defect(a)],
+                        attempts=attempts,
                         helpful=helpful,
                         heldout=index,
                         replay_sft=replay_sft,
                         replay_dpo=replay_dpo,
-                        safety_share=self.cfg.curation.safety_share,
-                        benign_pair_share=self.cfg.curation.benign_pair_share,
-                        cap_per_group=self.cfg.curation.cap_per_group,
-                        dedup_threshold=self.cfg.curation.dedup_threshold,
-                        seed=self.cfg.seed + r,
                     )
-                    write_jsonl(rd / "sft.jsonl", res.sft)
-                    write_jsonl(rd / "dpo.jsonl", res.dpo)
+                    write_dataset(rd, res.sft, res.dpo, res.stats, f"{self.cfg.name}: round {r} safety data")
                     return res.stats
 
                 rec["curation"], rec["seconds"]["curate"] = self._stage(store, r, "curate", do_curate)
@@ -297,9 +267,9 @@ class Cycle:
                 r += 1
 
             overlap = {
-                "heldout_prompts": len(heldout_texts),
-                "redteam_seeds": HeldoutIndex([s.text for s in redteam_seeds]).count(heldout_texts),
-                "training_rows": HeldoutIndex(training_rows).count(heldout_texts) if training_rows else 0,
+                "heldout_prompts": len(heldout),
+                "redteam_seeds": HeldoutIndex([s.text for s in redteam_seeds]).count(heldout),
+                "training_rows": HeldoutIndex(training_rows).count(heldout) if training_rows else 0,
             }
             if self.cfg.judge == "demo":
                 audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
@@ -312,14 +282,6 @@ class Cycle:
             write_report(report, self.out)
             return report
 
-    def _helpful(self) -> list[dict[str, Any]]:
-        path = self.cfg.curation.helpful_dataset
-        if path:
-            from breakfix.seeds.chat import load_chat_jsonl
-
-            return load_chat_jsonl(path)
-        return self.world.helpful_data()
-
     def _train(
         self,
         store: Store,
@@ -329,52 +291,14 @@ class Cycle:
         dpo_rows: list[dict[str, Any]],
         out: Path,
     ) -> dict[str, Any]:
-        from breakfix.training.dpo import train_dpo
-        from breakfix.training.sft import train_sft
+        from breakfix.training.pipeline import train_pipeline
 
-        method = self.cfg.training.method
-        stats: dict[str, Any] = {"method": method, "steps": 0, "seconds": 0.0, "tokens": 0}
-        current = model_dir
-        stages = []
-        if "sft" in method.split("+") and sft_rows:
-            mid = out.parent / "sft-model" if "dpo" in method else out
-            res = train_sft(
-                current, sft_rows, mid, self.cfg.training.sft, seed=self.cfg.seed + r, progress_label=f"round {r}: SFT"
-            )
-            store.put_metrics(r, "sft", res.logs)
-            stages.append(("sft", res))
-            current = mid
-        if "dpo" in method.split("+") and dpo_rows:
-            res = train_dpo(
-                current, dpo_rows, out, self.cfg.training.dpo, seed=self.cfg.seed + r, progress_label=f"round {r}: DPO"
-            )
-            store.put_metrics(r, "dpo", res.logs)
-            stages.append(("dpo", res))
-            if current != model_dir:
-                shutil.rmtree(current, ignore_errors=True)
-        elif current != out:
-            shutil.copytree(current, out, dirs_exist_ok=True)
+        stats, stages = train_pipeline(
+            self.cfg.training, model_dir, sft_rows, dpo_rows, out, seed=self.cfg.seed + r, label=f"round {r}"
+        )
         for name, res in stages:
-            stats[name] = {
-                "steps": res.steps,
-                "seconds": round(res.seconds, 3),
-                "tokens": res.tokens,
-                "tokens_per_s": round(res.tokens_per_s, 1),
-                "final_loss": _last(res.logs, "loss"),
-                "reward_margin": _last(res.logs, "rewards/margins"),
-                "reward_accuracy": _last(res.logs, "rewards/accuracies"),
-            }
-            stats["steps"] += res.steps
-            stats["seconds"] += res.seconds
-            stats["tokens"] += res.tokens
-        stats["seconds"] = round(stats["seconds"], 3)
-        stats["tokens_per_s"] = round(stats["tokens"] / stats["seconds"], 1) if stats["seconds"] else 0.0
+            store.put_metrics(r, name, res.logs)
         return stats
-
-
-def _last(logs: list[dict[str, Any]], key: str) -> float | None:
-    vals = [x[key] for x in logs if key in x]
-    return float(vals[-1]) if vals else None
 
 
 def _bench_line(r: int, bench: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -38,14 +39,21 @@ class HeldoutIndex:
             self.hashes[str(i)] = m
             self.lsh.insert(str(i), m)
 
-    def overlaps(self, text: str) -> bool:
+    def reason(self, text: str) -> str | None:
+        """How ``text`` overlaps the held-out set (``heldout_exact``, ``heldout_ngram``, ``heldout_minhash``), or
+        None."""
         if normalise(text) in self.exact:
-            return True
+            return "heldout_exact"
         if ngrams(text, self.n) & self.grams:
-            return True
+            return "heldout_ngram"
         m = minhash(text, self.num_perm)
         # LSH returns candidates; keep only those whose estimated Jaccard really reaches the threshold
-        return any(m.jaccard(self.hashes[k]) >= self.threshold for k in self.lsh.query(m))
+        if any(m.jaccard(self.hashes[k]) >= self.threshold for k in self.lsh.query(m)):
+            return "heldout_minhash"
+        return None
+
+    def overlaps(self, text: str) -> bool:
+        return self.reason(text) is not None
 
     def count(self, texts: Iterable[str]) -> int:
         return sum(self.overlaps(t) for t in texts)
@@ -53,7 +61,15 @@ class HeldoutIndex:
 
 def decontaminate(
     rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], str], index: HeldoutIndex
-) -> tuple[list[dict[str, Any]], int]:
-    """Drop rows whose ``key`` text overlaps the held-out index. Returns kept rows and the number dropped."""
-    kept = [r for r in rows if not index.overlaps(key(r))]
-    return kept, len(rows) - len(kept)
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Drop rows whose ``key`` text overlaps the held-out index. Returns the kept rows and the dropped counts by
+    reason."""
+    kept: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    for r in rows:
+        why = index.reason(key(r))
+        if why:
+            dropped[why] += 1
+        else:
+            kept.append(r)
+    return kept, dropped

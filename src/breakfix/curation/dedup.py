@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,9 +17,10 @@ def dedup(
     threshold: float = 0.9,
     seen: Sequence[str] = (),
     num_perm: int = 128,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Drop rows whose ``key`` text duplicates (exactly or with MinHash Jaccard >= ``threshold``) an earlier row or
-    a text in ``seen`` (earlier rounds). Returns the kept rows and the number dropped.
+    a text in ``seen`` (earlier rounds). Returns the kept rows and the dropped counts by reason: ``exact`` /
+    ``near`` (within these rows), ``exact_earlier_round`` / ``near_earlier_round`` (against ``seen``).
 
     Args:
         rows: Candidate rows, in priority order (earlier rows win).
@@ -29,26 +31,27 @@ def dedup(
     """
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     hashes = {}
-    exact: set[str] = set()
+    exact: dict[str, str] = {}  # normalised text -> where it came from ("s": seen, "r": these rows)
     for i, text in enumerate(seen):
         norm = normalise(text)
         if norm not in exact:
-            exact.add(norm)
+            exact[norm] = "s"
             hashes[f"s{i}"] = minhash(text, num_perm)
             lsh.insert(f"s{i}", hashes[f"s{i}"])
     kept: list[dict[str, Any]] = []
-    dropped = 0
+    dropped: Counter[str] = Counter()
     for i, row in enumerate(rows):
         text = key(row)
         norm = normalise(text)
         if norm in exact:
-            dropped += 1
+            dropped["exact" if exact[norm] == "r" else "exact_earlier_round"] += 1
             continue
         m = minhash(text, num_perm)
-        if any(m.jaccard(hashes[k]) >= threshold for k in lsh.query(m)):  # verify LSH candidates
-            dropped += 1
+        near = [k for k in lsh.query(m) if m.jaccard(hashes[k]) >= threshold]  # verify LSH candidates
+        if near:
+            dropped["near" if any(k.startswith("r") for k in near) else "near_earlier_round"] += 1
             continue
-        exact.add(norm)
+        exact[norm] = "r"
         hashes[f"r{i}"] = m
         lsh.insert(f"r{i}", m)
         kept.append(row)

@@ -9,14 +9,39 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from breakfix.backends.base import AsyncBackend
+from breakfix.curation.augment import augment_languages
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
-from breakfix.curation.responses import safe_response
+from breakfix.curation.responses import ResponseChain
 from breakfix.curation.text import prompt_text
-from breakfix.demo.world import refusal_text
 from breakfix.types import Attempt, Finding
+
+
+@dataclass
+class CurationSettings:
+    """How one round's data is built (the ``curation`` block of the run config, less its file paths).
+
+    Args:
+        safety_share: Share of safety rows in the SFT mix.
+        benign_contrast: Add benign contrast data (over-refusal fixes, helpful-vs-refusal pairs, benign SFT rows).
+            Off gives refusal-only safety data, which over-refuses.
+        benign_pair_share: Share of benign contrast pairs among DPO pairs.
+        cap_per_group: At most this many safety rows per (category, language).
+        dedup_threshold: MinHash Jaccard threshold for near-duplicates.
+        augment_languages: Languages to top up with translations.
+        min_per_language: Safety rows each of ``augment_languages`` is topped up to.
+    """
+
+    safety_share: float = 0.15
+    benign_contrast: bool = True
+    benign_pair_share: float = 0.3
+    cap_per_group: int | None = 15
+    dedup_threshold: float = 0.9
+    augment_languages: Sequence[str] = ()
+    min_per_language: int = 0
 
 
 @dataclass
@@ -30,17 +55,15 @@ def curate(
     findings: Sequence[Finding],
     *,
     round_: int,
+    chain: ResponseChain,
     direct: Mapping[str, Attempt],
-    references: Mapping[str, str],
     benign_probes: Sequence[Attempt],
     helpful: Sequence[dict[str, Any]],
     heldout: HeldoutIndex,
     replay_sft: Sequence[dict[str, Any]] = (),
     replay_dpo: Sequence[dict[str, Any]] = (),
-    safety_share: float = 0.5,
-    benign_pair_share: float = 0.3,
-    cap_per_group: int | None = None,
-    dedup_threshold: float = 0.9,
+    settings: CurationSettings | None = None,
+    translator: AsyncBackend | None = None,
     seed: int = 0,
 ) -> CurationResult:
     """Build one round's training data.
@@ -48,70 +71,69 @@ def curate(
     Args:
         findings: This round's defects (harmful compliances and benign over-refusals).
         round_: The round the data comes from (recorded in each row's ``meta``).
+        chain: The safe-response chain (its references also answer benign probes).
         direct: The checkpoint's direct attempts by seed id (for self-distillation).
-        references: Reference answers of benign seeds, by seed id.
-        benign_probes: Direct attempts on benign red-team seeds (the pool for benign contrast pairs).
+        benign_probes: Attempts on benign red-team seeds (the pool for benign contrast pairs).
         helpful: Helpfulness rows (``{"messages", "meta"}``) to mix in.
         heldout: Index of held-out prompts; overlapping rows are dropped.
         replay_sft: Earlier rounds' safety SFT rows, replayed so old fixes are kept.
         replay_dpo: Earlier rounds' safety DPO pairs.
-        safety_share: Share of safety rows in the SFT mix.
-        benign_pair_share: Share of benign contrast pairs among DPO pairs.
-        cap_per_group: At most this many safety rows per (category, language).
-        dedup_threshold: MinHash Jaccard threshold for near-duplicates.
+        settings: Shares, caps, thresholds and augmentation.
+        translator: The converter model that translates rows for language augmentation.
         seed: Seed of sampling and shuffling.
     """
-    sources: Counter[str] = Counter()
+    st = settings or CurationSettings()
+    if not st.benign_contrast:
+        findings = [f for f in findings if f.category != "benign"]
+    synth = chain.synthesize(findings, direct)
     sft_safety, dpo_safety = [], []
-    for f in findings:
-        chosen, source = safe_response(f, direct, references.get(f.seed_id))
-        sources[source] += 1
-        s, d = finding_rows(f, chosen, source, round_)
-        sft_safety.append(s)
-        dpo_safety.append(d)
+    for f, got in zip(findings, synth.responses, strict=True):
+        if got is not None:
+            s, d = finding_rows(f, got[0], got[1], round_)
+            sft_safety.append(s)
+            dpo_safety.append(d)
 
-    # dedup within the round and against replayed rounds, then decontaminate, then balance
-    seen = [prompt_text(r) for r in replay_sft]
-    kept_idx, dropped_dup = dedup(
+    # dedup within the round and against replayed rounds, then decontaminate, augment, then balance
+    kept_idx, dup_reasons = dedup(
         [{"i": i, "t": prompt_text(r)} for i, r in enumerate(sft_safety)],
         key=lambda r: r["t"],
-        threshold=dedup_threshold,
-        seen=seen,
+        threshold=st.dedup_threshold,
+        seen=[prompt_text(r) for r in replay_sft],
     )
-    idx = [r["i"] for r in kept_idx]
-    sft_safety = [sft_safety[i] for i in idx]
-    dpo_safety = [dpo_safety[i] for i in idx]
-    pairs = [{"s": s, "d": d} for s, d in zip(sft_safety, dpo_safety, strict=True)]
-    pairs, dropped_contam = decontaminate(pairs, key=lambda p: prompt_text(p["s"]), index=heldout)
-    capped = cap_groups([{**p, "meta": p["s"]["meta"]} for p in pairs], cap_per_group, seed)
-    sft_safety = [p["s"] for p in capped] + list(replay_sft)
-    dpo_safety = [p["d"] for p in capped] + list(replay_dpo)
+    pairs = [dpo_safety[r["i"]] for r in kept_idx]
+    pairs, contam_reasons = decontaminate(pairs, key=prompt_text, index=heldout)
+    augmentation: dict[str, Any] = {}
+    if st.augment_languages and st.min_per_language and translator is not None:
+        pairs, augmentation = augment_languages(pairs, st.augment_languages, st.min_per_language, translator, seed)
+        pairs, more = decontaminate(pairs, key=prompt_text, index=heldout)
+        contam_reasons += more
+    pairs = cap_groups(pairs, st.cap_per_group, seed)
+    sft_safety = [sft_row(p["prompt"], p["chosen"][0]["content"], p["meta"]) for p in pairs] + list(replay_sft)
+    dpo_safety = pairs + list(replay_dpo)
 
-    helpful_clean, dropped_helpful = decontaminate(list(helpful), key=prompt_text, index=heldout)
+    helpful_clean, helpful_reasons = decontaminate(list(helpful), key=prompt_text, index=heldout)
     helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
-    dropped_contam += dropped_helpful
+    contam_reasons += helpful_reasons
 
-    # benign contrast: helpful answers preferred over refusals of benign prompts
-    n_benign_dpo = round(len(dpo_safety) * benign_pair_share / (1 - benign_pair_share)) if dpo_safety else 0
-    benign_dpo = _benign_pairs(benign_probes, references, helpful_clean, n_benign_dpo, round_, seed)
-    # benign SFT contrast: the plain (un-attacked) benign probes with their reference answers; the wrapped ones
-    # enter as DPO pairs, so the SFT mix is not flooded with new answers to learn
-    benign_sft = []
-    for a in benign_probes:
-        if a.technique == "direct" and (a.seed.id in references or _helped(a)):
-            answer, source = _benign_answer(a, references)
-            benign_sft.append(
-                sft_row(
-                    a.prompt,
-                    answer,
-                    {"category": "benign", "language": a.seed.language, "round": round_, "source": source},
-                )
-            )
-    sft = mix(sft_safety, benign_sft + helpful_sft, safety_share, seed) if sft_safety else []
+    benign_dpo: list[dict[str, Any]] = []
+    benign_sft: list[dict[str, Any]] = []
+    if st.benign_contrast:
+        # benign contrast: helpful answers preferred over refusals of benign prompts
+        n_benign_dpo = round(len(dpo_safety) * st.benign_pair_share / (1 - st.benign_pair_share)) if dpo_safety else 0
+        benign_dpo = _benign_pairs(benign_probes, chain, helpful_clean, n_benign_dpo, round_, seed)
+        # benign SFT contrast: the plain (un-attacked) benign probes with their reference answers; the wrapped ones
+        # enter as DPO pairs, so the SFT mix is not flooded with new answers to learn
+        for a in benign_probes:
+            if a.technique == "direct" and (a.seed.id in chain.references or _helped(a)):
+                answer, source = _benign_answer(a, chain.references)
+                meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": source}
+                benign_sft.append(sft_row(a.prompt, answer, meta))
+    sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
     rng.shuffle(dpo)
-    n_benign_sft = helpful_count(len(sft_safety), safety_share) if sft_safety else 0
+    n_benign_sft = helpful_count(len(sft_safety), st.safety_share) if sft_safety else 0
+    reasons = Counter(dup_reasons) + Counter(contam_reasons)
     stats = {
         "sft": len(sft),
         "dpo": len(dpo),
@@ -119,27 +141,33 @@ def curate(
         "benign_dpo": len(benign_dpo),
         "safety_sft": len(sft_safety),
         "replayed": len(replay_sft),
-        "dropped_duplicates": dropped_dup,
-        "dropped_contaminated": dropped_contam,
-        "response_sources": dict(sources),
+        "dropped_duplicates": sum(dup_reasons.values()),
+        "dropped_contaminated": sum(contam_reasons.values()),
+        "dropped_reasons": dict(sorted(reasons.items())),
+        "response_sources": dict(synth.sources),
+        "responses_rejected": synth.stats()["rejected"],
+        "unresolved_findings": synth.stats()["unresolved"],
     }
+    if augmentation:
+        stats["augmentation"] = augmentation
     return CurationResult(sft=sft, dpo=dpo, stats=stats)
 
 
 def _benign_pairs(
     probes: Sequence[Attempt],
-    references: Mapping[str, str],
+    chain: ResponseChain,
     helpful: Sequence[dict[str, Any]],
     n: int,
     round_: int,
     seed: int,
 ) -> list[dict[str, Any]]:
+    references = chain.references
     pool: list[dict[str, Any]] = []
     for a in probes:
         if a.seed.id not in references and not _helped(a):
             continue
         refused = a.status == "ok" and a.verdict is not None and a.verdict.refusal
-        rejected = a.response if refused else refusal_text("benign", a.seed.language)
+        rejected = a.response if refused else chain.templates.get("default", a.seed.language)
         chosen, _ = _benign_answer(a, references)
         pool.append(
             dpo_row(
@@ -161,7 +189,7 @@ def _benign_pairs(
             dpo_row(
                 msgs[:-1],
                 msgs[-1]["content"],
-                refusal_text("benign", lang),
+                chain.templates.get("default", lang),
                 {"category": "benign", "language": lang, "round": round_, "source": "helpful"},
             )
         )

@@ -19,20 +19,26 @@ def load_chat_jsonl(path: str | Path, language: str = "en") -> list[dict[str, An
     p = Path(path)
     rows: list[dict[str, Any]] = []
     for n, obj in iter_jsonl(p):
-        msgs = obj.get("messages")
-        if not isinstance(msgs, list) or not msgs:
-            raise BreakfixError(str(p), f"line {n}: messages", "missing or not a non-empty list")
-        for i, m in enumerate(msgs):
-            if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
-                raise BreakfixError(
-                    str(p),
-                    f"line {n}: messages[{i}]",
-                    "each message needs a role (system/user/assistant) and string content",
-                )
-        if msgs[-1]["role"] != "assistant":
-            raise BreakfixError(str(p), f"line {n}: messages", "last message must be the assistant's")
+        msgs = validate_chat(obj.get("messages"), str(p), f"line {n}")
         meta = {"category": "benign", "language": language, "source": p.name, **(obj.get("meta") or {})}
         rows.append({"messages": msgs, "meta": meta})
     if not rows:
         raise BreakfixError(str(p), None, "dataset is empty")
     return rows
+
+
+def validate_chat(msgs: Any, source: str, where: str) -> list[dict[str, str]]:
+    """``msgs`` as a chat that ends with an assistant turn; a ``BreakfixError`` naming ``source`` and ``where``
+    otherwise. Extra message keys (tool calls, names) are dropped."""
+    if not isinstance(msgs, list) or not msgs:
+        raise BreakfixError(source, f"{where}: messages", "missing or not a non-empty list")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
+            raise BreakfixError(
+                source,
+                f"{where}: messages[{i}]",
+                "each message needs a role (system/user/assistant) and string content",
+            )
+    if msgs[-1]["role"] != "assistant":
+        raise BreakfixError(source, f"{where}: messages", "last message must be the assistant's")
+    return [{"role": m["role"], "content": m["content"]} for m in msgs]

@@ -6,7 +6,8 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from transformers import TrainerCallback
@@ -66,18 +67,63 @@ def quiet_training_logs() -> Iterator[None]:
 
 
 class TrainSettings(BaseModel):
-    """Settings every breakfix trainer shares; ``SFTSettings`` and ``DPOSettings`` add their own."""
+    """Settings every breakfix trainer shares; ``SFTSettings`` and ``DPOSettings`` add their own.
+
+    ``batch_size`` is per device, as TRL's ``per_device_train_batch_size``: under ``accelerate launch`` with N
+    processes, one optimizer step sees ``N * batch_size * gradient_accumulation_steps`` rows.
+    """
 
     model_config = {"extra": "forbid"}
 
     epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, description="rows per device per step")
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_length: int = Field(256, ge=16)
     warmup_ratio: float = Field(0.05, ge=0, le=1)
     freeze_embeddings: bool = True
-    report_to: list[str] = Field(default_factory=list)
+    lora: bool = Field(False, description="train a LoRA adapter (PEFT), then merge it; the adapter is kept too")
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int | None = Field(None, ge=1, description="default: 2 * lora_r")
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    gradient_checkpointing: bool | None = Field(None, description="default: on when training on a GPU")
+    bf16: bool | None = Field(None, description="default: on when the GPU supports bf16")
+    report_to: list[str] = Field(default_factory=list, description="tensorboard, wandb, mlflow, ... (passed to TRL)")
+    logging_dir: str | None = Field(None, description="where tensorboard writes (default: the trainer's own dir)")
+
+
+@dataclass
+class TrainResult:
+    """What one training stage did: optimizer steps, training seconds, tokens seen (epochs included), logs."""
+
+    steps: int
+    seconds: float
+    tokens: int
+    logs: list[dict[str, Any]]
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def final(self, key: str) -> float | None:
+        vals = [x[key] for x in self.logs if key in x]
+        return float(vals[-1]) if vals else None
+
+
+def lora_config(settings: TrainSettings) -> Any:
+    """PEFT's ``LoraConfig`` for the settings, or None when LoRA is off."""
+    if not settings.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=settings.lora_r,
+        lora_alpha=settings.lora_alpha or 2 * settings.lora_r,
+        lora_dropout=settings.lora_dropout,
+        target_modules=settings.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any]:
@@ -87,7 +133,9 @@ def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
-    if settings.freeze_embeddings:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if settings.freeze_embeddings and not settings.lora:  # LoRA already leaves the embeddings frozen
         freeze_embeddings(model)
     return tokenizer, model
 
@@ -107,7 +155,8 @@ def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) ->
         "report_to": settings.report_to,
         "seed": seed,
         "data_seed": seed,
-        **trainer_common(),
+        **trainer_common(settings),
+        **({"logging_dir": settings.logging_dir} if settings.logging_dir else {}),
     }
 
 
@@ -122,28 +171,52 @@ def fit(trainer: Any) -> float:
         return time.perf_counter() - started
 
 
-def trainer_common() -> dict[str, Any]:
-    """TrainingArguments shared by every breakfix trainer."""
+def trainer_common(settings: TrainSettings | None = None) -> dict[str, Any]:
+    """TrainingArguments shared by every breakfix trainer: bf16 and gradient checkpointing on GPU unless the
+    settings say otherwise, no intermediate checkpoints (a stage is committed whole)."""
     import torch
 
+    gpu = torch.cuda.is_available()
+    bf16 = settings.bf16 if settings and settings.bf16 is not None else bool(gpu and torch.cuda.is_bf16_supported())
+    ckpt = settings.gradient_checkpointing if settings and settings.gradient_checkpointing is not None else gpu
     return {
         "lr_scheduler_type": "cosine",
         "logging_steps": 5,
         "save_strategy": "no",
-        "use_cpu": not torch.cuda.is_available(),
-        "bf16": bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
+        "use_cpu": not gpu,
+        "bf16": bf16,
+        "activation_checkpointing": ckpt,  # TRL defaults it on, which only slows CPU training
+        "ddp_find_unused_parameters": False,
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
     }
 
 
+def is_main_process() -> bool:
+    """Whether this is the main process of an ``accelerate launch`` / torchrun job (or a plain process)."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def save_trained(trainer: Any, tokenizer: Any, out_dir: Any) -> None:
+    """Save a trainer's model from the main process only (the others wait), as :func:`save_model` does."""
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        save_model(trainer.accelerator.unwrap_model(trainer.model), tokenizer, out_dir)
+    trainer.accelerator.wait_for_everyone()
+
+
 def save_model(model: Any, tokenizer: Any, out_dir: Any) -> None:
-    """Save a safetensors HF dir atomically (written beside, then renamed). LoRA adapters are merged first and
-    also kept under ``adapter/``."""
+    """Save a safetensors HF dir atomically (written beside, then renamed). LoRA adapters are saved under
+    ``adapter/`` and then merged into the saved weights, so the dir loads as a plain model."""
     import os
     import shutil
     from pathlib import Path
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Writing model shards"
     out = Path(out_dir)
     tmp = out.parent / f".{out.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,14 +1,14 @@
-"""Preference optimisation with TRL's DPOTrainer; default loss ``["sigmoid", "sft"]`` (DPO plus an SFT term)."""
+"""Preference optimisation with TRL's DPOTrainer; default loss ``["sigmoid", "sft"]`` (DPO plus an SFT term on the
+chosen response, the successor of ``rpo_alpha``), full or LoRA."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from breakfix.training.common import TrainSettings
-from breakfix.training.sft import TrainResult
+from breakfix.training.common import TrainResult, TrainSettings
 
 
 class DPOSettings(TrainSettings):
@@ -17,8 +17,14 @@ class DPOSettings(TrainSettings):
     epochs: float = Field(1.0, gt=0)
     learning_rate: float = Field(1e-4, gt=0)
     beta: float = Field(0.1, gt=0)
-    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"])
+    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
     loss_weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> DPOSettings:
+        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
+            raise ValueError(f"loss_weights needs one weight per loss_type ({len(self.loss_type)})")
+        return self
 
 
 def train_dpo(
@@ -30,16 +36,18 @@ def train_dpo(
     progress_label: str = "DPO",
 ) -> TrainResult:
     """Train ``model_dir`` on preference ``pairs`` (explicit prompt, chosen, rejected); the reference model is
-    ``model_dir`` itself. Saves a safetensors HF dir at ``out_dir``."""
+    ``model_dir`` itself (with LoRA, the base with the adapter disabled). Saves a safetensors HF dir at ``out_dir``."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     from breakfix.training.common import (
         ProgressCallback,
         fit,
+        is_main_process,
         load_for_training,
+        lora_config,
         quiet_training_logs,
-        save_model,
+        save_trained,
         trainer_args,
     )
 
@@ -51,9 +59,16 @@ def train_dpo(
         loss_weights=settings.loss_weights,
         **trainer_args(settings, out_dir, "dpo", seed),
     )
-    cb = ProgressCallback(progress_label)
+    cb = ProgressCallback(progress_label, enabled=is_main_process())
     with quiet_training_logs():
-        trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=[cb])
+        trainer = DPOTrainer(
+            model=model,
+            args=args,
+            train_dataset=data,
+            processing_class=tokenizer,
+            callbacks=[cb],
+            peft_config=lora_config(settings),
+        )
     seconds = fit(trainer)
     ds = trainer.train_dataset
     per_row = (
@@ -65,5 +80,5 @@ def train_dpo(
         else [0]
     )
     tokens = int(sum(per_row) * settings.epochs)
-    save_model(trainer.model, tokenizer, out_dir)
+    save_trained(trainer, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)

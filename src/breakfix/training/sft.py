@@ -1,14 +1,13 @@
-"""Supervised fine-tuning with TRL's SFTTrainer (completion-only or assistant-only loss)."""
+"""Supervised fine-tuning with TRL's SFTTrainer (completion-only or assistant-only loss), full or LoRA."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from breakfix.training.common import TrainSettings
+from breakfix.training.common import TrainResult, TrainSettings
 
 
 class SFTSettings(TrainSettings):
@@ -16,20 +15,6 @@ class SFTSettings(TrainSettings):
 
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(2e-4, gt=0)
-    lora: bool = False
-    lora_r: int = Field(16, ge=1)
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    seconds: float
-    tokens: int
-    logs: list[dict[str, Any]]
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds if self.seconds else 0.0
 
 
 def train_sft(
@@ -43,7 +28,9 @@ def train_sft(
     """Fine-tune ``model_dir`` on ``rows`` and save a safetensors HF dir at ``out_dir``.
 
     Rows are conversational prompt-completion (``{"prompt": [...], "completion": [...]}``, loss on the completion
-    only) or chats (``{"messages": [...]}``, loss on every assistant turn); one format per call.
+    only) or chats (``{"messages": [...]}``, loss on the assistant turns only, which needs a chat template with
+    ``{% generation %}`` markers); one format per call. Under ``accelerate launch`` every process calls this, and
+    the main process saves.
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -51,9 +38,11 @@ def train_sft(
     from breakfix.training.common import (
         ProgressCallback,
         fit,
+        is_main_process,
         load_for_training,
+        lora_config,
         quiet_training_logs,
-        save_model,
+        save_trained,
         trainer_args,
     )
 
@@ -61,7 +50,7 @@ def train_sft(
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
     data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
     args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
-    cb = ProgressCallback(progress_label)
+    cb = ProgressCallback(progress_label, enabled=is_main_process())
     with quiet_training_logs():
         trainer = SFTTrainer(
             model=model,
@@ -69,19 +58,9 @@ def train_sft(
             train_dataset=data,
             processing_class=tokenizer,
             callbacks=[cb],
-            peft_config=_lora(settings),
+            peft_config=lora_config(settings),
         )
     seconds = fit(trainer)
     tokens = int(sum(len(x) for x in trainer.train_dataset["input_ids"]) * settings.epochs)
-    save_model(trainer.model, tokenizer, out_dir)
+    save_trained(trainer, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)
-
-
-def _lora(settings: SFTSettings) -> Any:
-    if not settings.lora:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=settings.lora_r, lora_alpha=2 * settings.lora_r, target_modules="all-linear", task_type="CAUSAL_LM"
-    )

@@ -1,0 +1,208 @@
+"""Run a training stage in this process, or across processes, GPUs and nodes through ``accelerate launch``.
+
+breakfix builds no distributed code of its own. A distributed stage is written to a job file, and
+``accelerate launch ... -m breakfix.training.launch JOB`` runs the same TRL trainer in every process; accelerate
+(DDP, FSDP, DeepSpeed ZeRO-3, multi-node) and TRL do the rest, and the main process saves the model and the result.
+
+A CPU job with several processes runs DDP over gloo. accelerate's own launcher for ``MULTI_CPU`` needs ``mpirun``,
+so breakfix launches such a config through torchrun (``--multi_gpu``), which works on CPUs as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from breakfix.errors import BreakfixError
+from breakfix.training.common import TrainResult, TrainSettings
+
+Stage = Literal["sft", "dpo"]
+
+
+class LaunchSettings(BaseModel):
+    """How a training stage is launched.
+
+    Args:
+        accelerate_config: An ``accelerate config`` YAML (DDP, FSDP, DeepSpeed, multi-node). Its settings apply.
+        num_processes: Processes to launch (overrides the config's ``num_processes``). More than one without a
+            config launches DDP on this machine: over NCCL on GPUs, over gloo on CPUs.
+        main_process_port: The rendezvous port (default: the config's, or a free one).
+    """
+
+    model_config = {"extra": "forbid"}
+
+    accelerate_config: str | None = None
+    num_processes: int | None = Field(None, ge=1)
+    main_process_port: int | None = Field(None, ge=1, le=65535)
+
+    @property
+    def distributed(self) -> bool:
+        return self.accelerate_config is not None or (self.num_processes or 1) > 1
+
+
+def _trainer(stage: Stage) -> tuple[Any, type[TrainSettings]]:
+    if stage == "sft":
+        from breakfix.training.sft import SFTSettings, train_sft
+
+        return train_sft, SFTSettings
+    from breakfix.training.dpo import DPOSettings, train_dpo
+
+    return train_dpo, DPOSettings
+
+
+def train_stage(
+    stage: Stage,
+    model_dir: str | Path,
+    rows: list[dict[str, Any]],
+    out_dir: str | Path,
+    settings: TrainSettings,
+    *,
+    seed: int = 0,
+    label: str | None = None,
+    launch: LaunchSettings | None = None,
+) -> TrainResult:
+    """Train one stage (``sft`` on SFT rows, ``dpo`` on pairs) from ``model_dir`` into ``out_dir``.
+
+    With ``launch`` distributed, the stage runs under ``accelerate launch``; otherwise in this process.
+    """
+    fn, _ = _trainer(stage)
+    label = label or stage.upper()
+    if launch is None or not launch.distributed:
+        return fn(model_dir, rows, out_dir, settings, seed=seed, progress_label=label)
+    return _launched(stage, model_dir, rows, out_dir, settings, seed, label, launch)
+
+
+def accelerate_command(launch: LaunchSettings, job: Path) -> list[str]:
+    """The ``accelerate launch`` command line that runs ``job`` under ``launch``."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    conf: dict[str, Any] = {}
+    if launch.accelerate_config:
+        conf = read_accelerate_config(launch.accelerate_config)
+        cmd += ["--config_file", launch.accelerate_config]
+    n = launch.num_processes or int(conf.get("num_processes", 1))
+    kind = str(conf.get("distributed_type", "")).upper()
+    if not conf or (kind in ("MULTI_CPU", "NO", "") and n > 1 and not conf.get("mpirun_config")):
+        cmd += ["--multi_gpu"]  # torchrun: DDP over NCCL on GPUs, over gloo on CPUs
+    if not conf:
+        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    if launch.num_processes:
+        cmd += ["--num_processes", str(launch.num_processes)]
+    port = launch.main_process_port or (None if conf.get("num_machines", 1) > 1 else _free_port())
+    if port:
+        cmd += ["--main_process_port", str(port)]
+    return cmd + ["-m", "breakfix.training.launch", str(job)]
+
+
+def read_accelerate_config(path: str) -> dict[str, Any]:
+    """An accelerate config as a mapping; a missing or malformed file is a :class:`BreakfixError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise BreakfixError(path, None, "accelerate config not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise BreakfixError(path, None, f"invalid accelerate config ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise BreakfixError(path, None, "accelerate config must be a YAML mapping")
+    n = data.get("num_processes", 1)
+    if not isinstance(n, int) or n < 1:
+        raise BreakfixError(path, "num_processes", "must be a positive integer")
+    return data
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _launched(
+    stage: Stage,
+    model_dir: str | Path,
+    rows: list[dict[str, Any]],
+    out_dir: str | Path,
+    settings: TrainSettings,
+    seed: int,
+    label: str,
+    launch: LaunchSettings,
+) -> TrainResult:
+    out = Path(out_dir)
+    job_dir = out.parent / f".{out.name}.{stage}-job"
+    shutil.rmtree(job_dir, ignore_errors=True)
+    job_dir.mkdir(parents=True)
+    with open(job_dir / "data.jsonl", "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    job = {
+        "stage": stage,
+        "model_dir": str(model_dir),
+        "data": str(job_dir / "data.jsonl"),
+        "out_dir": str(out),
+        "settings": settings.model_dump(mode="json"),
+        "seed": seed,
+        "label": label,
+        "result": str(job_dir / "result.json"),
+        "error": str(job_dir / "error.txt"),
+    }
+    (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+    cmd = accelerate_command(launch, job_dir / "job.json")
+    env = os.environ.copy()
+    n = launch.num_processes or (
+        int(read_accelerate_config(launch.accelerate_config).get("num_processes", 1)) if launch.accelerate_config else 1
+    )
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
+    env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "ignore")
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    result = job_dir / "result.json"
+    if proc.returncode != 0 or not result.is_file():
+        err = job_dir / "error.txt"
+        detail = err.read_text(encoding="utf-8").strip() if err.is_file() else proc.stderr.strip()
+        raise RuntimeError(f"accelerate launch of the {stage} stage failed (exit {proc.returncode}): {detail[-2000:]}")
+    data = json.loads(result.read_text(encoding="utf-8"))
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return TrainResult(**data)
+
+
+def _worker(job_path: str) -> None:
+    """Run one job file's stage in this process (every process of the launch runs this)."""
+    from dataclasses import asdict
+
+    from breakfix.training.common import is_main_process
+
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    try:
+        fn, settings_cls = _trainer(job["stage"])
+        with open(job["data"], encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        res = fn(
+            job["model_dir"],
+            rows,
+            job["out_dir"],
+            settings_cls.model_validate(job["settings"]),
+            seed=job["seed"],
+            progress_label=job["label"],
+        )
+    except BaseException as e:
+        import traceback
+
+        Path(job["error"]).write_text(
+            f"rank {os.environ.get('RANK', '0')}: {type(e).__name__}: {e}\n{traceback.format_exc()}", encoding="utf-8"
+        )
+        raise
+    if is_main_process():
+        tmp = Path(job["result"] + ".tmp")
+        tmp.write_text(json.dumps(asdict(res)), encoding="utf-8")
+        os.replace(tmp, job["result"])
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1])
