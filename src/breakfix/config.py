@@ -246,9 +246,10 @@ class CurationConfig(_Strict):
     """How findings become training data: the safe-response chain, dedup, decontamination, balance and mix."""
 
     responses: list[ResponseLink] = Field(
-        default_factory=lambda: ["self", "responder", "reference", "template"],
+        default_factory=lambda: ["self", "reference", "template"],
         min_length=1,
-        description="safe-response sources, tried in order (responder is skipped when none is configured)",
+        description="safe-response sources, tried in order (default: self, responder if configured, reference, "
+        "template)",
     )
     responder: ResponderConfig | None = None
     templates: str | None = Field(None, description="a JSONL/YAML file of refusal templates (over the built-in)")
@@ -271,8 +272,14 @@ class CurationConfig(_Strict):
 
     @model_validator(mode="after")
     def _links(self) -> CurationConfig:
-        if "responses" in self.model_fields_set and "responder" in self.responses and self.responder is None:
+        if "responder" in self.responses and self.responder is None:
             raise ValueError("the 'responder' link needs curation.responder")
+        if (
+            "responses" not in self.model_fields_set
+            and self.responder is not None
+            and "responder" not in self.responses
+        ):
+            self.responses = ["self", "responder", "reference", "template"]
         if len(set(self.responses)) != len(self.responses):
             raise ValueError("each response source may appear once")
         if self.templates is not None and not Path(self.templates).is_file():

@@ -235,6 +235,7 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
     ctx = attack_context(cfg, target, build_judge(cfg))
     log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
     with Store(out / "run.db") as store:
+        store.set_meta("config", json.dumps(cfg.model_dump(mode="json")))  # provenance, and `breakfix curate` reads it
         summary, stats = redteam(
             seeds,
             techniques,

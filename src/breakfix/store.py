@@ -164,6 +164,11 @@ class Store:
         for row in self.db.execute(f"SELECT * FROM attempts{where} ORDER BY rowid", args):
             yield _row_to_attempt(row)
 
+    def last_round(self, suite: str) -> int | None:
+        """The highest round with attempts of ``suite`` (None when there are none)."""
+        row = self.db.execute("SELECT MAX(round) FROM attempts WHERE suite=?", (suite,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     # ---- training metrics -----------------------------------------------------------------------------------------
     def put_metrics(self, round_: int, stage: str, logs: list[dict[str, Any]]) -> None:
         with self.transaction():

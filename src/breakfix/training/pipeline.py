@@ -25,7 +25,9 @@ def train_pipeline(
     label: str = "",
 ) -> tuple[dict[str, Any], list[tuple[str, TrainResult]]]:
     """Train ``model_dir`` by ``cfg.method`` into the safetensors dir ``out``; the SFT checkpoint of ``sft+dpo``
-    lives beside ``out`` until DPO has read it. Returns the report's ``training`` block and each stage's result."""
+    lives beside ``out`` until DPO has read it. With LoRA, ``out`` holds the merged weights, the last stage's
+    adapter in ``adapter/`` and, after SFT then DPO, the SFT adapter in ``adapter-sft/`` (each relative to the
+    checkpoint its stage started from). Returns the report's ``training`` block and each stage's result."""
     out = Path(out)
     method = cfg.method.split("+")
     launch = cfg.launch()
@@ -44,6 +46,8 @@ def train_pipeline(
         res = train_stage("dpo", current, dpo_rows, out, cfg.dpo, seed=seed, label=f"{prefix}DPO", launch=launch)
         stages.append(("dpo", res))
         if current != Path(model_dir):
+            if (current / "adapter").is_dir():  # keep the SFT stage's LoRA adapter beside the DPO one
+                shutil.copytree(current / "adapter", out / "adapter-sft", dirs_exist_ok=True)
             shutil.rmtree(current, ignore_errors=True)
     elif current != out:
         shutil.copytree(current, out, dirs_exist_ok=True)  # nothing to train: the checkpoint carries over

@@ -1,0 +1,88 @@
+"""``breakfix train``: post-train a model on a curated dataset dir (SFT rows and DPO pairs), alone or distributed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from breakfix.errors import BreakfixError
+from breakfix.seeds.jsonl import iter_jsonl
+
+if TYPE_CHECKING:
+    from breakfix.config import RunConfig
+
+
+def _messages(value: Any, src: str, where: str, roles: tuple[str, ...]) -> None:
+    if not isinstance(value, list) or not value:
+        raise BreakfixError(src, where, "must be a non-empty list of chat messages")
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or m.get("role") not in roles or not isinstance(m.get("content"), str):
+            raise BreakfixError(src, f"{where}[{i}]", f"each message needs a role ({'/'.join(roles)}) and content")
+
+
+def load_training_rows(path: Path, kind: str) -> list[dict[str, Any]]:
+    """Read ``sft.jsonl`` (prompt-completion or messages) or ``dpo.jsonl`` (prompt, chosen, rejected) and check each
+    row's shape; a ``BreakfixError`` names the line and field of the first bad row."""
+    rows: list[dict[str, Any]] = []
+    src = str(path)
+    conv = ("system", "user", "assistant")
+    for n, obj in iter_jsonl(path):
+        if kind == "sft" and "messages" in obj:
+            _messages(obj["messages"], src, f"line {n}: messages", conv)
+        else:
+            for key in ("prompt", "completion") if kind == "sft" else ("prompt", "chosen", "rejected"):
+                if key not in obj:
+                    raise BreakfixError(src, f"line {n}: {key}", "required")
+                _messages(obj[key], src, f"line {n}: {key}", conv if key == "prompt" else ("assistant",))
+        rows.append(obj)
+    if rows and len({"messages" in r for r in rows}) > 1:
+        raise BreakfixError(src, None, "mixes 'messages' rows with prompt-completion rows; use one format")
+    return rows
+
+
+def train_job(
+    cfg: RunConfig,
+    data: str | Path,
+    model: str,
+    out: str | Path,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train ``model`` on the curated dataset dir ``data`` by ``cfg.training`` into ``out/model`` (a safetensors HF
+    dir; with LoRA also ``out/model/adapter``); store the metrics in ``out/run.db`` and write ``out/train.json``."""
+    from breakfix.backends.hf import check_model_dir
+    from breakfix.store import Store
+    from breakfix.training.pipeline import train_pipeline
+
+    d = Path(data)
+    if not d.is_dir():
+        raise BreakfixError(str(d), None, "not a dataset directory (sft.jsonl / dpo.jsonl)")
+    method = cfg.training.method.split("+")
+    sft = load_training_rows(d / "sft.jsonl", "sft") if "sft" in method and (d / "sft.jsonl").is_file() else []
+    dpo = load_training_rows(d / "dpo.jsonl", "dpo") if "dpo" in method and (d / "dpo.jsonl").is_file() else []
+    if not sft and not dpo:
+        raise BreakfixError(str(d), None, f"no rows for method {cfg.training.method} (sft.jsonl / dpo.jsonl)")
+    if model == "demo":
+        from breakfix.demo.model import build_demo_model
+
+        model_dir: Path | str = build_demo_model()
+    elif Path(model).exists() or model.startswith((".", "/")):
+        model_dir = check_model_dir(model, allow_pickle=cfg.model.allow_pickle)
+    else:
+        model_dir = model  # a hub id
+    launch = cfg.training.launch()
+    log(
+        f"training {model} by {cfg.training.method} on {len(sft)} SFT rows and {len(dpo)} DPO pairs"
+        + (f" through accelerate launch ({launch.model_dump(exclude_none=True)})" if launch.distributed else "")
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stats, stages = train_pipeline(cfg.training, model_dir, sft, dpo, out / "model", seed=cfg.seed)
+    with Store(out / "run.db") as store:
+        for name, res in stages:
+            store.put_metrics(0, name, res.logs)
+    result = {"model": str(model), "data": str(d), "output": str(out / "model"), "training": stats}
+    result["logs"] = {name: res.logs for name, res in stages}
+    (out / "train.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
