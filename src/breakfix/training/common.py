@@ -130,7 +130,9 @@ def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any
     """The tokenizer and a float32 model of ``model_dir``, embeddings frozen if the settings say so."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights": breakfix shows its own progress
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
     if tokenizer.pad_token is None:
