@@ -90,7 +90,8 @@ def run_plain(stage: str, model_dir: str, data: list[dict], out: str) -> tuple[f
     if stage == "sft":
         tokens = sum(len(x) for x in t["input_ids"])
     else:
-        tokens = sum(len(p) + len(c) + len(r) for p, c, r in zip(t["prompt_ids"], t["chosen_ids"], t["rejected_ids"]))
+        ids = zip(t["prompt_ids"], t["chosen_ids"], t["rejected_ids"], strict=True)
+        tokens = sum(len(p) + len(c) + len(r) for p, c, r in ids)
     return seconds, int(tokens * SETTINGS["epochs"])
 
 
