@@ -92,7 +92,8 @@ def main() -> None:
             mem = f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB peak allocated" if gpu else "cpu"
             print(
                 f"{stage}: {len(data)} rows, {res.steps} steps, {res.tokens:,} tokens, "
-                f"{res.tokens_per_s:,.0f} tokens/s (train {res.seconds:.1f} s, with load and merge-save {wall:.1f} s), {mem}, "
+                f"{res.tokens_per_s:,.0f} tokens/s (train {res.seconds:.1f} s, "
+                f"with load and merge-save {wall:.1f} s), {mem}, "
                 f"final loss {res.final('train_loss')}"
             )
             assert (out / "adapter" / "adapter_config.json").is_file()
