@@ -138,3 +138,28 @@ def test_breakfix_train_through_accelerate_launch_matches_single_process(tmp_pat
     reply = backend.generate([[{"role": "user", "content": "What is the capital of France?"}]], GenerationConfig())
     assert isinstance(reply[0], str)
     assert not list((tmp_path / "ddp").glob(".*job"))  # the job files are cleaned up
+
+
+def test_report_to_passes_through_to_tensorboard(tiny_model, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sft, _ = _data(16)
+    logs = tmp_path / "tb"
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", str(logs))
+    train_sft(tiny_model, sft, tmp_path / "m", SFTSettings(epochs=2, batch_size=4, report_to=["tensorboard"]))
+    events = list(logs.rglob("events.out.tfevents.*"))
+    assert events
+    acc = EventAccumulator(str(events[0].parent))
+    acc.Reload()
+    assert "train/loss" in acc.Tags()["scalars"]
+
+
+def test_training_config_takes_an_accelerate_config(tmp_path):
+    from breakfix.config import parse_config
+
+    acc = tmp_path / "fsdp.yaml"
+    acc.write_text(yaml.safe_dump({"distributed_type": "FSDP", "num_processes": 8, "fsdp_config": {}}))
+    cfg = parse_config({"training": {"accelerate_config": str(acc), "sft": {"lora": True}}})
+    assert cfg.training.launch().distributed and cfg.training.sft.lora
+    with pytest.raises(BreakfixError, match=r"training.accelerate_config: accelerate config not found"):
+        parse_config({"training": {"accelerate_config": str(tmp_path / "nope.yaml")}}, "run.yaml")

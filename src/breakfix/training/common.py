@@ -89,8 +89,11 @@ class TrainSettings(BaseModel):
     lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
     gradient_checkpointing: bool | None = Field(None, description="default: on when training on a GPU")
     bf16: bool | None = Field(None, description="default: on when the GPU supports bf16")
-    report_to: list[str] = Field(default_factory=list, description="tensorboard, wandb, mlflow, ... (passed to TRL)")
-    logging_dir: str | None = Field(None, description="where tensorboard writes (default: the trainer's own dir)")
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="tensorboard, wandb, mlflow, ... (passed to TRL; each reads its usual environment variables, "
+        "such as TENSORBOARD_LOGGING_DIR, WANDB_PROJECT, MLFLOW_TRACKING_URI)",
+    )
 
 
 @dataclass
@@ -158,7 +161,6 @@ def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) ->
         "seed": seed,
         "data_seed": seed,
         **trainer_common(settings),
-        **({"logging_dir": settings.logging_dir} if settings.logging_dir else {}),
     }
 
 
@@ -187,7 +189,7 @@ def trainer_common(settings: TrainSettings | None = None) -> dict[str, Any]:
         "save_strategy": "no",
         "use_cpu": not gpu,
         "bf16": bf16,
-        "activation_checkpointing": ckpt,  # TRL defaults it on, which only slows CPU training
+        _checkpointing_key(): ckpt,  # TRL defaults it on, which only slows CPU training
         "ddp_find_unused_parameters": False,
         "dataloader_num_workers": 0,
         "disable_tqdm": True,
@@ -199,6 +201,16 @@ def is_main_process() -> bool:
     import os
 
     return os.environ.get("RANK", "0") == "0"
+
+
+def _checkpointing_key() -> str:
+    """``activation_checkpointing`` (transformers >= 5), or its older name ``gradient_checkpointing``."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def save_trained(trainer: Any, tokenizer: Any, out_dir: Any) -> None:
