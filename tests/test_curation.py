@@ -308,3 +308,31 @@ def test_refusal_only_curation_has_no_benign_contrast():
     assert any(r["meta"]["category"] == "benign" for r in on.dpo)
     assert not any(r["meta"]["category"] == "benign" for r in off.dpo)
     assert off.stats["safety_sft"] == 10 and on.stats["safety_sft"] == 11
+
+
+def test_config_builds_the_chain_with_a_responder_and_its_constitution(tmp_path):
+    from breakfix.config import parse_config
+    from breakfix.curation.stage import response_chain
+
+    constitution = tmp_path / "constitution.txt"
+    constitution.write_text("House rules: decline harmful requests and point to a safe resource.")
+    seen: list = []
+
+    def respond(conv):
+        seen.append(conv[0]["content"])
+        return "I won't explain that, because it could get someone hurt. I can share how to stay safe instead."
+
+    with OpenAITestServer(respond) as server:
+        ref = {"kind": "openai", "model": "resp", "base_urls": [server.base_url]}
+        cfg = parse_config(
+            {
+                "model": {"path": "/models/x"},
+                "curation": {"responder": {"model": ref, "constitution": str(constitution), "revise": False}},
+            }  # fmt: skip
+        )
+        assert cfg.curation.responses == ["self", "responder", "reference", "template"]
+        chain = response_chain(cfg, RefusalJudge(), {})
+        out = chain.synthesize([_finding()], {})
+    assert out.responses[0][1] == "responder" and seen == [constitution.read_text()]
+    with pytest.raises(BreakfixError, match="curation: the 'responder' link needs curation.responder"):
+        parse_config({"curation": {"responses": ["responder", "template"]}})
