@@ -163,3 +163,13 @@ def test_training_config_takes_an_accelerate_config(tmp_path):
     assert cfg.training.launch().distributed and cfg.training.sft.lora
     with pytest.raises(BreakfixError, match=r"training.accelerate_config: accelerate config not found"):
         parse_config({"training": {"accelerate_config": str(tmp_path / "nope.yaml")}}, "run.yaml")
+
+
+def test_a_failing_launched_stage_reports_the_workers_error(tmp_path):
+    from breakfix.training.launch import train_stage
+
+    sft, _ = _data(8)
+    with pytest.raises(RuntimeError, match=r"accelerate launch of the sft stage failed.*rank \d: .*no-such-model"):
+        train_stage("sft", tmp_path / "no-such-model", sft, tmp_path / "out", SFTSettings(),
+                    launch=LaunchSettings(num_processes=2))  # fmt: skip
+    assert not (tmp_path / "out").exists()

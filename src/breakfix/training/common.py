@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,6 +38,12 @@ class ProgressCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         if self._bar is not None:
             self._bar.update(state.global_step, state.max_steps)
+        report = os.environ.get("BREAKFIX_PROGRESS_FILE")
+        if report and is_main_process():  # a launched stage tells the launching process how far it is
+            tmp = f"{report}.tmp"
+            with open(tmp, "w") as f:
+                f.write(f"{state.global_step} {state.max_steps}")
+            os.replace(tmp, report)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if logs:

@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from breakfix.errors import BreakfixError
+from breakfix.progress import task_progress
 from breakfix.training.common import TrainResult, TrainSettings
 
 Stage = Literal["sft", "dpo"]
@@ -161,12 +163,26 @@ def _launched(
     )
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
     env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "ignore")
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env["BREAKFIX_PROGRESS_FILE"] = str(job_dir / "progress")
+    log = job_dir / "launch.log"
+    with open(log, "w", encoding="utf-8") as log_f, task_progress(f"{label} ({n} processes)", None) as bar:
+        proc = subprocess.Popen(cmd, env=env, stdout=log_f, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            try:
+                step, total = (int(x) for x in (job_dir / "progress").read_text().split())
+                bar.update(step, total)
+            except (OSError, ValueError):
+                pass
     result = job_dir / "result.json"
     if proc.returncode != 0 or not result.is_file():
         err = job_dir / "error.txt"
-        detail = err.read_text(encoding="utf-8").strip() if err.is_file() else proc.stderr.strip()
-        raise RuntimeError(f"accelerate launch of the {stage} stage failed (exit {proc.returncode}): {detail[-2000:]}")
+        if err.is_file():  # the worker's own one-line account: rank, exception type, message
+            detail = err.read_text(encoding="utf-8", errors="replace").splitlines()[0][:800]
+        else:
+            detail = " | ".join(log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:])[-800:]
+        raise RuntimeError(f"accelerate launch of the {stage} stage failed (exit {proc.returncode}): {detail} "
+                           f"(full log: {log})")  # fmt: skip
     data = json.loads(result.read_text(encoding="utf-8"))
     shutil.rmtree(job_dir, ignore_errors=True)
     return TrainResult(**data)
@@ -194,8 +210,9 @@ def _worker(job_path: str) -> None:
     except BaseException as e:
         import traceback
 
+        msg = " ".join(str(e).split())
         Path(job["error"]).write_text(
-            f"rank {os.environ.get('RANK', '0')}: {type(e).__name__}: {e}\n{traceback.format_exc()}", encoding="utf-8"
+            f"rank {os.environ.get('RANK', '0')}: {type(e).__name__}: {msg}\n{traceback.format_exc()}", encoding="utf-8"
         )
         raise
     if is_main_process():
