@@ -57,8 +57,14 @@ def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, genera
         "overrefusal", "capability",
     }  # fmt: skip
     assert 0 <= r0["benchmarks"]["xpia"]["success_rate"] <= 1
-    for f in ("findings.jsonl", "sft.jsonl", "dpo.jsonl"):
+    for f in ("findings.jsonl", "sft.jsonl", "dpo.jsonl", "README.md"):
         assert (out / "rounds" / "0" / f).exists()
+    cur = r0["curation"]
+    assert sum(cur["dropped_reasons"].values()) == cur["dropped_duplicates"] + cur["dropped_contaminated"]
+    assert sum(cur["response_sources"].values()) + cur["unresolved_findings"] == len(
+        (out / "rounds" / "0" / "findings.jsonl").read_text().splitlines()
+    )
+    assert not (out / "rounds" / "1" / "model-sft").exists()  # the SFT checkpoint is gone once DPO has read it
     assert any((out / "rounds" / "1" / "model").glob("*.safetensors"))
     assert report["rounds"][1]["checkpoint"].endswith("rounds/1/model")
     assert r0["training"]["steps"] > 0 and r0["training"]["tokens_per_s"] > 0
