@@ -10,7 +10,8 @@ DR-1, VPRR (over-refusal of benign look-alikes) and the capability score:
 
 Usage: python benchmarks/bench_ablation.py [--out DIR] [--rounds N]
 
-Each run is resumable (re-running reuses finished rounds). Goal (issue 5): VPRR with benign contrast < refusal-only.
+A setting stops early when the demo's targets hold, so its last round can differ; round 1 is printed too. Each run is
+resumable (re-running reuses finished rounds). Goal (issue 5): VPRR with benign contrast < refusal-only.
 """
 
 from __future__ import annotations
@@ -63,15 +64,16 @@ def main() -> None:
         f"\nround 0 (all settings): harmful DR-1 {r0['harmful']['defect_rate']:.3f}, "
         f"VPRR {r0['overrefusal']['vprr']:.3f}, capability {r0['capability']['score']:.3f}"
     )
-    print(f"\n{'setting (last round)':42} {'rounds':>6} {'harmful DR-1':>13} {'VPRR':>13} {'capability':>11}")
-    for label, name in ROWS:
-        last = reports[name]["rounds"][-1]
-        b = last["benchmarks"]
-        h, v = b["harmful"], b["overrefusal"]
-        print(
-            f"{label:42} {last['round']:>6} {h['defect_rate']:>6.3f} (n={h['n']:<4}) "
-            f"{v['vprr']:>6.3f} (n={v['vprr_n']:<3}) {b['capability']['score']:>11.3f}"
-        )
+    for title, pick in (("last round", -1), ("after one fix (round 1)", 1)):
+        print(f"\n{'setting (' + title + ')':42} {'round':>6} {'harmful DR-1':>13} {'VPRR':>13} {'capability':>11}")
+        for label, name in ROWS:
+            last = reports[name]["rounds"][pick]
+            b = last["benchmarks"]
+            h, v = b["harmful"], b["overrefusal"]
+            print(
+                f"{label:42} {last['round']:>6} {h['defect_rate']:>6.3f} (n={h['n']:<4}) "
+                f"{v['vprr']:>6.3f} (n={v['vprr_n']:<3}) {b['capability']['score']:>11.3f}"
+            )
     contrast = reports["benign-contrast"]["rounds"][-1]["benchmarks"]["overrefusal"]["vprr"]
     refusal = reports["refusal-only"]["rounds"][-1]["benchmarks"]["overrefusal"]["vprr"]
     verdict = "met" if contrast < refusal else "NOT met"
