@@ -69,6 +69,7 @@ def run_plain(stage: str, model_dir: str, data: list[dict], out: str) -> tuple[f
         logging_steps=5,
         save_strategy="no",
         use_cpu=True,
+        bf16=False,  # TRL defaults bf16 on (also on CPU); breakfix trains fp32 without a bf16 GPU
         activation_checkpointing=False,
         report_to=[],
         seed=0,
