@@ -175,3 +175,26 @@ def test_a_failing_launched_stage_reports_the_workers_error(tmp_path):
         train_stage("sft", tmp_path / "no-such-model", sft, tmp_path / "out", SFTSettings(),
                     launch=LaunchSettings(num_processes=2))  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_breakfix_train_bad_inputs_exit_2_and_write_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from breakfix.cli import app
+
+    data = tmp_path / "data"
+    sft, dpo = _data(4, 4)
+    write_dataset(data, sft, dpo, {}, "t")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    cases = [
+        ([str(tmp_path / "nope")], "not a dataset directory"),
+        ([str(tmp_path / "empty")], "no rows for method sft+dpo"),
+        ([str(data), "--model", str(tmp_path / "no-model")], "model path does not exist"),
+        ([str(data), "--accelerate-config", str(tmp_path / "nope.yaml")], "accelerate_config: accelerate config not"),
+        ([str(data), "--method", "rlhf"], "training.method"),
+    ]
+    for args, match in cases:
+        res = CliRunner().invoke(app, ["train", *args, "--out", str(out)])
+        assert res.exit_code == 2 and match in res.output and "Traceback" not in res.output, (args, res.output)
+        assert not out.exists()
