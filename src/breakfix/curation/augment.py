@@ -66,18 +66,24 @@ async def atranslate_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """The translated rows of ``plan``, and how many translations failed (those rows are left out)."""
 
-    async def one(k: int, i: int, lang: str) -> dict[str, Any] | None:
-        try:
-            return await _translate_row(rows[i], lang, llm, k)
-        except BackendError:
-            return None
+    from breakfix.progress import task_progress
 
-    try:
-        done = await asyncio.gather(*(one(k, i, lang) for k, (i, lang) in enumerate(plan)))
-    finally:
-        close = getattr(llm, "aclose", None)
-        if close is not None:
-            await close()
+    with task_progress("translating for language balance", total=len(plan)) as bar:
+
+        async def one(k: int, i: int, lang: str) -> dict[str, Any] | None:
+            try:
+                return await _translate_row(rows[i], lang, llm, k)
+            except BackendError:
+                return None
+            finally:
+                bar.advance()
+
+        try:
+            done = await asyncio.gather(*(one(k, i, lang) for k, (i, lang) in enumerate(plan)))
+        finally:
+            close = getattr(llm, "aclose", None)
+            if close is not None:
+                await close()
     kept = [r for r in done if r is not None]
     return kept, len(done) - len(kept)
 

@@ -99,10 +99,20 @@ def direct_attempts(cfg: RunConfig, findings: Sequence[Finding], model: str, jud
     async def run() -> list[Attempt]:
         import asyncio
 
-        try:
-            return list(await asyncio.gather(*(one(s) for s in seeds.values())))
-        finally:
-            await backend.aclose()
+        from breakfix.progress import task_progress
+
+        with task_progress("self-distillation: plain seeds", total=len(seeds)) as bar:
+
+            async def step(seed: Seed) -> Attempt:
+                try:
+                    return await one(seed)
+                finally:
+                    bar.advance()
+
+            try:
+                return list(await asyncio.gather(*(step(s) for s in seeds.values())))
+            finally:
+                await backend.aclose()
 
     attempts = aio.run(run())
     ok = [a for a in attempts if a.status == "ok"]

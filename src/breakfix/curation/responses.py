@@ -238,18 +238,24 @@ class ResponseChain:
     async def _respond_all(self, fs: list[Finding]) -> list[str | BackendError]:
         assert self.responder is not None
 
-        async def one(f: Finding) -> str | BackendError:
-            try:
-                return (await self.responder.arespond(f.prompt))[0]  # type: ignore[union-attr]
-            except BackendError as e:
-                return e
+        from breakfix.progress import task_progress
 
-        try:
-            return list(await asyncio.gather(*(one(f) for f in fs)))
-        finally:
-            close = getattr(self.responder.backend, "aclose", None)
-            if close is not None:
-                await close()
+        with task_progress("responder: safe responses", total=len(fs)) as bar:
+
+            async def one(f: Finding) -> str | BackendError:
+                try:
+                    return (await self.responder.arespond(f.prompt))[0]  # type: ignore[union-attr]
+                except BackendError as e:
+                    return e
+                finally:
+                    bar.advance()
+
+            try:
+                return list(await asyncio.gather(*(one(f) for f in fs)))
+            finally:
+                close = getattr(self.responder.backend, "aclose", None)
+                if close is not None:
+                    await close()
 
 
 def _run(coro: Any) -> Any:
