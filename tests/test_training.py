@@ -198,3 +198,21 @@ def test_breakfix_train_bad_inputs_exit_2_and_write_nothing(tmp_path):
         res = CliRunner().invoke(app, ["train", *args, "--out", str(out)])
         assert res.exit_code == 2 and match in res.output and "Traceback" not in res.output, (args, res.output)
         assert not out.exists()
+
+
+def test_breakfix_train_on_a_run_dir_takes_its_last_curated_round(tiny_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from breakfix.cli import app
+
+    run = tmp_path / "run"
+    sft, dpo = _data(8, 8)
+    write_dataset(run / "rounds" / "0", sft[:4], dpo[:4], {}, "r0")
+    write_dataset(run / "rounds" / "1", sft, dpo, {}, "r1")
+    (run / "rounds" / "2").mkdir()  # the last round (no data: the loop stopped there)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["train", str(run), "--model", str(tiny_model), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    result = json.loads((out / "train.json").read_text())
+    assert result["data"].endswith("rounds/1") and result["training"]["sft"]["steps"] == 2  # 8 rows, batch 16, 2 epochs
+    assert (out / "model" / "model.safetensors").is_file()

@@ -289,7 +289,9 @@ def curate(
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="A curated dataset dir (sft.jsonl, dpo.jsonl).")],
+    data: Annotated[
+        Path, typer.Argument(help="A curated dataset dir (sft.jsonl, dpo.jsonl), or a run dir (its last round).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Where model/, train.json and run.db go.")],
     model: Annotated[str, typer.Option(help="The model to train: a HF dir, hub id, or 'demo'.")] = "demo",
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (its training block).")] = None,

@@ -49,7 +49,8 @@ def train_job(
     out: str | Path,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Train ``model`` on the curated dataset dir ``data`` by ``cfg.training`` into ``out/model`` (a safetensors HF
+    """Train ``model`` on the curated dataset dir ``data`` (or a run dir's last curated round) by ``cfg.training``
+    into ``out/model`` (a safetensors HF
     dir; with LoRA also ``out/model/adapter``); store the metrics in ``out/run.db`` and write ``out/train.json``."""
     from breakfix.backends.hf import check_model_dir
     from breakfix.store import Store
@@ -58,6 +59,13 @@ def train_job(
     d = Path(data)
     if not d.is_dir():
         raise BreakfixError(str(d), None, "not a dataset directory (sft.jsonl / dpo.jsonl)")
+    if (d / "rounds").is_dir() and not any((d / f).is_file() for f in ("sft.jsonl", "dpo.jsonl")):
+        # a run directory: its last curated round
+        curated = [r for r in (d / "rounds").iterdir() if r.name.isdigit() and (r / "dpo.jsonl").is_file()]
+        if not curated:
+            raise BreakfixError(str(d), "rounds", "no curated round (sft.jsonl / dpo.jsonl) in this run")
+        d = max(curated, key=lambda r: int(r.name))
+        log(f"training on the data of {d}")
     method = cfg.training.method.split("+")
     sft = load_training_rows(d / "sft.jsonl", "sft") if "sft" in method and (d / "sft.jsonl").is_file() else []
     dpo = load_training_rows(d / "dpo.jsonl", "dpo") if "dpo" in method and (d / "dpo.jsonl").is_file() else []
