@@ -3,11 +3,12 @@ import json
 import pytest
 
 from breakfix.backends.openai_compat import OpenAICompatBackend
+from breakfix.config import CurationConfig
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import finding_rows
-from breakfix.curation.pipeline import CurationSettings, curate
+from breakfix.curation.pipeline import curate
 from breakfix.curation.responses import Responder, ResponseChain
 from breakfix.curation.templates import MIN_WORDS, TemplateBank
 from breakfix.errors import BreakfixError
@@ -251,7 +252,7 @@ def test_translation_augments_under_represented_languages():
             benign_probes=[],
             helpful=[],
             heldout=HeldoutIndex(["unrelated held-out prompt"]),
-            settings=CurationSettings(augment_languages=["fr"], min_per_language=4, cap_per_group=None),
+            settings=CurationConfig(augment_languages=["fr"], min_per_language=4, cap_per_group=None),
             translator=OpenAICompatBackend("tr", server.base_url),
         )
     fr = [r for r in res.dpo if r["meta"]["language"] == "fr"]
@@ -286,7 +287,7 @@ def test_curate_end_to_end_stats():
         benign_probes=[],
         helpful=_helpful(),
         heldout=heldout,
-        settings=CurationSettings(safety_share=0.25, benign_pair_share=0.3, cap_per_group=None),
+        settings=CurationConfig(safety_share=0.25, benign_pair_share=0.3, cap_per_group=None),
     )
     assert res.stats["dropped_contaminated"] == 1 and res.stats["dropped_reasons"]["heldout_exact"] == 1
     assert res.stats["safety_sft"] == 19 - res.stats["dropped_duplicates"]
@@ -303,8 +304,8 @@ def test_refusal_only_curation_has_no_benign_contrast():
     findings.append(_finding(99, category="benign", prompt=[{"role": "user", "content": "How do I kill a process?"}]))
     kw = dict(round_=0, direct={}, benign_probes=[], helpful=_helpful(), heldout=HeldoutIndex(["zzz"]))
     chain = ResponseChain(["reference", "template"], references={"s99": "Use kill."})
-    on = curate(findings, chain=chain, settings=CurationSettings(safety_share=0.5), **kw)
-    off = curate(findings, chain=chain, settings=CurationSettings(safety_share=0.5, benign_contrast=False), **kw)
+    on = curate(findings, chain=chain, settings=CurationConfig(safety_share=0.5), **kw)
+    off = curate(findings, chain=chain, settings=CurationConfig(safety_share=0.5, benign_contrast=False), **kw)
     assert any(r["meta"]["category"] == "benign" for r in on.dpo)
     assert not any(r["meta"]["category"] == "benign" for r in off.dpo)
     assert off.stats["safety_sft"] == 10 and on.stats["safety_sft"] == 11

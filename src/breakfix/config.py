@@ -253,11 +253,13 @@ class CurationConfig(_Strict):
     )
     responder: ResponderConfig | None = None
     templates: str | None = Field(None, description="a JSONL/YAML file of refusal templates (over the built-in)")
-    safety_share: float = Field(0.15, gt=0, le=1)
-    benign_contrast: bool = True
-    benign_pair_share: float = Field(0.3, ge=0, lt=1)
-    cap_per_group: int | None = Field(15, ge=1)
-    dedup_threshold: float = Field(0.9, gt=0, le=1)
+    safety_share: float = Field(0.15, gt=0, le=1, description="share of safety rows in the SFT mix")
+    benign_contrast: bool = Field(
+        True, description="benign contrast data (over-refusal fixes, helpful-vs-refusal pairs); off: refusal-only"
+    )
+    benign_pair_share: float = Field(0.3, ge=0, lt=1, description="share of benign contrast pairs among DPO pairs")
+    cap_per_group: int | None = Field(15, ge=1, description="safety rows per (category, language) at most")
+    dedup_threshold: float = Field(0.9, gt=0, le=1, description="MinHash Jaccard of near-duplicates")
     replay: bool = True
     helpful_dataset: str | None = Field(
         None, description="chat data to mix in: a JSONL file, a dataset dir, or a hub id"
@@ -285,19 +287,6 @@ class CurationConfig(_Strict):
         if self.templates is not None and not Path(self.templates).is_file():
             raise ValueError(f"file {self.templates!r} not found")
         return self
-
-    def settings(self) -> Any:
-        from breakfix.curation.pipeline import CurationSettings
-
-        return CurationSettings(
-            safety_share=self.safety_share,
-            benign_contrast=self.benign_contrast,
-            benign_pair_share=self.benign_pair_share,
-            cap_per_group=self.cap_per_group,
-            dedup_threshold=self.dedup_threshold,
-            augment_languages=self.augment_languages,
-            min_per_language=self.min_per_language,
-        )
 
 
 class TrainingConfig(_Strict):

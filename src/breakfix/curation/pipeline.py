@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix.backends.base import AsyncBackend
+from breakfix.config import CurationConfig
 from breakfix.curation.augment import augment_languages
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
@@ -18,30 +19,6 @@ from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_
 from breakfix.curation.responses import ResponseChain
 from breakfix.curation.text import prompt_text
 from breakfix.types import Attempt, Finding
-
-
-@dataclass
-class CurationSettings:
-    """How one round's data is built (the ``curation`` block of the run config, less its file paths).
-
-    Args:
-        safety_share: Share of safety rows in the SFT mix.
-        benign_contrast: Add benign contrast data (over-refusal fixes, helpful-vs-refusal pairs, benign SFT rows).
-            Off gives refusal-only safety data, which over-refuses.
-        benign_pair_share: Share of benign contrast pairs among DPO pairs.
-        cap_per_group: At most this many safety rows per (category, language).
-        dedup_threshold: MinHash Jaccard threshold for near-duplicates.
-        augment_languages: Languages to top up with translations.
-        min_per_language: Safety rows each of ``augment_languages`` is topped up to.
-    """
-
-    safety_share: float = 0.15
-    benign_contrast: bool = True
-    benign_pair_share: float = 0.3
-    cap_per_group: int | None = 15
-    dedup_threshold: float = 0.9
-    augment_languages: Sequence[str] = ()
-    min_per_language: int = 0
 
 
 @dataclass
@@ -62,7 +39,7 @@ def curate(
     heldout: HeldoutIndex,
     replay_sft: Sequence[dict[str, Any]] = (),
     replay_dpo: Sequence[dict[str, Any]] = (),
-    settings: CurationSettings | None = None,
+    settings: CurationConfig | None = None,
     translator: AsyncBackend | None = None,
     seed: int = 0,
 ) -> CurationResult:
@@ -78,14 +55,15 @@ def curate(
         heldout: Index of held-out prompts; overlapping rows are dropped.
         replay_sft: Earlier rounds' safety SFT rows, replayed so old fixes are kept.
         replay_dpo: Earlier rounds' safety DPO pairs.
-        settings: Shares, caps, thresholds and augmentation.
+        settings: Shares, caps, thresholds and augmentation (the run config's ``curation`` block).
         translator: The converter model that translates rows for language augmentation.
         seed: Seed of sampling and shuffling.
     """
-    st = settings or CurationSettings()
+    st = settings or CurationConfig()
     if not st.benign_contrast:
         findings = [f for f in findings if f.category != "benign"]
     synth = chain.synthesize(findings, direct)
+    synth_stats = synth.stats()
     sft_safety, dpo_safety = [], []
     for f, got in zip(findings, synth.responses, strict=True):
         if got is not None:
@@ -144,9 +122,9 @@ def curate(
         "dropped_duplicates": sum(dup_reasons.values()),
         "dropped_contaminated": sum(contam_reasons.values()),
         "dropped_reasons": dict(sorted(reasons.items())),
-        "response_sources": dict(synth.sources),
-        "responses_rejected": synth.stats()["rejected"],
-        "unresolved_findings": synth.stats()["unresolved"],
+        "response_sources": synth_stats["sources"],
+        "responses_rejected": synth_stats["rejected"],
+        "unresolved_findings": synth_stats["unresolved"],
     }
     if augmentation:
         stats["augmentation"] = augmentation

@@ -100,7 +100,7 @@ def curate_round(
         heldout=heldout,
         replay_sft=replay_sft,
         replay_dpo=replay_dpo,
-        settings=cfg.curation.settings(),
+        settings=cfg.curation,
         translator=translator(cfg),
         seed=cfg.seed + round_,
     )

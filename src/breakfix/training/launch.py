@@ -86,11 +86,10 @@ def train_stage(
 def accelerate_command(launch: LaunchSettings, job: Path) -> list[str]:
     """The ``accelerate launch`` command line that runs ``job`` under ``launch``."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch"]
-    conf: dict[str, Any] = {}
+    conf = read_accelerate_config(launch.accelerate_config) if launch.accelerate_config else {}
     if launch.accelerate_config:
-        conf = read_accelerate_config(launch.accelerate_config)
         cmd += ["--config_file", launch.accelerate_config]
-    n = launch.num_processes or int(conf.get("num_processes", 1))
+    n = process_count(launch)
     kind = str(conf.get("distributed_type", "")).upper()
     if not conf or (kind in ("MULTI_CPU", "NO", "") and n > 1 and not conf.get("mpirun_config")):
         cmd += ["--multi_gpu"]  # torchrun: DDP over NCCL on GPUs, over gloo on CPUs
@@ -104,6 +103,13 @@ def accelerate_command(launch: LaunchSettings, job: Path) -> list[str]:
     return cmd + ["-m", "breakfix.training.launch", str(job)]
 
 
+def process_count(launch: LaunchSettings) -> int:
+    """How many processes ``launch`` starts on this machine's command line: its own count, else the config's."""
+    if launch.num_processes:
+        return launch.num_processes
+    return int(read_accelerate_config(launch.accelerate_config)["num_processes"]) if launch.accelerate_config else 1
+
+
 def read_accelerate_config(path: str) -> dict[str, Any]:
     """An accelerate config as a mapping; a missing or malformed file is a :class:`BreakfixError`."""
     p = Path(path)
@@ -115,7 +121,7 @@ def read_accelerate_config(path: str) -> dict[str, Any]:
         raise BreakfixError(path, None, f"invalid accelerate config ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise BreakfixError(path, None, "accelerate config must be a YAML mapping")
-    n = data.get("num_processes", 1)
+    n = data.setdefault("num_processes", 1)
     if not isinstance(n, int) or n < 1:
         raise BreakfixError(path, "num_processes", "must be a positive integer")
     return data
@@ -158,9 +164,7 @@ def _launched(
     (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
     cmd = accelerate_command(launch, job_dir / "job.json")
     env = os.environ.copy()
-    n = launch.num_processes or (
-        int(read_accelerate_config(launch.accelerate_config).get("num_processes", 1)) if launch.accelerate_config else 1
-    )
+    n = process_count(launch)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n)))
     env["PYTHONWARNINGS"] = env.get("PYTHONWARNINGS", "ignore")
     env["BREAKFIX_PROGRESS_FILE"] = str(job_dir / "progress")
