@@ -60,6 +60,12 @@ def test_curate_a_findings_file_distils_the_models_own_refusals(redteam_dir, tmp
     # judge and fell through, and the rejections are counted by reason
     rejected_self = sum(summary["responses_rejected"].get("self", {}).values())
     assert summary["response_sources"].get("self-distillation", 0) + rejected_self == n
+    # the plain-seed answers are kept in the output's store, one per distinct seed
+    from breakfix.store import Store
+
+    with Store(out / "run.db") as store:
+        stored = sum(store.count_attempts().values())
+    assert stored == len({json.loads(line)["seed_id"] for line in open(findings)})
 
 
 def test_refusal_only_and_share_flags(redteam_dir, tmp_path):

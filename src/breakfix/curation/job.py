@@ -71,54 +71,37 @@ def _stored_config(run_dir: Path) -> RunConfig | None:
     return parse_config(json.loads(raw), str(run_dir / "run.db")) if raw else None
 
 
-def direct_attempts(cfg: RunConfig, findings: Sequence[Finding], model: str, judge: Any) -> list[Attempt]:
+def direct_attempts(
+    cfg: RunConfig, findings: Sequence[Finding], model: str, judge: Any, store_path: Path, round_: int
+) -> list[Attempt]:
     """The model's judged answers to the un-attacked seeds of ``findings`` (what self-distillation needs when only a
-    findings file is at hand)."""
-    from breakfix import aio
+    findings file is at hand), run by the attack engine and kept in the store at ``store_path`` (a rerun reuses
+    them)."""
+    from breakfix.attacks.engine import execute
+    from breakfix.attacks.plans import plans_for
     from breakfix.backends import build_backend
-    from breakfix.backends.base import BackendError, GenerationConfig, as_async
+    from breakfix.backends.base import GenerationConfig
+    from breakfix.cycle import checkpoint_id
     from breakfix.demo.model import build_demo_model
+    from breakfix.store import Store
 
     path = str(build_demo_model()) if model == "demo" else model
-    backend = as_async(build_backend(cfg.model.ref(path), cfg.seed))
-    gen = GenerationConfig(**cfg.generation.model_dump())
     seeds = {
         f.seed_id: Seed(id=f.seed_id, text=f.seed_text, category=f.category, language=f.language) for f in findings
     }
-
-    async def one(seed: Seed) -> Attempt:
-        prompt = [{"role": "user", "content": seed.text}]
-        try:
-            reply = await backend.agenerate(prompt, gen)
-            return Attempt(id=f"direct-{seed.id}", round=0, suite="redteam", technique="direct", seed=seed,
-                           transcript=[*prompt, {"role": "assistant", "content": reply}])  # fmt: skip
-        except BackendError as e:
-            return Attempt(id=f"direct-{seed.id}", round=0, suite="redteam", technique="direct", seed=seed,
-                           transcript=prompt, status="error", error=e.reason)  # fmt: skip
-
-    async def run() -> list[Attempt]:
-        import asyncio
-
-        from breakfix.progress import task_progress
-
-        with task_progress("self-distillation: plain seeds", total=len(seeds)) as bar:
-
-            async def step(seed: Seed) -> Attempt:
-                try:
-                    return await one(seed)
-                finally:
-                    bar.advance()
-
-            try:
-                return list(await asyncio.gather(*(step(s) for s in seeds.values())))
-            finally:
-                await backend.aclose()
-
-    attempts = aio.run(run())
-    ok = [a for a in attempts if a.status == "ok"]
-    for a, v in zip(ok, judge.judge([(a.seed, a.prompt, a.response) for a in ok]), strict=True):
-        a.verdict = v
-    return attempts
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    with Store(store_path) as store:
+        return execute(
+            plans_for(seeds.values(), ["direct"], cfg.seed),
+            build_backend(cfg.model.ref(path), cfg.seed),
+            judge,
+            store,
+            checkpoint=checkpoint_id(path),
+            round_=round_,
+            suite="redteam",
+            gen=GenerationConfig(**cfg.generation.model_dump()),
+            label="self-distillation: plain seeds",
+        )
 
 
 def curate_job(
@@ -133,8 +116,9 @@ def curate_job(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Curate ``source`` (a run dir with ``run.db``, or a findings JSONL) into ``out``: ``sft.jsonl``, ``dpo.jsonl``,
-    a dataset card and ``curation.json``. The config is ``cfg``, else the run's stored one, else the default, with
-    ``overrides`` laid over its ``curation`` block. Every input is read and checked before anything is written."""
+    a dataset card and ``curation.json`` (with ``model``, also the model's plain-seed answers in ``run.db``). The
+    config is ``cfg``, else the run's stored one, else the default, with ``overrides`` laid over its ``curation``
+    block. Every input is read and checked before anything is written."""
     from breakfix.judges import build_judge
     from breakfix.redteam import is_defect, to_finding
     from breakfix.store import Store
@@ -185,7 +169,7 @@ def curate_job(
         references = {s.id: str(s.meta["reference"]) for s in world.seeds("redteam") if s.meta.get("reference")}
         if model:
             log(f"self-distillation: asking {model} the {len({f.seed_id for f in findings})} un-attacked seeds")
-            attempts = direct_attempts(cfg, findings, model, judge)
+            attempts = direct_attempts(cfg, findings, model, judge, Path(out) / "run.db", r)
     log(f"curating {len(findings)} findings (round {r})")
     res = curate_round(
         cfg,
