@@ -89,7 +89,7 @@ def accelerate_command(launch: LaunchSettings, job: Path) -> list[str]:
     conf = read_accelerate_config(launch.accelerate_config) if launch.accelerate_config else {}
     if launch.accelerate_config:
         cmd += ["--config_file", launch.accelerate_config]
-    n = process_count(launch)
+    n = launch.num_processes or int(conf.get("num_processes", 1))
     kind = str(conf.get("distributed_type", "")).upper()
     if not conf or (kind in ("MULTI_CPU", "NO", "") and n > 1 and not conf.get("mpirun_config")):
         cmd += ["--multi_gpu"]  # torchrun: DDP over NCCL on GPUs, over gloo on CPUs
