@@ -34,6 +34,8 @@ bench: setup
 	$(PY) benchmarks/bench_redteam.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_demo.py
+	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_ablation.py --out runs/ablation
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
