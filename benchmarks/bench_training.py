@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 SETTINGS = dict(epochs=1.0, batch_size=16, learning_rate=1e-4, max_length=256, warmup_ratio=0.05)
+CHECKPOINTING = False  # both sides; activation checkpointing trades speed for memory the same way in each
 
 
 def rows(stage: str, n: int) -> list[dict]:
@@ -43,9 +44,21 @@ def run_breakfix(stage: str, model_dir: str, data: list[dict], out: str) -> tupl
     from breakfix.training.sft import SFTSettings, train_sft
 
     if stage == "sft":
-        res = train_sft(model_dir, data, out, SFTSettings(**SETTINGS, freeze_embeddings=False), progress_label="SFT")
+        res = train_sft(
+            model_dir,
+            data,
+            out,
+            SFTSettings(**SETTINGS, freeze_embeddings=False, gradient_checkpointing=CHECKPOINTING),
+            progress_label="SFT",
+        )
     else:
-        res = train_dpo(model_dir, data, out, DPOSettings(**SETTINGS, freeze_embeddings=False), progress_label="DPO")
+        res = train_dpo(
+            model_dir,
+            data,
+            out,
+            DPOSettings(**SETTINGS, freeze_embeddings=False, gradient_checkpointing=CHECKPOINTING),
+            progress_label="DPO",
+        )
     return res.seconds, res.tokens
 
 
@@ -70,7 +83,7 @@ def run_plain(stage: str, model_dir: str, data: list[dict], out: str) -> tuple[f
         save_strategy="no",
         use_cpu=True,
         bf16=False,  # TRL defaults bf16 on (also on CPU); breakfix trains fp32 without a bf16 GPU
-        activation_checkpointing=False,
+        activation_checkpointing=CHECKPOINTING,
         report_to=[],
         seed=0,
         data_seed=0,
