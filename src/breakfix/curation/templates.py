@@ -7,13 +7,13 @@ YAML mapping ``{language: {category: text}}``; ``default`` is the fallback categ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from breakfix.errors import BreakfixError
+from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.taxonomy import CATEGORIES
 
 MIN_WORDS = 12  # a template must refuse, explain and redirect: never a bare "I can't"
@@ -123,27 +123,19 @@ class TemplateBank:
         if path is None:
             return bank
         p = Path(path)
-        if not p.is_file():
-            raise BreakfixError(str(p), None, "templates file not found")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise BreakfixError(str(p), None, "not UTF-8 text") from None
         items: list[tuple[str, str, str, str]] = []  # (where, language, category, text)
         if p.suffix == ".jsonl":
-            for n, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise BreakfixError(str(p), f"line {n}", f"invalid JSON ({e.msg})") from None
-                if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("category", "text")):
+            for n, row in iter_jsonl(p, "templates"):
+                if not all(isinstance(row.get(k), str) for k in ("category", "text")):
                     raise BreakfixError(str(p), f"line {n}", "needs string 'category' and 'text'")
                 items.append((f"line {n}", str(row.get("language", "en")), row["category"], row["text"]))
         else:
+            if not p.is_file():
+                raise BreakfixError(str(p), None, "templates file not found")
             try:
-                data = yaml.safe_load(text)
+                data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                raise BreakfixError(str(p), None, "not UTF-8 text") from None
             except yaml.YAMLError:
                 raise BreakfixError(str(p), None, "invalid YAML") from None
             if not isinstance(data, dict):
