@@ -171,6 +171,24 @@ def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) ->
     }
 
 
+def train_with(
+    trainer_cls: Any, model: Any, tokenizer: Any, args: Any, data: Any, settings: TrainSettings, label: str
+) -> tuple[Any, ProgressCallback, float]:
+    """Build a TRL trainer (``SFTTrainer``, ``DPOTrainer``) with breakfix's progress bar, LoRA config and quiet logs,
+    and train it. Returns the trainer, the callback holding its logs, and the training seconds."""
+    cb = ProgressCallback(label, enabled=is_main_process())
+    with quiet_training_logs():
+        trainer = trainer_cls(
+            model=model,
+            args=args,
+            train_dataset=data,
+            processing_class=tokenizer,
+            callbacks=[cb],
+            peft_config=lora_config(settings),
+        )
+    return trainer, cb, fit(trainer)
+
+
 def fit(trainer: Any) -> float:
     """Train quietly (the progress bar replaces the console printer); returns the training seconds."""
     import time

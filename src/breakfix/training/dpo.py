@@ -40,16 +40,7 @@ def train_dpo(
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from breakfix.training.common import (
-        ProgressCallback,
-        fit,
-        is_main_process,
-        load_for_training,
-        lora_config,
-        quiet_training_logs,
-        save_trained,
-        trainer_args,
-    )
+    from breakfix.training.common import load_for_training, save_trained, train_with, trainer_args
 
     tokenizer, model = load_for_training(model_dir, settings)
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pairs])
@@ -59,17 +50,7 @@ def train_dpo(
         loss_weights=settings.loss_weights,
         **trainer_args(settings, out_dir, "dpo", seed),
     )
-    cb = ProgressCallback(progress_label, enabled=is_main_process())
-    with quiet_training_logs():
-        trainer = DPOTrainer(
-            model=model,
-            args=args,
-            train_dataset=data,
-            processing_class=tokenizer,
-            callbacks=[cb],
-            peft_config=lora_config(settings),
-        )
-    seconds = fit(trainer)
+    trainer, cb, seconds = train_with(DPOTrainer, model, tokenizer, args, data, settings, progress_label)
     ds = trainer.train_dataset
     per_row = (
         [

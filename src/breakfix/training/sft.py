@@ -35,32 +35,13 @@ def train_sft(
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from breakfix.training.common import (
-        ProgressCallback,
-        fit,
-        is_main_process,
-        load_for_training,
-        lora_config,
-        quiet_training_logs,
-        save_trained,
-        trainer_args,
-    )
+    from breakfix.training.common import load_for_training, save_trained, train_with, trainer_args
 
     tokenizer, model = load_for_training(model_dir, settings)
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
     data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
     args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
-    cb = ProgressCallback(progress_label, enabled=is_main_process())
-    with quiet_training_logs():
-        trainer = SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=data,
-            processing_class=tokenizer,
-            callbacks=[cb],
-            peft_config=lora_config(settings),
-        )
-    seconds = fit(trainer)
+    trainer, cb, seconds = train_with(SFTTrainer, model, tokenizer, args, data, settings, progress_label)
     tokens = int(sum(len(x) for x in trainer.train_dataset["input_ids"]) * settings.epochs)
     save_trained(trainer, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)
