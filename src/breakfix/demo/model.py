@@ -68,7 +68,7 @@ def build_demo_model(
         progress: Show a progress bar while training.
     """
     recipe = recipe or DemoModelRecipe()
-    root = (cache_dir or default_cache_dir()) / "demo-models"
+    root = Path(cache_dir or default_cache_dir()) / "demo-models"
     key = recipe.key()
     final = root / key
     if (final / "breakfix_recipe.json").exists():

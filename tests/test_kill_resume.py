@@ -1,0 +1,121 @@
+"""Crash safety: a small cycle killed with SIGKILL at different points, then resumed, writes the same report.json
+as an uninterrupted run (apart from timings and the run directory's own path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+TIMING_KEYS = {"seconds", "tokens_per_s", "finished_at"}
+
+
+def small_config(model: Path) -> dict:
+    return {
+        "name": "small",
+        "model": {"path": str(model), "batch_size": 64},
+        "generation": {"max_new_tokens": 24},
+        "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
+        "benchmarks": {"suites": ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]},
+        "training": {"sft": {"epochs": 1, "batch_size": 32}, "dpo": {"epochs": 1, "batch_size": 32}},
+        "cycle": {"max_rounds": 1},
+    }
+
+
+def _start(config: Path, out: Path) -> subprocess.Popen:
+    env = {**os.environ, "BREAKFIX_NO_PROGRESS": "1"}
+    cmd = [sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(out)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _query(db: Path, sql: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2) as con:
+            row = con.execute(sql).fetchone()
+        return int(row[0] or 0) if row else 0
+    except sqlite3.Error:
+        return 0
+
+
+def _attempts(r: int, redteam: bool, at_least: int):
+    op = "=" if redteam else "!="
+    sql = f"SELECT COUNT(*) FROM attempts WHERE round={r} AND suite{op}'redteam'"
+    return lambda out: _query(out / "run.db", sql) >= at_least
+
+
+def _stage(r: int, name: str):
+    return lambda out: _query(out / "run.db", f"SELECT COUNT(*) FROM stages WHERE round={r} AND stage='{name}'") > 0
+
+
+KILL_POINTS = {
+    "round0-benchmark": _attempts(0, False, 60),
+    "round0-redteam": _attempts(0, True, 300),
+    "round0-training-starts": _stage(0, "curate"),
+    "round0-dpo": lambda out: (out / "rounds" / "1" / "model-sft").exists(),
+    "round1-benchmark": _attempts(1, False, 60),
+    "round1-redteam": _attempts(1, True, 300),
+}
+
+
+def normalise(report: dict, run_dir: Path) -> dict:
+    """The report without timings, and with the run directory's path replaced."""
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items() if k not in TIMING_KEYS}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        if isinstance(x, str):
+            return x.replace(str(run_dir), "<run>")
+        return x
+
+    return walk(report)
+
+
+@pytest.fixture(scope="module")
+def small_run(tiny_model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("kill")
+    config = root / "small.yaml"
+    config.write_text(yaml.safe_dump(small_config(tiny_model)))
+    out = root / "uninterrupted"
+    proc = _start(config, out)
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log
+    return config, out, json.loads((out / "report.json").read_text())
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_sigkill_then_resume_gives_the_same_report(small_run, point, tmp_path):
+    config, ref_dir, reference = small_run
+    out = tmp_path / "run"
+    proc = _start(config, out)
+    reached = KILL_POINTS[point]
+    deadline = time.monotonic() + 300
+    while not reached(out):
+        assert proc.poll() is None, f"the run ended before {point}: {proc.stdout.read()}"
+        assert time.monotonic() < deadline, f"never reached {point}"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "report.json").exists()
+
+    resumed = _start(config, out)
+    log, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, log
+    got = json.loads((out / "report.json").read_text())
+    assert normalise(got, out) == normalise(reference, ref_dir)
+    assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+    count = "SELECT COUNT(*) FROM attempts"
+    assert _query(out / "run.db", count) == _query(ref_dir / "run.db", count), "an attempt was stored twice"
