@@ -4,38 +4,17 @@ as an uninterrupted run (apart from timings and the run directory's own path).""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
+from conftest import start_run
 
 pytestmark = pytest.mark.slow
 
 TIMING_KEYS = {"seconds", "tokens_per_s", "finished_at"}
-
-
-def small_config(model: Path) -> dict:
-    return {
-        "name": "small",
-        "model": {"path": str(model), "batch_size": 64},
-        "generation": {"max_new_tokens": 24},
-        "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
-        "benchmarks": {"suites": ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]},
-        "training": {"sft": {"epochs": 1, "batch_size": 32}, "dpo": {"epochs": 1, "batch_size": 32}},
-        "cycle": {"max_rounds": 1},
-    }
-
-
-def _start(config: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "BREAKFIX_NO_PROGRESS": "1"}
-    cmd = [sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(out)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _query(db: Path, sql: str) -> int:
@@ -84,23 +63,11 @@ def normalise(report: dict, run_dir: Path) -> dict:
     return walk(report)
 
 
-@pytest.fixture(scope="module")
-def small_run(tiny_model, tmp_path_factory):
-    root = tmp_path_factory.mktemp("kill")
-    config = root / "small.yaml"
-    config.write_text(yaml.safe_dump(small_config(tiny_model)))
-    out = root / "uninterrupted"
-    proc = _start(config, out)
-    log, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, log
-    return config, out, json.loads((out / "report.json").read_text())
-
-
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkill_then_resume_gives_the_same_report(small_run, point, tmp_path):
     config, ref_dir, reference = small_run
     out = tmp_path / "run"
-    proc = _start(config, out)
+    proc = start_run(config, out)
     reached = KILL_POINTS[point]
     deadline = time.monotonic() + 300
     while not reached(out):
@@ -111,7 +78,7 @@ def test_sigkill_then_resume_gives_the_same_report(small_run, point, tmp_path):
     proc.wait()
     assert not (out / "report.json").exists()
 
-    resumed = _start(config, out)
+    resumed = start_run(config, out)
     log, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, log
     got = json.loads((out / "report.json").read_text())

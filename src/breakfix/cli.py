@@ -389,27 +389,87 @@ def judge_audit(
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="A run directory with report.json.")]) -> None:
-    """Re-render report.html from a run directory's report.json."""
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (breakfix run / demo).")],
+    redact: Annotated[bool, typer.Option(help="Leave every prompt and model response out of the HTML.")] = False,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML here instead of RUN_DIR/report.html.")] = None,
+) -> None:
+    """Rebuild report.json from the run's store and re-render report.html (from report.json for a run whose store
+    predates stored round records)."""
+    from breakfix.cycle import report_from_store
     from breakfix.report.build import validate_report, write_report
 
     path = run_dir / "report.json"
     try:
-        if not path.is_file():
-            raise BreakfixError(str(path), None, "not found; run the cycle first")
+        if not run_dir.is_dir():
+            raise BreakfixError(str(run_dir), None, "not a directory")
+        if html is not None and not html.parent.is_dir():
+            raise BreakfixError(str(html), None, "its folder does not exist")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            validate_report(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise BreakfixError(str(path), None, f"not valid JSON ({e.__class__.__name__})") from None
-        except Exception as e:  # jsonschema.ValidationError
-            field = "/".join(str(x) for x in getattr(e, "absolute_path", [])) or None
-            reason = f"breaks schema breakfix.report/1 ({getattr(e, 'message', e)})"
-            raise BreakfixError(str(path), field, reason) from None
-        write_report(data, run_dir)
-        typer.echo(f"wrote {run_dir / 'report.html'}")
+            data = report_from_store(run_dir)
+        except BreakfixError as e:
+            if not path.is_file() or "no finished round" not in e.reason and "no run.db" not in e.reason:
+                raise
+            data = _read_report(path, validate_report)
+        write_report(data, run_dir, redact=redact, html_path=html)
+        typer.echo(f"wrote {path} and {html or run_dir / 'report.html'}" + (" (redacted)" if redact else ""))
     except BreakfixError as e:
         _fail(e)
+
+
+def _read_report(path: Path, validate) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        validate(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BreakfixError(str(path), None, f"not valid JSON ({e.__class__.__name__})") from None
+    except Exception as e:  # jsonschema.ValidationError
+        field = "/".join(str(x) for x in getattr(e, "absolute_path", [])) or None
+        reason = f"breaks schema breakfix.report/1 ({getattr(e, 'message', e)})"
+        raise BreakfixError(str(path), field, reason) from None
+    return data
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="RUN_DIR (its last round) or RUN_DIR@ROUND.")],
+    b: Annotated[str, typer.Argument(help="RUN_DIR or RUN_DIR@ROUND, compared with A.")],
+    out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
+) -> None:
+    """Put two runs, or two rounds of a run, side by side: each metric with its n, the difference and its
+    significance (McNemar on paired held-out items, else Fisher's exact test)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from breakfix.report.compare import compare as do_compare
+
+    try:
+        result = do_compare(a, b)
+    except BreakfixError as e:
+        _fail(e)
+        return
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    sa, sb = result["a"], result["b"]
+    title = f"A = {sa['run']} round {sa['round']}   B = {sb['run']} round {sb['round']}"
+    table = Table(title=title, title_justify="left")
+    for c in ("metric", "A", "B", "B - A", "p", "test"):
+        table.add_column(c, justify="left" if c in ("metric", "test") else "right")
+    for row in result["rows"]:
+        table.add_row(
+            f"{row['name']} {row['metric']}",
+            f"{row['a']:.3f} (n={row['a_n']})",
+            f"{row['b']:.3f} (n={row['b_n']})",
+            f"{row['diff']:+.3f}",
+            f"{row['p']:.3g}" + (" *" if row["significant"] else ""),
+            row["test"],
+        )
+    console.print(table)
+    typer.echo(f"* significant at {result['alpha']}")
+    if out is not None:
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
+        tmp.replace(out)
+        typer.echo(f"wrote {out}")
 
 
 @app.command()

@@ -39,6 +39,9 @@ from breakfix.types import content_key
 
 Log = Callable[[str], None]
 
+RECORD = "record"  # a finished round's report entry, stored so that `breakfix report` rebuilds report.json
+RUN_ROUND, RUN_STAGE = -1, "run"  # the run-level parts of the report (decontamination overlap, judge audit)
+
 
 def checkpoint_id(model_dir: Path | str) -> str:
     """A content id of a checkpoint's weights (hash of each weight file's size and first 64 MiB); for a hub id that
@@ -223,6 +226,7 @@ class Cycle:
                 if met or r >= self.cfg.cycle.max_rounds:
                     rec["stop_reason"] = "targets met" if met else "round limit reached"
                     rounds.append(rec)
+                    store.finish_stage(r, RECORD, rec, 0.0)
                     self.log(f"  stop: {rec['stop_reason']}" + ("" if met else f" ({'; '.join(misses)})"))
                     break
                 self.log(f"  targets not met: {'; '.join(misses)}")
@@ -263,6 +267,7 @@ class Cycle:
                     f"{rec['training']['seconds']:.1f}s"
                 )
                 rounds.append(rec)
+                store.finish_stage(r, RECORD, rec, 0.0)
                 model_dir = next_dir
                 r += 1
 
@@ -278,6 +283,7 @@ class Cycle:
                 from breakfix.judges.audit import shipped_rows
 
                 audit = {k: v for k, v in audit_judge(self.judge, shipped_rows()).items() if k != "errors"}
+            store.finish_stage(RUN_ROUND, RUN_STAGE, {"overlap": overlap, "judge_audit": audit}, 0.0)
             report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
             write_report(report, self.out)
             return report
@@ -311,3 +317,28 @@ def _bench_line(r: int, bench: dict[str, Any]) -> str:
         elif "score" in v:
             parts.append(f"capability {v['score']:.3f}")
     return f"  benchmark: {', '.join(parts)}"
+
+
+def report_from_store(run_dir: str | Path) -> dict[str, Any]:
+    """Rebuild ``report.json`` from a run directory's store: its config and every finished round. A run that has
+    not finished gets the rounds finished so far and the stop reason ``incomplete``."""
+    from breakfix.config import parse_config
+    from breakfix.report.build import build_report
+
+    run_dir = Path(run_dir)
+    db = run_dir / "run.db"
+    if not db.is_file():
+        raise BreakfixError(str(run_dir), None, "not a run directory (no run.db)")
+    with Store(db) as store:
+        conf = store.get_meta("config")
+        if conf is None:
+            raise BreakfixError(str(db), "config", "no stored config; is this a `breakfix run` or `demo` directory?")
+        cfg = parse_config(json.loads(conf), str(db))
+        rounds = [res for _, res in store.stage_results(RECORD)]
+        if not rounds:
+            raise BreakfixError(str(run_dir), None, "no finished round yet; resume the run first")
+        run = store.stage(RUN_ROUND, RUN_STAGE)
+    if run is None:
+        rounds[-1] = {**rounds[-1], "stop_reason": "incomplete"}
+        return build_report(cfg, rounds, overlap=None, judge_audit=None)
+    return build_report(cfg, rounds, overlap=run["result"]["overlap"], judge_audit=run["result"]["judge_audit"])

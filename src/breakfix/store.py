@@ -96,6 +96,11 @@ class Store:
             return None
         return {"result": json.loads(row[0]), "seconds": row[1]}
 
+    def stage_results(self, stage: str) -> list[tuple[int, Any]]:
+        """Every round's result of ``stage``, by round."""
+        rows = self.db.execute("SELECT round, result FROM stages WHERE stage=? ORDER BY round", (stage,)).fetchall()
+        return [(r, json.loads(res)) for r, res in rows]
+
     def finish_stage(self, round_: int, stage: str, result: Any, seconds: float) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO stages(round, stage, result, seconds, finished_at) VALUES (?, ?, ?, ?, ?)",

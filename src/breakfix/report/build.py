@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -36,40 +37,46 @@ def _versions() -> dict[str, str]:
 
 
 def build_report(
-    cfg: Any, rounds: list[dict[str, Any]], *, overlap: dict[str, int], judge_audit: dict[str, Any]
+    cfg: Any,
+    rounds: list[dict[str, Any]],
+    *,
+    overlap: dict[str, int] | None,
+    judge_audit: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """The report of a run (``overlap`` and ``judge_audit`` are None while the run is unfinished)."""
     from breakfix.types import content_key
 
     conf = cfg.model_dump(mode="json")
-    report = {
-        "schema": SCHEMA_ID,
-        "run": {
-            "name": cfg.name,
-            "seed": cfg.seed,
-            "model": cfg.model.path,
-            "judge": judge_audit.get("judge", cfg.judge),
-            "versions": _versions(),
-            "config": conf,
-            "config_key": content_key(conf),
-            "judge_audit": judge_audit,
-            "decontamination": overlap,
-            "stop_reason": rounds[-1].get("stop_reason", ""),
-        },
-        "rounds": rounds,
+    run: dict[str, Any] = {
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "model": cfg.model.path,
+        "judge": (judge_audit or {}).get("judge", cfg.judge),
+        "versions": _versions(),
+        "config": conf,
+        "config_key": content_key(conf),
     }
+    if judge_audit is not None:
+        run["judge_audit"] = judge_audit
+    if overlap is not None:
+        run["decontamination"] = overlap
+    run["stop_reason"] = rounds[-1].get("stop_reason", "")
+    report = {"schema": SCHEMA_ID, "run": run, "rounds": rounds}
     validate_report(report)
     return report
 
 
-def write_report(report: dict[str, Any], out: Path) -> None:
-    """Write ``report.json`` and ``report.html`` atomically."""
-    for name, text in (
-        ("report.json", json.dumps(report, indent=2, ensure_ascii=False)),
-        ("report.html", render_html(report)),
+def write_report(report: dict[str, Any], out: Path, *, redact: bool = False, html_path: Path | None = None) -> None:
+    """Write ``report.json`` and ``report.html`` (or ``html_path``) atomically. The HTML's findings browser reads
+    ``out/rounds/<r>/findings.jsonl``; ``redact`` leaves every prompt and response out of it."""
+    html_path = html_path or out / "report.html"
+    for path, text in (
+        (out / "report.json", json.dumps(report, indent=2, ensure_ascii=False)),
+        (html_path, render_html(report, run_dir=out, redact=redact)),
     ):
-        tmp = out / f".{name}.tmp"
+        tmp = path.parent / f".{path.name}.tmp"
         tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, out / name)
+        os.replace(tmp, path)
 
 
 def _suite_value(s: dict[str, Any]) -> list[tuple[str, float, list[float] | None]]:
@@ -87,13 +94,30 @@ def _suite_value(s: dict[str, Any]) -> list[tuple[str, float, list[float] | None
     return []
 
 
-def plot_suites(report: dict[str, Any]) -> str:
-    """One small chart per suite: its metric per round with 95% intervals. Returns a base64 PNG."""
+def _plt() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    _plt().close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _err(val: float, ci: list[float] | None) -> tuple[float, float]:
+    return (val - ci[0], ci[1] - val) if ci else (0.0, 0.0)
+
+
+def plot_suites(report: dict[str, Any]) -> str:
+    """One small chart per suite: its metric per round with 95% intervals. Returns a base64 PNG."""
+    plt = _plt()
     suites = list(report["rounds"][0]["benchmarks"])
     cols = min(3, max(1, len(suites)))
     rows = (len(suites) + cols - 1) // cols
@@ -105,8 +129,8 @@ def plot_suites(report: dict[str, Any]) -> str:
             for label, val, ci in _suite_value(r["benchmarks"].get(suite, {})):
                 ys, lo, hi = series.setdefault(label, ([], [], []))
                 ys.append(val)
-                lo.append(val - (ci[0] if ci else val))
-                hi.append((ci[1] if ci else val) - val)
+                lo.append(_err(val, ci)[0])
+                hi.append(_err(val, ci)[1])
         for label, (ys, lo, hi) in series.items():
             ax.errorbar(xs[: len(ys)], ys, yerr=[lo, hi], marker="o", capsize=3, label=label)
         ax.set_title(suite)
@@ -117,15 +141,192 @@ def plot_suites(report: dict[str, Any]) -> str:
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(suites) :]:
         ax.axis("off")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return _png(fig)
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """A static, offline page: the per-suite chart and the round tables. All text is HTML-escaped."""
+def category_rounds(report: dict[str, Any]) -> tuple[str, list[str], list[list[float | None]]]:
+    """The category x round table of defect rates: the held-out ``harmful`` suite's DR-1 by category, or the red
+    team's ASR by category when the run has no harmful suite. Returns (source, categories, rows of rates)."""
+    rounds = report["rounds"]
+    if all("harmful" in r["benchmarks"] for r in rounds):
+        source, per_round = "held-out harmful DR-1", [r["benchmarks"]["harmful"].get("by_category", {}) for r in rounds]
+    else:
+        source, per_round = "red-team ASR", [r["redteam"].get("by_category", {}) for r in rounds]
+    cats = sorted({c for x in per_round for c in x}, key=lambda c: (len(c), c))
+    table = [[(x[c]["rate"] if c in x else None) for x in per_round] for c in cats]
+    return source, cats, table
+
+
+def plot_heatmap(report: dict[str, Any]) -> str:
+    """The category x round heatmap, annotated with each rate."""
+    plt = _plt()
+    source, cats, table = category_rounds(report)
+    rounds = [r["round"] for r in report["rounds"]]
+    fig, ax = plt.subplots(figsize=(1.2 * len(rounds) + 3.0, 0.42 * max(1, len(cats)) + 1.4))
+    data = [[v if v is not None else float("nan") for v in row] for row in table] or [[float("nan")] * len(rounds)]
+    im = ax.imshow(data, cmap="Reds", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(rounds)), [f"round {r}" for r in rounds])
+    ax.set_yticks(range(len(cats)), cats)
+    for i, row in enumerate(table):
+        for j, v in enumerate(row):
+            if v is not None:
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8, color="white" if v > 0.5 else "black")
+    ax.set_title(source + " by category")
+    fig.colorbar(im, ax=ax, fraction=0.05)
+    return _png(fig)
+
+
+def plot_techniques(report: dict[str, Any]) -> str:
+    """Red-team ASR per technique, one bar per round, with 95% intervals."""
+    plt = _plt()
+    rounds = report["rounds"]
+    techs = sorted({t for r in rounds for t in r["redteam"].get("by_technique", {})})
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(techs) + 2), 3.4))
+    width = 0.8 / max(1, len(rounds))
+    for k, r in enumerate(rounds):
+        by = r["redteam"].get("by_technique", {})
+        xs = [i + (k - (len(rounds) - 1) / 2) * width for i in range(len(techs))]
+        ys = [by[t]["rate"] if t in by else 0.0 for t in techs]
+        errs = [_err(by[t]["rate"], by[t].get("ci95")) if t in by else (0.0, 0.0) for t in techs]
+        yerr = list(zip(*errs, strict=True)) if errs else None
+        ax.bar(xs, ys, width, yerr=yerr, capsize=2, label=f"round {r['round']}")
+    ax.set_xticks(range(len(techs)), techs, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("attack success rate")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("red-team ASR per technique")
+    return _png(fig)
+
+
+def tradeoff_points(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per round: the headline defect rate (harmful DR-1, else jailbreak, else the red team's ASR) against VPRR."""
+    pts = []
+    for r in report["rounds"]:
+        b = r["benchmarks"]
+        if "overrefusal" not in b:
+            continue
+        o = b["overrefusal"]
+        suite = next((s for s in ("harmful", "jailbreak", "multiturn") if s in b), None)
+        dr, ci, label = (
+            (b[suite]["defect_rate"], b[suite].get("ci95"), f"{suite} DR-1")
+            if suite
+            else (r["redteam"]["asr"], None, "red-team ASR")
+        )
+        pts.append({"round": r["round"], "vprr": o["vprr"], "vprr_ci": o.get("vprr_ci95"), "dr": dr, "dr_ci": ci,
+                    "label": label})  # fmt: skip
+    return pts
+
+
+def plot_tradeoff(report: dict[str, Any]) -> str | None:
+    """Defect rate against VPRR, one point per round (with 95% intervals), joined in round order; None without
+    an over-refusal suite."""
+    pts = tradeoff_points(report)
+    if not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 4.0))
+    xs, ys = [p["vprr"] for p in pts], [p["dr"] for p in pts]
+    ax.plot(xs, ys, "-", color="#999", zorder=1)
+    for p in pts:
+        ax.errorbar(
+            p["vprr"], p["dr"], xerr=[[v] for v in _err(p["vprr"], p["vprr_ci"])],
+            yerr=[[v] for v in _err(p["dr"], p["dr_ci"])], marker="o", capsize=3, zorder=2,
+        )  # fmt: skip
+        ax.annotate(f"r{p['round']}", (p["vprr"], p["dr"]), textcoords="offset points", xytext=(6, 6), fontsize=9)
+    targets = report["run"]["config"].get("cycle", {}).get("targets", {})
+    if "vprr" in targets:
+        ax.axvline(targets["vprr"], ls="--", color="#c66", lw=1, label="VPRR target")
+    if "harmful" in targets and pts[0]["label"].startswith("harmful"):
+        ax.axhline(targets["harmful"], ls=":", color="#66c", lw=1, label="DR target")
+    ax.set_xlabel("VPRR (benign look-alikes refused; lower is better)")
+    ax.set_ylabel(pts[0]["label"] + " (lower is better)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("defect rate vs over-refusal")
+    return _png(fig)
+
+
+def audit_tables(audit: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The judge audit as tables: the confusion matrix (truth by judge), per-class scores and per-language scores."""
+    if not audit:
+        return []
+    main = audit.get("three_class") or audit.get("binary") or {}
+    tables = []
+    conf = audit.get("confusion") or main.get("confusion")
+    if isinstance(conf, dict) and conf:
+        header = list(next(iter(conf.values())))
+        tables.append({"id": "confusion", "title": "truth \\ judge", "header": header,
+                       "rows": [(t, [row.get(h, 0) for h in header]) for t, row in conf.items()]})  # fmt: skip
+    for key, title in (("per_class", "class"), ("by_language", "language")):
+        table = main.get(key) if key == "per_class" else audit.get(key)
+        if isinstance(table, dict) and table:
+            header = list(next(iter(table.values())))
+            tables.append({"id": key, "title": title, "header": header,
+                           "rows": [(k, [v.get(h, "") for h in header]) for k, v in table.items()]})  # fmt: skip
+    return tables
+
+
+REDACTED = "[redacted]"
+
+
+def load_findings(run_dir: Path | None, *, redact: bool = False, per_round: int = 2000) -> tuple[list[dict], int]:
+    """The findings of every round in ``run_dir`` for the browser (at most ``per_round`` per round), and how many
+    were left out. ``redact`` drops every prompt and response."""
+    if run_dir is None:
+        return [], 0
+    out: list[dict[str, Any]] = []
+    left_out = 0
+    rounds = sorted((p for p in (run_dir / "rounds").glob("*/findings.jsonl")), key=lambda p: int(p.parent.name))
+    for path in rounds:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f):
+                if n >= per_round:
+                    left_out += 1
+                    continue
+                try:
+                    x = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                turns = list(x.get("prompt") or []) + [{"role": "assistant", "content": x.get("response", "")}]
+                transcript = [{"role": str(t.get("role", "")), "content": str(t.get("content", ""))} for t in turns]
+                out.append(
+                    {
+                        "round": x.get("round", int(path.parent.name)),
+                        "category": str(x.get("category", "")),
+                        "technique": str(x.get("technique", "")),
+                        "language": str(x.get("language", "")),
+                        "turns": x.get("turns", 1),
+                        "severity": x.get("severity", 0),
+                        "id": str(x.get("attempt_id", "")),
+                        "seed": REDACTED if redact else str(x.get("seed_text", "")),
+                        "transcript": None if redact else transcript,
+                    }
+                )
+    return out, left_out
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` can close it."""
+    text = json.dumps(data, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _browser_script() -> tuple[str, str]:
+    """The findings browser's script and its CSP hash (the page runs that script and no other)."""
+    js = resources.files("breakfix.report").joinpath("browser.js").read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
+    return js, f"'sha256-{digest}'"
+
+
+def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: bool = False) -> str:
+    """A static, offline page: charts, round tables, the judge audit and a findings browser. All text is
+    HTML-escaped; findings are data for a script that only ever sets ``textContent``, and the page's CSP admits
+    that one script (by hash), images from ``data:`` URLs, and nothing from the network."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("breakfix", "report"), autoescape=select_autoescape(["j2", "html"]))
@@ -148,10 +349,27 @@ def render_html(report: dict[str, Any]) -> str:
                 "training": r.get("training"),
             }
         )
+    findings, left_out = load_findings(run_dir, redact=redact)
+    script, script_hash = _browser_script()
+    source, cats, table = category_rounds(report)
     return env.get_template("report.html.j2").render(
         report=report,
         rows=rows,
         suites=list(report["rounds"][0]["benchmarks"]),
-        chart=plot_suites(report),
+        charts={
+            "suites": plot_suites(report),
+            "heatmap": plot_heatmap(report),
+            "techniques": plot_techniques(report),
+            "tradeoff": plot_tradeoff(report),
+        },
+        heat={"source": source, "cats": cats, "table": table},
+        tradeoff=tradeoff_points(report),
+        audit_tables=audit_tables(report["run"].get("judge_audit")),
+        findings_json=script_json(findings),
+        n_findings=len(findings),
+        left_out=left_out,
+        redact=redact,
+        script=script,
+        script_hash=script_hash,
         config=json.dumps(report["run"]["config"], indent=2),
     )

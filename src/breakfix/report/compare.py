@@ -1,0 +1,131 @@
+"""``breakfix compare``: two runs, or two rounds of one run, side by side with significance.
+
+Each side is ``RUN_DIR`` (its last round) or ``RUN_DIR@R`` (round R). For each held-out suite the comparison is
+paired when both sides answered the same items (the stored benchmark attempts of the two rounds, matched by seed,
+technique and user turns): McNemar's exact test on the discordant items. Otherwise, and for the red team's attack
+success rates, it is Fisher's exact test on the two proportions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from breakfix.errors import BreakfixError
+from breakfix.types import Attempt
+
+ALPHA = 0.05
+
+
+def _headline(suite: str, s: dict[str, Any]) -> tuple[str, float, int, list[float] | None]:
+    """A suite's headline: (metric, value, n, ci95)."""
+    if "defect_rate" in s:
+        return "DR-1", s["defect_rate"], s["n"], s.get("ci95")
+    if "vprr" in s:
+        return "VPRR", s["vprr"], s.get("vprr_n", s["n"]), s.get("vprr_ci95")
+    if "score" in s:
+        return "score", s["score"], s["n"], s.get("ci95")
+    if "success_rate" in s:
+        return "success rate", s["success_rate"], s["n"], s.get("ci95")
+    raise KeyError(suite)
+
+
+def parse_side(spec: str) -> tuple[Path, int | None]:
+    """``RUN_DIR`` or ``RUN_DIR@R``."""
+    run, sep, r = spec.rpartition("@")
+    if sep and r.isdigit():
+        return Path(run), int(r)
+    return Path(spec), None
+
+
+def load_side(spec: str) -> dict[str, Any]:
+    """One side: its run dir, its report's round entry, and the run's name."""
+    run_dir, r = parse_side(spec)
+    path = run_dir / "report.json"
+    if not path.is_file():
+        raise BreakfixError(spec, None, "no report.json there; give a run directory (RUN_DIR or RUN_DIR@ROUND)")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        rounds = {x["round"]: x for x in report["rounds"]}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise BreakfixError(str(path), None, "not a breakfix report") from None
+    if r is None:
+        r = max(rounds)
+    if r not in rounds:
+        raise BreakfixError(spec, "round", f"the run has rounds {sorted(rounds)}, not {r}")
+    return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"], "entry": rounds[r]}
+
+
+def _benchmark_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
+    """A round's stored benchmark attempts by suite, read without taking the run's lock."""
+    from breakfix.store import _row_to_attempt
+
+    db = run_dir / "run.db"
+    if not db.is_file():
+        return {}
+    out: dict[str, list[Attempt]] = defaultdict(list)
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            for row in con.execute("SELECT * FROM attempts WHERE round=? AND suite!='redteam'", (round_,)):
+                a = _row_to_attempt(row)
+                out[a.suite].append(a)
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return {}
+    return out
+
+
+def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test of k1/n1 against k2/n2."""
+    from scipy.stats import fisher_exact
+
+    if n1 == 0 or n2 == 0:
+        return 1.0
+    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
+    """Compare side A with side B. Every row has A's and B's value and n, the difference B - A, the p-value, the
+    test used and whether the difference is significant at 0.05."""
+    from breakfix.benchmarks.gate import paired
+
+    a, b = load_side(spec_a), load_side(spec_b)
+    pairs = paired(_benchmark_attempts(b["dir"], b["round"]), _benchmark_attempts(a["dir"], a["round"]))
+    rows: list[dict[str, Any]] = []
+    ba, bb = a["entry"]["benchmarks"], b["entry"]["benchmarks"]
+    for suite in [s for s in ba if s in bb]:
+        metric, va, na, cia = _headline(suite, ba[suite])
+        _, vb, nb, cib = _headline(suite, bb[suite])
+        row = {"kind": "benchmark", "name": suite, "metric": metric, "a": va, "a_n": na, "a_ci95": cia,
+               "b": vb, "b_n": nb, "b_ci95": cib, "diff": vb - va}  # fmt: skip
+        pr = pairs.get(suite)
+        if pr and pr["n"] and pr["n"] == na == nb:
+            row.update(test="McNemar (paired)", p=pr["p_value"], discordant=[pr["only_baseline"], pr["only_candidate"]])
+        else:
+            row.update(test="Fisher", p=fisher_p(round(va * na), na, round(vb * nb), nb))
+        rows.append(row)
+    ra, rb = a["entry"]["redteam"], b["entry"]["redteam"]
+    if "judged" in ra and "judged" in rb:
+        ka, kb = ra.get("defects", round(ra["asr"] * ra["judged"])), rb.get("defects", round(rb["asr"] * rb["judged"]))
+        rows.append(_rate_row("redteam", "ASR", ka, ra["judged"], kb, rb["judged"]))
+    for tech in [t for t in ra.get("by_technique", {}) if t in rb.get("by_technique", {})]:
+        x, y = ra["by_technique"][tech], rb["by_technique"][tech]
+        rows.append(_rate_row(f"redteam {tech}", "ASR", x["k"], x["n"], y["k"], y["n"]))
+    for row in rows:
+        row["significant"] = row["p"] < ALPHA
+    side = lambda s: {"spec": s["spec"], "run": s["name"], "round": s["round"]}  # noqa: E731
+    return {"a": side(a), "b": side(b), "alpha": ALPHA, "rows": rows}
+
+
+def _rate_row(name: str, metric: str, ka: int, na: int, kb: int, nb: int) -> dict[str, Any]:
+    from breakfix.benchmarks.metrics import wilson
+
+    va, vb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
+    return {"kind": "redteam", "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": list(wilson(ka, na)),
+            "b": vb, "b_n": nb, "b_ci95": list(wilson(kb, nb)), "diff": vb - va, "test": "Fisher",
+            "p": fisher_p(ka, na, kb, nb)}  # fmt: skip
