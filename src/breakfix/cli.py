@@ -300,7 +300,7 @@ def train(
     accelerate_config: Annotated[
         Path | None, typer.Option(help="An accelerate config (DDP, FSDP, DeepSpeed); runs via accelerate launch.")
     ] = None,
-    num_processes: Annotated[int | None, typer.Option(help="Processes for accelerate launch.")] = None,
+    num_processes: Annotated[int | None, typer.Option(min=1, help="Processes for accelerate launch.")] = None,
 ) -> None:
     """Post-train a model on curated data with TRL: SFT (completion-only loss), then DPO with an SFT term; full or
     LoRA; in this process or across GPUs and nodes through accelerate launch."""
@@ -492,7 +492,22 @@ def main() -> None:
         hf_logging.set_verbosity_error()
     except ImportError:
         pass
+    try:  # typer >= 0.20 vendors click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - older typer
+        from click.exceptions import UsageError
+
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except UsageError as e:  # one line, like every other input error, instead of click's box
+        where = e.ctx.command_path if e.ctx is not None else "breakfix"
+        hint = f" (see '{where} --help')" if e.ctx is not None else ""
+        if e.format_message():  # empty after no_args_is_help has printed the help
+            typer.echo(f"error: {where}: {e.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError) as e:  # a bad path given
+        typer.echo(f"error: {e.filename or '?'}: {e.strerror or e}", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

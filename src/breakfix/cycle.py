@@ -21,7 +21,7 @@ from typing import Any
 
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
-from breakfix.backends.hf import check_model_dir
+from breakfix.backends.hf import check_model_dir, load_tokenizer
 from breakfix.benchmarks.suites import benchmark_attempts, score_suites
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset
@@ -138,7 +138,9 @@ class Cycle:
         from breakfix.report.build import build_report, write_report
 
         if self.cfg.model.path != "demo":
-            self._base_model()  # a bad model path fails here, before anything is written
+            base = self._base_model()  # a bad model path fails here, before anything is written
+            if base.is_dir():
+                load_tokenizer(base, trust_remote_code=self.cfg.model.trust_remote_code)
         ensure_run_dir(self.out)
         with Store(self.out / "run.db") as store:
             cfg_key = content_key(self.cfg.model_dump(mode="json"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from breakfix.backends.base import GenerationConfig
 from breakfix.errors import BreakfixError
@@ -42,6 +43,41 @@ def check_model_dir(path: str | Path, allow_pickle: bool = False) -> Path:
     return p
 
 
+def load_pretrained(
+    src: str | Path, *, dtype: Any = "auto", trust_remote_code: bool = False, allow_pickle: bool = False
+) -> tuple[Any, Any]:
+    """A tokenizer and causal LM from a model dir or hub id: no remote code and safetensors only unless the caller
+    opts in. A dir that cannot be loaded (a broken tokenizer or config, bad weights) is a ``BreakfixError``."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(src, trust_remote_code=trust_remote_code)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            str(src), dtype=dtype, trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle
+        )
+    except _LOAD_ERRORS as e:
+        raise _load_error(src, "model", e) from None
+    return tokenizer, model
+
+
+_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError)
+
+
+def _load_error(src: str | Path, what: str, e: BaseException) -> BreakfixError:
+    detail = (str(e).splitlines() or [""])[0][:200]
+    return BreakfixError(str(src), what, f"cannot load ({e.__class__.__name__}: {detail})")
+
+
+def load_tokenizer(src: str | Path, *, trust_remote_code: bool = False) -> Any:
+    """A model dir's (or hub id's) tokenizer; one that cannot be loaded is a ``BreakfixError``."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(src), trust_remote_code=trust_remote_code)
+    except _LOAD_ERRORS as e:
+        raise _load_error(src, "tokenizer", e) from None
+
+
 class HFBackend:
     """Generate with a local (or hub) causal LM through transformers.
 
@@ -67,7 +103,6 @@ class HFBackend:
         allow_pickle: bool = False,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         src = str(model)
         if Path(src).exists() or src.startswith((".", "/")):
@@ -80,13 +115,9 @@ class HFBackend:
         ]
         if self.device == "cpu" and dtype == "auto":
             torch_dtype = torch.float32
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                src, dtype=torch_dtype, trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle
-            )
-        except OSError as e:
-            raise BreakfixError(src, None, f"cannot load model: {str(e).splitlines()[0]}") from None
+        self.tokenizer, self.model = load_pretrained(
+            src, dtype=torch_dtype, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle
+        )
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError
+
+DEFAULT_MAX_LINE = 16 * 1024 * 1024
+
+
+def max_line_bytes() -> int:
+    """The longest JSONL line read (``BREAKFIX_MAX_LINE`` characters; default 16 Mi)."""
+    return int(os.environ.get("BREAKFIX_MAX_LINE", DEFAULT_MAX_LINE))
 
 
 def iter_jsonl(path: str | Path, what: str = "dataset") -> Iterator[tuple[int, dict[str, Any]]]:
@@ -18,9 +26,14 @@ def iter_jsonl(path: str | Path, what: str = "dataset") -> Iterator[tuple[int, d
     p = Path(path)
     if not p.is_file():
         raise BreakfixError(str(p), None, f"{what} file not found")
+    limit = max_line_bytes()
     try:
         with open(p, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+            n = 0
+            while line := f.readline(limit + 1):
+                n += 1
+                if len(line) > limit:  # read at most limit + 1 characters: a giant line never fills memory
+                    raise BreakfixError(str(p), f"line {n}", f"longer than {limit} characters (BREAKFIX_MAX_LINE)")
                 if not line.strip():
                     continue
                 try:

@@ -138,13 +138,18 @@ def lora_config(settings: TrainSettings) -> Any:
 
 def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any]:
     """The tokenizer and a float32 model of ``model_dir``, embeddings frozen if the settings say so."""
+    from pathlib import Path
+
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from breakfix.backends.hf import load_pretrained
+
     hf_logging.disable_progress_bar()  # "Loading weights": breakfix shows its own progress
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    # A local dir has passed check_model_dir (pickle weights only with model.allow_pickle) where the run began;
+    # a hub id is loaded safetensors-only.
+    local = Path(str(model_dir)).is_dir()
+    tokenizer, model = load_pretrained(model_dir, dtype=torch.float32, allow_pickle=local)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if settings.freeze_embeddings and not settings.lora:  # LoRA already leaves the embeddings frozen

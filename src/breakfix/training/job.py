@@ -52,7 +52,7 @@ def train_job(
     """Train ``model`` on the curated dataset dir ``data`` (or a run dir's last curated round) by ``cfg.training``
     into ``out/model`` (a safetensors HF
     dir; with LoRA also ``out/model/adapter``); store the metrics in ``out/run.db`` and write ``out/train.json``."""
-    from breakfix.backends.hf import check_model_dir
+    from breakfix.backends.hf import check_model_dir, load_tokenizer
     from breakfix.store import Store
     from breakfix.training.pipeline import train_pipeline
 
@@ -77,6 +77,7 @@ def train_job(
         model_dir: Path | str = build_demo_model()
     elif Path(model).exists() or model.startswith((".", "/")):
         model_dir = check_model_dir(model, allow_pickle=cfg.model.allow_pickle)
+        load_tokenizer(model_dir)  # a broken tokenizer fails here, before anything is written
     else:
         model_dir = model  # a hub id
     launch = cfg.training.launch()
