@@ -99,4 +99,4 @@ def test_cli_missing_config_file(tmp_path):
 
 def test_cli_bad_report_dir(tmp_path):
     proc = _cli("report", str(tmp_path), cwd=tmp_path)
-    _assert_clean_error(proc, "report.json", "not found")
+    _assert_clean_error(proc, str(tmp_path), "not a run directory")

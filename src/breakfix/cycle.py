@@ -330,7 +330,7 @@ def report_from_store(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     db = run_dir / "run.db"
     if not db.is_file():
-        raise BreakfixError(str(run_dir), None, "not a run directory (no run.db)")
+        raise BreakfixError(str(run_dir), None, "not a run directory (no run.db or report.json)")
     with Store(db) as store:
         conf = store.get_meta("config")
         if conf is None:

@@ -50,6 +50,15 @@ class _Endpoint:
             await asyncio.sleep(at - now)
 
 
+def _redact(text: str, headers: dict[str, str]) -> str:
+    """``text`` with the API key of ``headers`` (if any) masked."""
+    auth = headers.get("Authorization", "")
+    key = auth.removeprefix("Bearer ").strip()
+    if len(key) >= 4 and key in text:
+        text = text.replace(key, "***")
+    return text
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """Parse a ``Retry-After`` header: delta seconds or an HTTP date. None when absent or unreadable."""
     if not value:
@@ -126,6 +135,8 @@ class OpenAICompatBackend:
         self._turn = 0
 
     # ---- connection ------------------------------------------------------------------------------------------------
+    # The API key lives only in the request headers: it is read from the environment for each request and is
+    # masked (``***``) in every error reason and reply that could echo it, so it never reaches the store or a log.
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self.api_key_env:
@@ -191,9 +202,11 @@ class OpenAICompatBackend:
                 endpoint.inflight += 1
                 self.stats["requests"] += 1
                 try:
-                    return await self._post(session, endpoint, body, headers)
+                    return _redact(await self._post(session, endpoint, body, headers), headers)
+                except BackendError as e:
+                    raise BackendError(_redact(str(e), headers)) from None
                 except _Retryable as e:
-                    reasons.append(e.reason)
+                    reasons.append(_redact(e.reason, headers))
                     self.stats[e.reason.split(" ", 1)[0]] += 1
                     if attempt == self.max_retries:
                         break

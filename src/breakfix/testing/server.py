@@ -40,6 +40,9 @@ class FaultProfile:
         p429: Answer 429 with ``Retry-After: retry_after``.
         phang: Hang for ``hang`` seconds before answering (past the client's timeout).
         pmalformed: Answer 200 with a body that is not JSON.
+        pleak: Answer 500 with a body that echoes the request's Authorization header (a leaky proxy).
+        leak_reply: End every reply with the request's Authorization header.
+        require_auth: Answer 401 to a request without exactly this Authorization header.
         retry_after: The ``Retry-After`` value sent with a 429.
         hang: Seconds a hanging request waits.
         seed: Seeds the fault draws.
@@ -49,6 +52,9 @@ class FaultProfile:
     p429: float = 0.0
     phang: float = 0.0
     pmalformed: float = 0.0
+    pleak: float = 0.0
+    leak_reply: bool = False
+    require_auth: str | None = None
     retry_after: str = "1"
     hang: float = 30.0
     seed: int = 0
@@ -82,9 +88,18 @@ def make_app(
         state.counts["requests"] += 1
         state.auth[request.headers.get("Authorization", "")] += 1
         f = state.faults
+        auth = request.headers.get("Authorization", "")
+        if f.require_auth is not None and auth != f.require_auth:
+            state.counts["401"] += 1
+            return web.Response(status=401, text='{"error": "bad or missing API key"}', headers=ok_headers)
         draw = state.rng.random()
         if state.latency:
             await asyncio.sleep(state.latency)
+        if draw < f.pleak:
+            state.counts["leak"] += 1
+            text = json.dumps({"error": f"upstream rejected request with headers Authorization: {auth}"})
+            return web.Response(status=500, text=text, headers=ok_headers)
+        draw -= f.pleak
         if draw < f.p500:
             state.counts["500"] += 1
             return web.Response(status=500, text='{"error": "injected failure"}', headers=ok_headers)
@@ -103,7 +118,7 @@ def make_app(
         messages = body["messages"]
         state.conversations[content_key(messages)] += 1
         state.counts["ok"] += 1
-        reply = state.respond(messages)
+        reply = state.respond(messages) + (f" (sent with {auth})" if f.leak_reply else "")
         payload = {
             "id": "chatcmpl-test",
             "object": "chat.completion",
