@@ -86,3 +86,23 @@ def test_sigkill_then_resume_gives_the_same_report(small_run, point, tmp_path):
     assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
     count = "SELECT COUNT(*) FROM attempts"
     assert _query(out / "run.db", count) == _query(ref_dir / "run.db", count), "an attempt was stored twice"
+
+
+def test_a_second_process_on_a_running_run_gets_run_in_use(small_run, tmp_path):
+    config, _, _ = small_run
+    out = tmp_path / "run"
+    first = start_run(config, out)
+    try:
+        deadline = time.monotonic() + 300
+        while not _attempts(0, False, 1)(out):
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        second = start_run(config, out)
+        log, _ = second.communicate(timeout=300)
+        assert second.returncode == 2
+        lines = [x for x in log.splitlines() if x.strip()]
+        assert lines == [f"error: {out}: run is in use by another breakfix process"]
+        assert first.poll() is None  # the first run goes on
+    finally:
+        first.kill()
+        first.wait()

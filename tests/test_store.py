@@ -80,3 +80,23 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path):
         a.info = {"backtracks": 2}
         store.put_attempts([a])
         assert store.get_attempts(["a"])["a"].info == {"backtracks": 2}
+
+
+def test_a_store_newer_than_breakfix_is_refused_and_unlocked(tmp_path):
+    from breakfix.errors import BreakfixError
+    from breakfix.store import SCHEMA_VERSION
+
+    with Store(tmp_path / "run.db") as st:
+        st.set_meta("schema_version", str(SCHEMA_VERSION + 1))
+    with pytest.raises(BreakfixError, match="newer than this breakfix"):
+        Store(tmp_path / "run.db")
+    import fcntl
+
+    with open(tmp_path / "run.db.lock") as lock:  # the refused store released its lock
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_every_older_version_has_a_migration():
+    from breakfix.store import MIGRATIONS, SCHEMA_VERSION
+
+    assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION))

@@ -10,14 +10,19 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from breakfix.errors import RunInUseError
+from breakfix.errors import BreakfixError, RunInUseError
 from breakfix.types import Attempt, Seed, Verdict
 
 SCHEMA_VERSION = 2
+
+# MIGRATIONS[v] takes a version-v store to version v + 1 (in the transaction that records the new version).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
+    1: lambda db: db.execute("ALTER TABLE attempts ADD COLUMN info TEXT"),  # attempt.info (multi-turn facts)
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,18 +59,20 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        version = self.get_meta("schema_version")
-        if version is not None and int(version) < 2:
-            self.db.execute("ALTER TABLE attempts ADD COLUMN info TEXT")  # version 1 had no info column
-            version = None
-        if version is None:
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
-        elif int(version) > SCHEMA_VERSION:
-            raise RunInUseError(
+        stored = self.get_meta("schema_version")
+        version = SCHEMA_VERSION if stored is None else int(stored)
+        if version > SCHEMA_VERSION:
+            self.close()
+            raise BreakfixError(
                 str(self.path),
                 "schema_version",
                 f"store is version {version}, newer than this breakfix ({SCHEMA_VERSION}); upgrade breakfix",
             )
+        with self.transaction():  # each step takes the store one version up; all of them commit together
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](self.db)
+                version += 1
+            self.set_meta("schema_version", str(version))
 
     def close(self) -> None:
         self.db.close()
