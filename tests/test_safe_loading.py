@@ -47,3 +47,8 @@ def test_model_code_in_the_dir_never_runs(tiny_model, tmp_path):
     with pytest.raises(BreakfixError, match="cannot load"):
         load_pretrained(d)  # ... but its code is not run without trust_remote_code
     assert not marker.exists()
+
+
+def test_opting_in_to_pickle_still_loads_safetensors(tiny_model):
+    tokenizer, model = load_pretrained(tiny_model, allow_pickle=True)
+    assert model.num_parameters() > 0 and tokenizer.eos_token

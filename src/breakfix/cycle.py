@@ -338,6 +338,10 @@ def report_from_store(run_dir: str | Path) -> dict[str, Any]:
         cfg = parse_config(json.loads(conf), str(db))
         rounds = [res for _, res in store.stage_results(RECORD)]
         if not rounds:
+            if (run_dir / "redteam.json").is_file():
+                raise BreakfixError(
+                    str(run_dir), None, "a `breakfix redteam` dir: its results are redteam.json and findings.jsonl"
+                )
             raise BreakfixError(str(run_dir), None, "no finished round yet; resume the run first")
         run = store.stage(RUN_ROUND, RUN_STAGE)
     if run is None:

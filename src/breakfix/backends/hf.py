@@ -51,9 +51,9 @@ def load_pretrained(
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(src, trust_remote_code=trust_remote_code)
-    try:
+    try:  # use_safetensors: True refuses pickle; None (opted in) prefers safetensors and falls back to pickle
         model = AutoModelForCausalLM.from_pretrained(
-            str(src), dtype=dtype, trust_remote_code=trust_remote_code, use_safetensors=not allow_pickle
+            str(src), dtype=dtype, trust_remote_code=trust_remote_code, use_safetensors=None if allow_pickle else True
         )
     except _LOAD_ERRORS as e:
         raise _load_error(src, "model", e) from None

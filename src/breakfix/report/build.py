@@ -177,24 +177,25 @@ def plot_heatmap(report: dict[str, Any]) -> str:
 
 
 def plot_techniques(report: dict[str, Any]) -> str:
-    """Red-team ASR per technique, one bar per round, with 95% intervals."""
+    """Red-team ASR per technique (horizontal bars, one per round), with 95% intervals."""
     plt = _plt()
     rounds = report["rounds"]
     techs = sorted({t for r in rounds for t in r["redteam"].get("by_technique", {})})
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(techs) + 2), 3.4))
-    width = 0.8 / max(1, len(rounds))
+    fig, ax = plt.subplots(figsize=(6.0, 0.32 * max(1, len(techs)) * max(1, len(rounds)) + 1.6))
+    height = 0.8 / max(1, len(rounds))
     for k, r in enumerate(rounds):
         by = r["redteam"].get("by_technique", {})
-        xs = [i + (k - (len(rounds) - 1) / 2) * width for i in range(len(techs))]
-        ys = [by[t]["rate"] if t in by else 0.0 for t in techs]
+        ys = [i - (k - (len(rounds) - 1) / 2) * height for i in range(len(techs))]
+        xs = [by[t]["rate"] if t in by else 0.0 for t in techs]
         errs = [_err(by[t]["rate"], by[t].get("ci95")) if t in by else (0.0, 0.0) for t in techs]
-        yerr = list(zip(*errs, strict=True)) if errs else None
-        ax.bar(xs, ys, width, yerr=yerr, capsize=2, label=f"round {r['round']}")
-    ax.set_xticks(range(len(techs)), techs, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("attack success rate")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7)
-    ax.grid(axis="y", alpha=0.3)
+        xerr = list(zip(*errs, strict=True)) if errs else None
+        ax.barh(ys, xs, height, xerr=xerr, capsize=2, label=f"round {r['round']}")
+    ax.set_yticks(range(len(techs)), techs, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("attack success rate")
+    ax.set_xlim(0, 1.02)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
     ax.set_title("red-team ASR per technique")
     return _png(fig)
 
