@@ -52,3 +52,12 @@ def test_model_code_in_the_dir_never_runs(tiny_model, tmp_path):
 def test_opting_in_to_pickle_still_loads_safetensors(tiny_model):
     tokenizer, model = load_pretrained(tiny_model, allow_pickle=True)
     assert model.num_parameters() > 0 and tokenizer.eos_token
+
+
+def test_model_trust_remote_code_is_the_one_opt_in_for_training_too():
+    from breakfix.config import parse_config
+
+    off = parse_config({})
+    assert not (off.model.trust_remote_code or off.training.sft.trust_remote_code or off.training.dpo.trust_remote_code)
+    on = parse_config({"model": {"path": "demo", "trust_remote_code": True}})
+    assert on.training.sft.trust_remote_code and on.training.dpo.trust_remote_code

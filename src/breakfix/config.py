@@ -337,6 +337,13 @@ class RunConfig(_Strict):
     """A whole break-fix run."""
 
     @model_validator(mode="after")
+    def _remote_code(self) -> RunConfig:
+        """``model.trust_remote_code`` is the one opt-in: training loads the same model code."""
+        if self.model.trust_remote_code:
+            self.training.sft.trust_remote_code = self.training.dpo.trust_remote_code = True
+        return self
+
+    @model_validator(mode="after")
     def _judge_model(self) -> RunConfig:
         c = self.curation
         if c.augment_languages and c.min_per_language and not (c.translator or self.redteam.converter_model):

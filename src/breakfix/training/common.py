@@ -96,6 +96,7 @@ class TrainSettings(BaseModel):
     lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
     gradient_checkpointing: bool | None = Field(None, description="activation checkpointing (default: on)")
     bf16: bool | None = Field(None, description="default: on when the GPU supports bf16")
+    trust_remote_code: bool = Field(False, description="run the model dir's own code (on with model.trust_remote_code)")
     report_to: list[str] = Field(
         default_factory=list,
         description="tensorboard, wandb, mlflow, ... (passed to TRL; each reads its usual environment variables, "
@@ -149,7 +150,9 @@ def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any
     # A local dir has passed check_model_dir (pickle weights only with model.allow_pickle) where the run began;
     # a hub id is loaded safetensors-only.
     local = Path(str(model_dir)).is_dir()
-    tokenizer, model = load_pretrained(model_dir, dtype=torch.float32, allow_pickle=local)
+    tokenizer, model = load_pretrained(
+        model_dir, dtype=torch.float32, allow_pickle=local, trust_remote_code=settings.trust_remote_code
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if settings.freeze_embeddings and not settings.lora:  # LoRA already leaves the embeddings frozen

@@ -77,7 +77,7 @@ def train_job(
         model_dir: Path | str = build_demo_model()
     elif Path(model).exists() or model.startswith((".", "/")):
         model_dir = check_model_dir(model, allow_pickle=cfg.model.allow_pickle)
-        load_tokenizer(model_dir)  # a broken tokenizer fails here, before anything is written
+        load_tokenizer(model_dir, trust_remote_code=cfg.model.trust_remote_code)  # fails before anything is written
     else:
         model_dir = model  # a hub id
     launch = cfg.training.launch()
