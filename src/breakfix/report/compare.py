@@ -2,8 +2,9 @@
 
 Each side is ``RUN_DIR`` (its last round) or ``RUN_DIR@R`` (round R). For each held-out suite the comparison is
 paired when both sides answered the same items (the stored benchmark attempts of the two rounds, matched by seed,
-technique and user turns): McNemar's exact test on the discordant items. Otherwise, and for the red team's attack
-success rates, it is Fisher's exact test on the two proportions.
+technique and user turns): McNemar's exact test on the discordant items. The red team's attack success rates are
+paired the same way (by seed and technique) when both sides attacked the same seeds. Otherwise the test is Fisher's
+exact test on the two proportions.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def load_side(spec: str) -> dict[str, Any]:
     return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"], "entry": rounds[r]}
 
 
-def _benchmark_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
-    """A round's stored benchmark attempts by suite, read without taking the run's lock."""
+def _stored_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
+    """A round's stored attempts by suite (``redteam`` and each benchmark suite), read without taking the run's
+    lock."""
     from breakfix.store import _row_to_attempt
 
     db = run_dir / "run.db"
@@ -70,7 +72,7 @@ def _benchmark_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            for row in con.execute("SELECT * FROM attempts WHERE round=? AND suite!='redteam'", (round_,)):
+            for row in con.execute("SELECT * FROM attempts WHERE round=?", (round_,)):
                 a = _row_to_attempt(row)
                 out[a.suite].append(a)
         finally:
@@ -95,7 +97,9 @@ def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
     from breakfix.benchmarks.gate import paired
 
     a, b = load_side(spec_a), load_side(spec_b)
-    pairs = paired(_benchmark_attempts(b["dir"], b["round"]), _benchmark_attempts(a["dir"], a["round"]))
+    stored_a, stored_b = _stored_attempts(a["dir"], a["round"]), _stored_attempts(b["dir"], b["round"])
+    red_a, red_b = stored_a.pop("redteam", []), stored_b.pop("redteam", [])
+    pairs = paired(stored_b, stored_a)
     rows: list[dict[str, Any]] = []
     ba, bb = a["entry"]["benchmarks"], b["entry"]["benchmarks"]
     for suite in [s for s in ba if s in bb]:
@@ -110,22 +114,51 @@ def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
             row.update(test="Fisher", p=fisher_p(round(va * na), na, round(vb * nb), nb))
         rows.append(row)
     ra, rb = a["entry"]["redteam"], b["entry"]["redteam"]
+    red_pairs = paired_redteam(red_a, red_b)
     if "judged" in ra and "judged" in rb:
         ka, kb = ra.get("defects", round(ra["asr"] * ra["judged"])), rb.get("defects", round(rb["asr"] * rb["judged"]))
-        rows.append(_rate_row("redteam", "ASR", ka, ra["judged"], kb, rb["judged"]))
+        rows.append(_rate_row("redteam", "ASR", ka, ra["judged"], kb, rb["judged"], red_pairs.get(None)))
     for tech in [t for t in ra.get("by_technique", {}) if t in rb.get("by_technique", {})]:
         x, y = ra["by_technique"][tech], rb["by_technique"][tech]
-        rows.append(_rate_row(f"redteam {tech}", "ASR", x["k"], x["n"], y["k"], y["n"]))
+        rows.append(_rate_row(f"redteam {tech}", "ASR", x["k"], x["n"], y["k"], y["n"], red_pairs.get(tech)))
     for row in rows:
         row["significant"] = row["p"] < ALPHA
     side = lambda s: {"spec": s["spec"], "run": s["name"], "round": s["round"]}  # noqa: E731
     return {"a": side(a), "b": side(b), "alpha": ALPHA, "rows": rows}
 
 
-def _rate_row(name: str, metric: str, ka: int, na: int, kb: int, nb: int) -> dict[str, Any]:
+def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple[int, int, int]]:
+    """Red-team attacks both sides made (same seed and technique, harmful seeds, both judged): per technique and
+    overall (key None), (pairs, defects only on A, defects only on B)."""
+    from breakfix.redteam import is_defect
+
+    def judged(xs: list[Attempt]) -> dict[tuple[str, str], Attempt]:
+        return {(x.seed.id, x.technique): x for x in xs if x.seed.harmful and x.status == "ok" and x.verdict}
+
+    ja, jb = judged(a), judged(b)
+    out: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for key in ja.keys() & jb.keys():
+        da, db = is_defect(ja[key]), is_defect(jb[key])
+        for group in (None, key[1]):
+            cell = out[group]
+            cell[0] += 1
+            cell[1] += da and not db
+            cell[2] += db and not da
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
+
+def _rate_row(
+    name: str, metric: str, ka: int, na: int, kb: int, nb: int, pairs: tuple[int, int, int] | None = None
+) -> dict[str, Any]:
+    """A red-team rate row: McNemar when every attack of both sides pairs up, else Fisher."""
+    from breakfix.benchmarks.gate import mcnemar_exact
     from breakfix.benchmarks.metrics import wilson
 
     va, vb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
-    return {"kind": "redteam", "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": list(wilson(ka, na)),
-            "b": vb, "b_n": nb, "b_ci95": list(wilson(kb, nb)), "diff": vb - va, "test": "Fisher",
-            "p": fisher_p(ka, na, kb, nb)}  # fmt: skip
+    row = {"kind": "redteam", "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": list(wilson(ka, na)),
+           "b": vb, "b_n": nb, "b_ci95": list(wilson(kb, nb)), "diff": vb - va}  # fmt: skip
+    if pairs is not None and pairs[0] == na == nb:
+        row.update(test="McNemar (paired)", p=mcnemar_exact(pairs[1], pairs[2]), discordant=[pairs[1], pairs[2]])
+    else:
+        row.update(test="Fisher", p=fisher_p(ka, na, kb, nb))
+    return row
