@@ -397,7 +397,7 @@ def report(
     """Rebuild report.json from the run's store and re-render report.html (from report.json for a run whose store
     predates stored round records)."""
     from breakfix.cycle import report_from_store
-    from breakfix.report.build import validate_report, write_report
+    from breakfix.report.build import write_report
 
     path = run_dir / "report.json"
     try:
@@ -405,22 +405,27 @@ def report(
             raise BreakfixError(str(run_dir), None, "not a directory")
         if html is not None and not html.parent.is_dir():
             raise BreakfixError(str(html), None, "its folder does not exist")
-        try:
-            data = report_from_store(run_dir)
-        except BreakfixError as e:
-            if not path.is_file() or "no finished round" not in e.reason and "no run.db" not in e.reason:
-                raise
-            data = _read_report(path, validate_report)
+        data = report_from_store(run_dir)
+        if data is None:  # no store, or one from before round records: re-render the report.json there is
+            if not path.is_file():
+                hint = "; `breakfix redteam` writes redteam.json" if (run_dir / "redteam.json").is_file() else ""
+                raise BreakfixError(
+                    str(run_dir), None, f"not a run directory (no finished round, no report.json){hint}"
+                )
+            data = _read_report(path)
         write_report(data, run_dir, redact=redact, html_path=html)
         typer.echo(f"wrote {path} and {html or run_dir / 'report.html'}" + (" (redacted)" if redact else ""))
     except BreakfixError as e:
         _fail(e)
 
 
-def _read_report(path: Path, validate) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _read_report(path: Path) -> dict:  # type: ignore[type-arg]
+    """A report.json, validated against the schema; a ``BreakfixError`` when it is not one."""
+    from breakfix.report.build import validate_report
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        validate(data)
+        validate_report(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BreakfixError(str(path), None, f"not valid JSON ({e.__class__.__name__})") from None
     except Exception as e:  # jsonschema.ValidationError

@@ -321,28 +321,24 @@ def _bench_line(r: int, bench: dict[str, Any]) -> str:
     return f"  benchmark: {', '.join(parts)}"
 
 
-def report_from_store(run_dir: str | Path) -> dict[str, Any]:
+def report_from_store(run_dir: str | Path) -> dict[str, Any] | None:
     """Rebuild ``report.json`` from a run directory's store: its config and every finished round. A run that has
-    not finished gets the rounds finished so far and the stop reason ``incomplete``."""
+    not finished gets the rounds finished so far and the stop reason ``incomplete``. None when the directory has
+    no store, or its store no finished round of the cycle (a store older than round records, or a red-team run)."""
     from breakfix.config import parse_config
     from breakfix.report.build import build_report
 
-    run_dir = Path(run_dir)
-    db = run_dir / "run.db"
+    db = Path(run_dir) / "run.db"
     if not db.is_file():
-        raise BreakfixError(str(run_dir), None, "not a run directory (no run.db or report.json)")
+        return None
     with Store(db) as store:
+        rounds = [res for _, res in store.stage_results(RECORD)]
+        if not rounds:
+            return None
         conf = store.get_meta("config")
         if conf is None:
             raise BreakfixError(str(db), "config", "no stored config; is this a `breakfix run` or `demo` directory?")
         cfg = parse_config(json.loads(conf), str(db))
-        rounds = [res for _, res in store.stage_results(RECORD)]
-        if not rounds:
-            if (run_dir / "redteam.json").is_file():
-                raise BreakfixError(
-                    str(run_dir), None, "a `breakfix redteam` dir: its results are redteam.json and findings.jsonl"
-                )
-            raise BreakfixError(str(run_dir), None, "no finished round yet; resume the run first")
         run = store.stage(RUN_ROUND, RUN_STAGE)
     if run is None:
         rounds[-1] = {**rounds[-1], "stop_reason": "incomplete"}
