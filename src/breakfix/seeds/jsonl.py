@@ -13,9 +13,12 @@ from breakfix.errors import BreakfixError
 DEFAULT_MAX_LINE = 16 * 1024 * 1024
 
 
-def max_line_bytes() -> int:
-    """The longest JSONL line read (``BREAKFIX_MAX_LINE`` characters; default 16 Mi)."""
-    return int(os.environ.get("BREAKFIX_MAX_LINE", DEFAULT_MAX_LINE))
+def max_line_chars() -> int:
+    """The longest JSONL line read, in characters: ``BREAKFIX_MAX_LINE`` (default 16 Mi)."""
+    value = os.environ.get("BREAKFIX_MAX_LINE", str(DEFAULT_MAX_LINE))
+    if not value.isdigit() or int(value) < 1:
+        raise BreakfixError("BREAKFIX_MAX_LINE", None, f"must be a positive number of characters, not {value!r}")
+    return int(value)
 
 
 def iter_jsonl(path: str | Path, what: str = "dataset") -> Iterator[tuple[int, dict[str, Any]]]:
@@ -26,7 +29,7 @@ def iter_jsonl(path: str | Path, what: str = "dataset") -> Iterator[tuple[int, d
     p = Path(path)
     if not p.is_file():
         raise BreakfixError(str(p), None, f"{what} file not found")
-    limit = max_line_bytes()
+    limit = max_line_chars()
     try:
         with open(p, encoding="utf-8") as f:
             n = 0
