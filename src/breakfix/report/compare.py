@@ -105,22 +105,17 @@ def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
     for suite in [s for s in ba if s in bb]:
         metric, va, na, cia = _headline(suite, ba[suite])
         _, vb, nb, cib = _headline(suite, bb[suite])
-        row = {"kind": "benchmark", "name": suite, "metric": metric, "a": va, "a_n": na, "a_ci95": cia,
-               "b": vb, "b_n": nb, "b_ci95": cib, "diff": vb - va}  # fmt: skip
         pr = pairs.get(suite)
-        if pr and pr["n"] and pr["n"] == na == nb:
-            row.update(test="McNemar (paired)", p=pr["p_value"], discordant=[pr["only_baseline"], pr["only_candidate"]])
-        else:
-            row.update(test="Fisher", p=fisher_p(round(va * na), na, round(vb * nb), nb))
-        rows.append(row)
+        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
+        rows.append(_row("benchmark", suite, metric, (va, na, cia), (vb, nb, cib), discordant))
     ra, rb = a["entry"]["redteam"], b["entry"]["redteam"]
     red_pairs = paired_redteam(red_a, red_b)
     if "judged" in ra and "judged" in rb:
         ka, kb = ra.get("defects", round(ra["asr"] * ra["judged"])), rb.get("defects", round(rb["asr"] * rb["judged"]))
-        rows.append(_rate_row("redteam", "ASR", ka, ra["judged"], kb, rb["judged"], red_pairs.get(None)))
+        rows.append(_rate_row("redteam", ka, ra["judged"], kb, rb["judged"], red_pairs.get(None)))
     for tech in [t for t in ra.get("by_technique", {}) if t in rb.get("by_technique", {})]:
         x, y = ra["by_technique"][tech], rb["by_technique"][tech]
-        rows.append(_rate_row(f"redteam {tech}", "ASR", x["k"], x["n"], y["k"], y["n"], red_pairs.get(tech)))
+        rows.append(_rate_row(f"redteam {tech}", x["k"], x["n"], y["k"], y["n"], red_pairs.get(tech)))
     for row in rows:
         row["significant"] = row["p"] < ALPHA
     side = lambda s: {"spec": s["spec"], "run": s["name"], "round": s["round"]}  # noqa: E731
@@ -147,18 +142,27 @@ def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def _rate_row(
-    name: str, metric: str, ka: int, na: int, kb: int, nb: int, pairs: tuple[int, int, int] | None = None
-) -> dict[str, Any]:
-    """A red-team rate row: McNemar when every attack of both sides pairs up, else Fisher."""
+Side = tuple[float, int, "list[float] | None"]  # value, n, 95% interval
+
+
+def _row(kind: str, name: str, metric: str, a: Side, b: Side, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
+    """One comparison row. ``pairs`` is (paired items, items only A hit, items only B hit): McNemar's exact test
+    when every item of both sides pairs up, else Fisher's exact test on the two proportions."""
     from breakfix.benchmarks.gate import mcnemar_exact
+
+    (va, na, cia), (vb, nb, cib) = a, b
+    row = {"kind": kind, "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": cia,
+           "b": vb, "b_n": nb, "b_ci95": cib, "diff": vb - va}  # fmt: skip
+    if pairs is not None and pairs[0] and pairs[0] == na == nb:
+        row.update(test="McNemar (paired)", p=mcnemar_exact(pairs[1], pairs[2]), discordant=[pairs[1], pairs[2]])
+    else:
+        row.update(test="Fisher", p=fisher_p(round(va * na), na, round(vb * nb), nb))
+    return row
+
+
+def _rate_row(name: str, ka: int, na: int, kb: int, nb: int, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
+    """A red-team ASR row from defect counts (with Wilson intervals)."""
     from breakfix.benchmarks.metrics import wilson
 
     va, vb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
-    row = {"kind": "redteam", "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": list(wilson(ka, na)),
-           "b": vb, "b_n": nb, "b_ci95": list(wilson(kb, nb)), "diff": vb - va}  # fmt: skip
-    if pairs is not None and pairs[0] == na == nb:
-        row.update(test="McNemar (paired)", p=mcnemar_exact(pairs[1], pairs[2]), discordant=[pairs[1], pairs[2]])
-    else:
-        row.update(test="Fisher", p=fisher_p(ka, na, kb, nb))
-    return row
+    return _row("redteam", name, "ASR", (va, na, list(wilson(ka, na))), (vb, nb, list(wilson(kb, nb))), pairs)
