@@ -32,6 +32,7 @@ def small_config(model: Path) -> dict:
     return {
         "name": "small",
         "model": {"path": str(model), "batch_size": 64},
+        "judge": "demo",  # a demo-world model at a path of its own: the default judge would be refusal
         "generation": {"max_new_tokens": 24},
         "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
         "benchmarks": {"suites": ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]},

@@ -23,13 +23,29 @@ def _attempt(i: int, status: str = "ok") -> Attempt:
 
 def test_attempts_round_trip(tmp_path):
     with Store(tmp_path / "run.db") as st:
-        st.put_attempts([_attempt(1), _attempt(2, "error")])
-        got = st.get_attempts(["a1", "a2", "a3"])
+        st.put_attempts([_attempt(1), _attempt(2, "error")], checkpoint="c", judge="j")
+        got = st.get_attempts(["a1", "a2", "a3"], judge="j")
     assert set(got) == {"a1", "a2"}
     assert got["a1"].verdict.severity == 5 and got["a1"].seed.meta == {"kind": "harmful"}
     assert got["a2"].status == "error" and got["a2"].error == "boom" and got["a2"].verdict is None
     with Store(tmp_path / "run.db") as st:
-        assert [a.id for a in st.iter_attempts(0, "redteam")] == ["a1", "a2"]
+        assert [a.id for a in st.iter_attempts(0, "redteam", judge="j")] == ["a1", "a2"]
+
+
+def test_verdicts_are_kept_per_judge(tmp_path):
+    other = Verdict(refusal=True, harmful=False, severity=0, category="S1", label="refusal", rationale="", judge="k")
+    with Store(tmp_path / "run.db") as st:
+        st.put_attempts([_attempt(1)], checkpoint="c", judge="j")
+        assert st.get_attempts(["a1"], judge="k")["a1"].verdict is None  # judge k has not judged it
+        assert st.existing_ids(["a1"], status="ok", judge="k") == set()
+        assert st.existing_ids(["a1"], status="ok", judge="j") == {"a1"}
+        st.put_verdicts([("a1", other)], "k")
+        assert st.get_attempts(["a1"], judge="k")["a1"].verdict == other
+        assert st.get_attempts(["a1"], judge="j")["a1"].verdict.severity == 5  # j's verdict is still j's
+        assert next(st.iter_attempts()).verdict == other  # no judge: the latest verdict, for inspection
+        assert st.verdict_judges(0, "redteam") == {"j": 1, "k": 1}
+        with pytest.raises(ValueError, match="id of the judge"):
+            st.put_attempts([_attempt(2)], checkpoint="c")
 
 
 def test_stages_persist(tmp_path):
@@ -51,7 +67,7 @@ def test_failed_transaction_writes_nothing(tmp_path):
         bad = _attempt(3)
         bad.transcript = object()  # not JSON-serialisable
         with pytest.raises(TypeError):
-            st.put_attempts([_attempt(4), bad])
+            st.put_attempts([_attempt(4), bad], checkpoint="c", judge="j")
         assert st.get_attempts(["a4"]) == {}
 
 
@@ -78,7 +94,7 @@ def test_a_version_1_store_is_migrated_in_place(tmp_path):
         (a,) = store.iter_attempts()
         assert a.id == "a" and a.info == {}
         a.info = {"backtracks": 2}
-        store.put_attempts([a])
+        store.put_attempts([a], checkpoint="c")
         assert store.get_attempts(["a"])["a"].info == {"backtracks": 2}
 
 
@@ -100,3 +116,57 @@ def test_every_older_version_has_a_migration():
     from breakfix.store import MIGRATIONS, SCHEMA_VERSION
 
     assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION))
+
+
+def _version_2_store(path):
+    """A store as breakfix wrote it before checkpoint ids hashed every byte: one judged attempt and a finished
+    stage."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '2');"
+        "CREATE TABLE stages (round INTEGER NOT NULL, stage TEXT NOT NULL, result TEXT NOT NULL, "
+        "seconds REAL NOT NULL, finished_at REAL NOT NULL, PRIMARY KEY (round, stage));"
+        "INSERT INTO stages VALUES (0, 'benchmark', '{}', 1.0, 0.0);"
+        "CREATE TABLE attempts (id TEXT PRIMARY KEY, round INTEGER NOT NULL, suite TEXT NOT NULL, "
+        "technique TEXT NOT NULL, seed TEXT NOT NULL, category TEXT NOT NULL, language TEXT NOT NULL, "
+        "turns INTEGER NOT NULL, transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, "
+        "verdict TEXT, info TEXT);"
+        """INSERT INTO attempts VALUES ('a', 0, 'redteam', 'direct', '{"id": "s", "text": "t", "category": "S1"}', """
+        """'S1', 'en', 1, '[{"role": "user", "content": "t"}, {"role": "assistant", "content": "Sure."}]', 'ok', """
+        """NULL, 0.1, '{"refusal": false, "harmful": true, "severity": 4, "category": "S1", "label": "compliance", """
+        """"rationale": "", "judge": "refusal/2:4"}', NULL);"""
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_version_2_store_is_refused_for_new_work_before_anything_changes(tmp_path):
+    import sqlite3
+
+    from breakfix.errors import BreakfixError
+
+    _version_2_store(tmp_path / "run.db")
+    before = (tmp_path / "run.db").read_bytes()
+    with pytest.raises(BreakfixError, match="before checkpoint ids hashed every weight byte") as e:
+        Store(tmp_path / "run.db", refuse_legacy=True)
+    assert str(e.value).startswith(f"{tmp_path / 'run.db'}: schema_version: store is version 2")
+    assert "\n" not in str(e.value)
+    assert (tmp_path / "run.db").read_bytes() == before  # refused before migrating
+    with sqlite3.connect(tmp_path / "run.db") as con:
+        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+
+
+def test_a_version_2_store_is_migrated_for_reading_with_its_verdicts_rekeyed_by_judge(tmp_path):
+    from breakfix.errors import BreakfixError
+
+    _version_2_store(tmp_path / "run.db")
+    with Store(tmp_path / "run.db") as store:  # a reader (report, compare, curate) migrates it
+        assert store.legacy_attempts() == 1
+        (a,) = store.iter_attempts(0, "redteam", judge="refusal/2:4")
+        assert a.verdict is not None and a.verdict.severity == 4
+        assert next(store.iter_attempts(0, "redteam", judge="demo-judge/1")).verdict is None
+    with pytest.raises(BreakfixError, match="its attempts cannot be reused"):  # migrated, still never reused
+        Store(tmp_path / "run.db", refuse_legacy=True)

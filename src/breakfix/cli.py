@@ -109,7 +109,9 @@ def redteam(
     language: Annotated[list[str] | None, typer.Option(help="Seed language to keep (repeatable).")] = None,
     judge: Annotated[
         str | None,
-        typer.Option(help="demo, refusal, llm, llama_guard, wildguard or shieldgemma (default: demo on the demo)."),
+        typer.Option(
+            help="demo, refusal, llm, llama_guard, wildguard or shieldgemma (default: demo for the demo, else refusal)."
+        ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
 ) -> None:
@@ -149,10 +151,7 @@ def redteam(
             rt["concurrency"] = concurrency
         if judge:
             data["judge"] = judge
-        elif "judge" not in data:
-            is_demo = data.get("model", {}).get("path", "demo") == "demo" and "target" not in rt
-            data["judge"] = "demo" if is_demo else "refusal"
-        cfg = parse_config(data, source)
+        cfg = parse_config(data, source)  # no judge: demo for the demo model, refusal for any other
         result = redteam_job(cfg, out, log=lambda m: console.print(m))
         _print_redteam(result)
         typer.echo(f"wrote {out / 'redteam.json'} and {out / 'findings.jsonl'}")
@@ -169,7 +168,9 @@ def bench(
     baseline: Annotated[str | None, typer.Option(help="Compare with this checkpoint (paired McNemar test).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where bench.db and bench.json go.")] = Path("runs/bench"),
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config: model, judge.")] = None,
-    judge: Annotated[str | None, typer.Option(help="Judge (default: the config's).")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge (default: the config's; else demo for demo models, refusal otherwise).")
+    ] = None,
     fail_above: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. harmful=0.05.")] = None,
     fail_below: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. capability=0.8.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write the gates as JUnit XML.")] = None,
@@ -440,19 +441,26 @@ def compare(
     a: Annotated[str, typer.Argument(help="RUN_DIR (its last round) or RUN_DIR@ROUND.")],
     b: Annotated[str, typer.Argument(help="RUN_DIR or RUN_DIR@ROUND, compared with A.")],
     out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Score both sides with this judge (default: theirs if shared, else A's).")
+    ] = None,
 ) -> None:
     """Put two runs, or two rounds of a run, side by side: each metric with its n, the difference and its
-    significance (McNemar on paired held-out items, else Fisher's exact test)."""
+    significance (McNemar on paired held-out items, else Fisher's exact test). Both sides are scored by one judge:
+    stored replies are re-judged when the runs used different judges."""
     from rich.console import Console
     from rich.table import Table
 
     from breakfix.report.compare import compare as do_compare
 
     try:
-        result = do_compare(a, b)
+        result = do_compare(a, b, judge=judge)
     except BreakfixError as e:
         _fail(e)
         return
+    rj = result["judging"]["rejudged"]
+    if rj["a"] or rj["b"]:
+        typer.echo(f"judge {result['judging']['judge']}: re-judged {rj['a']} stored replies of A and {rj['b']} of B")
     console = Console(width=None if sys.stdout.isatty() else 140)
     sa, sb = result["a"], result["b"]
     title = f"A = {sa['run']} round {sa['round']}   B = {sb['run']} round {sb['round']}"

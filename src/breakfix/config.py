@@ -361,13 +361,29 @@ class RunConfig(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
-    judge: JudgeName | Literal["ensemble"] = "demo"
+    judge: JudgeName | Literal["ensemble"] | None = Field(
+        None, description="default: demo for the demo model, refusal for any other model (see judge_name)"
+    )
     judge_model: ModelRef | None = Field(None, description="the judge model of a model judge")
     judge_rubric: Literal["harm", "strongreject"] = "harm"
     judge_ensemble: EnsembleSettings | None = Field(None, description="the members when judge is 'ensemble'")
     curation: CurationConfig = Field(default_factory=CurationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)
+
+    @property
+    def judge_name(self) -> str:
+        """The judge this run uses: ``judge``, else ``demo`` for the demo model (the only model whose harmful
+        replies the demo judge recognises) and ``refusal`` for any other."""
+        if self.judge is not None:
+            return self.judge
+        return "demo" if self.model.path == "demo" and self.redteam.target is None else "refusal"
+
+    def judge_note(self) -> str | None:
+        """The line to print when the judge was chosen by default for a model other than the demo."""
+        if self.judge is not None or self.judge_name == "demo":
+            return None
+        return "judge: refusal (the default for a model other than the demo; set `judge:` or --judge to choose)"
 
 
 def _first_error(e: ValidationError) -> tuple[str, str]:

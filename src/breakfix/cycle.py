@@ -10,7 +10,6 @@ reuses stored attempts, so it never redoes finished work.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from breakfix.attacks.engine import RunStats, judged_attempts
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import check_model_dir, load_tokenizer
@@ -33,29 +33,14 @@ from breakfix.errors import BreakfixError
 from breakfix.judges import build_judge
 from breakfix.judges.demo import audit_demo_judge
 from breakfix.progress import console
-from breakfix.redteam import attack_context, is_defect, redteam, to_finding
-from breakfix.store import Store, ensure_run_dir
+from breakfix.redteam import attack_context, is_defect, redteam, redteam_seeds, to_finding
+from breakfix.store import Store, checkpoint_id, ensure_run_dir
 from breakfix.types import content_key
 
 Log = Callable[[str], None]
 
 RECORD = "record"  # a finished round's report entry, stored so that `breakfix report` rebuilds report.json
 RUN_ROUND, RUN_STAGE = -1, "run"  # the run-level parts of the report (decontamination overlap, judge audit)
-
-
-def checkpoint_id(model_dir: Path | str) -> str:
-    """A content id of a checkpoint's weights (hash of each weight file's size and first 64 MiB); for a hub id that
-    is not a local directory, ``hub:<id>``."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        return f"hub:{model_dir}"
-    h = hashlib.sha256()
-    for f in sorted(model_dir.glob("*.safetensors")) + sorted(model_dir.glob("*.bin")):
-        h.update(f.name.encode())
-        h.update(str(f.stat().st_size).encode())
-        with open(f, "rb") as fh:
-            h.update(fh.read(64 << 20))
-    return h.hexdigest()[:24]
 
 
 def targets_met(bench: dict[str, Any], bench0: dict[str, Any], cfg: RunConfig) -> tuple[bool, list[str]]:
@@ -141,8 +126,12 @@ class Cycle:
             base = self._base_model()  # a bad model path fails here, before anything is written
             if base.is_dir():
                 load_tokenizer(base, trust_remote_code=self.cfg.model.trust_remote_code)
+        langs = tuple(self.cfg.redteam.languages)
+        redteam_seed_list, seed_source = redteam_seeds(self.cfg, lambda: self.world.seeds("redteam", langs))
+        if note := self.cfg.judge_note():
+            self.log(note)
         ensure_run_dir(self.out)
-        with Store(self.out / "run.db") as store:
+        with Store(self.out / "run.db", refuse_legacy=True) as store:
             cfg_key = content_key(self.cfg.model_dump(mode="json"))
             prev = store.get_meta("config_key")
             if prev is not None and prev != cfg_key:
@@ -156,7 +145,7 @@ class Cycle:
 
             heldout = heldout_texts(self.cfg, self.world)
             index = HeldoutIndex(heldout)
-            redteam_seeds = self.world.seeds("redteam", tuple(self.cfg.redteam.languages))
+            self.log(f"red team: {len(redteam_seed_list)} seeds from {seed_source}; judge {self.judge.id}")
             sim = self.cfg.benchmarks.simulator
             simulator = build_backend(sim, self.cfg.seed) if sim else None
             helpful = helpful_rows(self.cfg, self.world)
@@ -172,6 +161,7 @@ class Cycle:
                 rd = self._round_dir(r)
                 ckpt = checkpoint_id(model_dir)
                 rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt, "seconds": {}}
+                judging: dict[str, Any] = {"judge": self.judge.id}
                 backend: Any = None
 
                 def get_backend(md: Path = model_dir) -> Any:
@@ -181,32 +171,34 @@ class Cycle:
                     return backend
 
                 self.log(f"[bold]round {r}[/]: {model_dir}")
-                bench, rec["seconds"]["benchmark"] = self._stage(
-                    store,
-                    r,
-                    "benchmark",
-                    lambda: score_suites(
-                        benchmark_attempts(
-                            self.world,
-                            get_backend(),
-                            self.judge,
-                            store,
-                            checkpoint=ckpt,
-                            round_=r,
-                            gen=self.gen,
-                            suites=self.cfg.benchmarks.suites,
-                            simulator=simulator,
-                            simulator_turns=self.cfg.benchmarks.simulator_turns,
-                        )
-                    ),
-                )
+
+                def do_benchmark() -> dict[str, Any]:
+                    stats = RunStats()
+                    attempts = benchmark_attempts(
+                        self.world,
+                        get_backend(),
+                        self.judge,
+                        store,
+                        checkpoint=ckpt,
+                        round_=r,
+                        gen=self.gen,
+                        suites=self.cfg.benchmarks.suites,
+                        simulator=simulator,
+                        simulator_turns=self.cfg.benchmarks.simulator_turns,
+                        stats=stats,
+                    )
+                    return {"benchmarks": score_suites(attempts), "judging": stats.judging(self.judge.id)}
+
+                done, rec["seconds"]["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
+                bench = done["benchmarks"]
+                judging["benchmark"] = _counts(done["judging"])
                 rec["benchmarks"] = bench
                 bench0 = bench0 or bench
                 self.log(_bench_line(r, bench))
 
                 def do_redteam() -> dict[str, Any]:
-                    summary, _ = redteam(
-                        redteam_seeds,
+                    summary, stats = redteam(
+                        redteam_seed_list,
                         self.cfg.redteam.effective_techniques(),
                         attack_context(self.cfg, get_backend(), self.judge),
                         store,
@@ -215,9 +207,12 @@ class Cycle:
                         findings_path=rd / "findings.jsonl",
                         seed_value=self.cfg.seed,
                     )
-                    return summary
+                    return {"redteam": summary, "judging": stats.judging(self.judge.id)}
 
-                rec["redteam"], rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
+                done, rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
+                rec["redteam"] = done["redteam"]
+                judging["redteam"] = _counts(done["judging"])
+                rec["judging"] = judging
                 self.log(
                     f"  red team: {rec['redteam']['attempts']} attempts, ASR {rec['redteam']['asr']:.3f}, "
                     f"{rec['redteam']['errors']} errors"
@@ -234,7 +229,7 @@ class Cycle:
                 self.log(f"  targets not met: {'; '.join(misses)}")
 
                 def do_curate() -> dict[str, Any]:
-                    attempts = list(store.iter_attempts(r, "redteam"))
+                    attempts, _ = judged_attempts(store, self.judge, r, "redteam")
                     res = curate_round(
                         self.cfg,
                         self.judge,
@@ -275,10 +270,10 @@ class Cycle:
 
             overlap = {
                 "heldout_prompts": len(heldout),
-                "redteam_seeds": HeldoutIndex([s.text for s in redteam_seeds]).count(heldout),
+                "redteam_seeds": HeldoutIndex([s.text for s in redteam_seed_list]).count(heldout),
                 "training_rows": HeldoutIndex(training_rows).count(heldout) if training_rows else 0,
             }
-            if self.cfg.judge == "demo":
+            if self.cfg.judge_name == "demo":
                 audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
             else:  # any other judge: its audit on the shipped labelled refusal set
                 from breakfix.judges.audit import audit as audit_judge
@@ -307,6 +302,11 @@ class Cycle:
         for name, res in stages:
             store.put_metrics(r, name, res.logs)
         return stats
+
+
+def _counts(judging: dict[str, Any]) -> dict[str, int]:
+    """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
+    return {k: v for k, v in judging.items() if k != "judge"}
 
 
 def _bench_line(r: int, bench: dict[str, Any]) -> str:

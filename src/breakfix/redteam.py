@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from breakfix import aio
 from breakfix.attacks.engine import AttackContext, RunStats, arun
 from breakfix.attacks.plans import iter_plans
 from breakfix.benchmarks.metrics import asr, rate
-from breakfix.store import Store
+from breakfix.store import Store, checkpoint_id
 from breakfix.types import Attempt, Finding, Seed
 
 
@@ -191,8 +191,6 @@ def _target(cfg: Any, log: Any) -> tuple[Any, str]:
     ref = cfg.redteam.target
     if ref is not None and ref.kind == "openai":
         return build_backend(ref, cfg.seed), f"openai:{ref.model}"
-    from breakfix.cycle import checkpoint_id
-
     if ref is None:
         m = cfg.model
         path = m.path
@@ -205,13 +203,12 @@ def _target(cfg: Any, log: Any) -> tuple[Any, str]:
     return build_backend(ref, cfg.seed), checkpoint_id(ref.path or "")
 
 
-def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
-    """What ``breakfix redteam`` does: attack the configured target with the configured seeds and techniques, store
-    every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
-    Re-running on the same ``out`` reuses every stored attempt."""
+def redteam_seeds(cfg: Any, default: Callable[[], list[Seed]]) -> tuple[list[Seed], str]:
+    """The red team's seeds and where they came from, for ``breakfix redteam`` and the cycle alike: the files of
+    ``redteam.seeds`` in ``redteam.languages`` (else ``default()``), after registering the PyRIT templates of
+    ``redteam.template_paths``. Bad files fail here, before anything is written."""
     from breakfix.attacks.templates import load_pyrit_templates
     from breakfix.errors import BreakfixError
-    from breakfix.judges import build_judge
     from breakfix.seeds.files import load_seeds
 
     rt = cfg.redteam
@@ -222,19 +219,34 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
         seeds = [s for s in seeds if s.language in rt.languages]
         source = ", ".join(rt.seeds)
     else:
-        from breakfix.demo.world import DemoWorld
-
-        seeds = DemoWorld(cfg.seed).seeds("redteam", tuple(rt.languages))
+        seeds = default()
         source = "demo world (red-team split)"
     if not seeds:
         raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
-    techniques = rt.effective_techniques()
+    return seeds, source
+
+
+def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
+    """What ``breakfix redteam`` does: attack the configured target with the configured seeds and techniques, store
+    every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
+    Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
+    from breakfix.judges import build_judge
+
+    def demo_seeds() -> list[Seed]:
+        from breakfix.demo.world import DemoWorld
+
+        return DemoWorld(cfg.seed).seeds("redteam", tuple(cfg.redteam.languages))
+
+    seeds, source = redteam_seeds(cfg, demo_seeds)
+    techniques = cfg.redteam.effective_techniques()
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = attack_context(cfg, target, build_judge(cfg))
+    if note := cfg.judge_note():
+        log(note)
     log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
-    with Store(out / "run.db") as store:
+    with Store(out / "run.db", refuse_legacy=True) as store:
         store.set_meta("config", json.dumps(cfg.model_dump(mode="json")))  # provenance, and `breakfix curate` reads it
         summary, stats = redteam(
             seeds,
@@ -254,11 +266,13 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
         "seeds": len(seeds),
         "seed_source": source,
         "techniques": techniques,
-        "persona": rt.persona,
+        "persona": cfg.redteam.persona,
         "run": {
             "planned": stats.planned,
             "reused": stats.reused,
             "generated": stats.generated,
+            "verdicts_reused": stats.verdicts_reused,
+            "rejudged": stats.rejudged,
             "seconds": round(stats.seconds, 3),
             "attempts_per_s": round(stats.generated / stats.seconds, 2) if stats.seconds else 0.0,
         },

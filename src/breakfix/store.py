@@ -1,28 +1,58 @@
 """The SQLite run store: attempts, verdicts and finished stages, each committed atomically and keyed by content.
 
 Re-running on the same store skips every unit of work that is already there.
+
+- An attempt (a generation) is keyed by the checkpoint's content id (:func:`checkpoint_id`), the plan and the
+  generation settings. A verdict is keyed by (attempt, judge id): the judge id carries the judge's version, so a new
+  judge re-judges stored generations instead of reusing another judge's verdicts.
+- Version 2 stores keyed attempts by a checkpoint id that hashed only each weight file's first 64 MiB, so a trained
+  checkpoint could share its base's id. Their attempts are kept for reading (``breakfix report``, ``compare``,
+  ``curate``) but never reused: a command that would add attempts to one is refused (``refuse_legacy``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError, RunInUseError
 from breakfix.types import Attempt, Seed, Verdict
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# The first version whose attempts are keyed by a checkpoint id that hashes every byte of the weights.
+FULL_HASH_VERSION = 3
+
+
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Verdicts move to their own table, keyed by the judge id each one records; attempts get a checkpoint column
+    (NULL for the old rows, whose checkpoint ids are not trusted: see the module docstring)."""
+    db.execute("ALTER TABLE attempts ADD COLUMN checkpoint TEXT")
+    db.execute(
+        "INSERT OR IGNORE INTO verdicts(attempt_id, judge, verdict) "
+        "SELECT id, json_extract(verdict, '$.judge'), verdict FROM attempts WHERE verdict IS NOT NULL"
+    )
+    db.execute("UPDATE attempts SET verdict = NULL")
+
 
 # MIGRATIONS[v] takes a version-v store to version v + 1 (in the transaction that records the new version).
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], object]] = {
     1: lambda db: db.execute("ALTER TABLE attempts ADD COLUMN info TEXT"),  # attempt.info (multi-turn facts)
+    2: _v2_to_v3,
 }
+
+LEGACY_REASON = (
+    "was written by breakfix before checkpoint ids hashed every weight byte (a trained checkpoint could get its "
+    "base's id, so later rounds may repeat round 0's results); its attempts cannot be reused: use a new --out "
+    "(the old run stays readable with `breakfix report` and `breakfix compare`)"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,8 +62,11 @@ CREATE TABLE IF NOT EXISTS stages (
 CREATE TABLE IF NOT EXISTS attempts (
     id TEXT PRIMARY KEY, round INTEGER NOT NULL, suite TEXT NOT NULL, technique TEXT NOT NULL,
     seed TEXT NOT NULL, category TEXT NOT NULL, language TEXT NOT NULL, turns INTEGER NOT NULL,
-    transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, verdict TEXT, info TEXT);
+    transcript TEXT NOT NULL, status TEXT NOT NULL, error TEXT, seconds REAL NOT NULL, verdict TEXT, info TEXT,
+    checkpoint TEXT);
 CREATE INDEX IF NOT EXISTS attempts_round_suite ON attempts (round, suite);
+CREATE TABLE IF NOT EXISTS verdicts (
+    attempt_id TEXT NOT NULL, judge TEXT NOT NULL, verdict TEXT NOT NULL, PRIMARY KEY (attempt_id, judge));
 CREATE TABLE IF NOT EXISTS metrics (
     round INTEGER NOT NULL, stage TEXT NOT NULL, step INTEGER NOT NULL, values_json TEXT NOT NULL);
 """
@@ -44,9 +77,11 @@ class Store:
 
     Args:
         path: The SQLite file.
+        refuse_legacy: Refuse (with a ``BreakfixError``, before changing anything) a store whose attempts were keyed
+            by the old, partial checkpoint id. Commands that add attempts pass True; readers pass False.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, refuse_legacy: bool = False) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(str(self.path) + ".lock", "w")  # noqa: SIM115 - held for the store's lifetime
@@ -56,11 +91,8 @@ class Store:
             self._lock.close()
             raise RunInUseError(str(self.path.parent), None, "run is in use by another breakfix process") from None
         self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        stored = self.get_meta("schema_version")
-        version = SCHEMA_VERSION if stored is None else int(stored)
+        stored = self._stored_version()  # read before anything is written
+        version = SCHEMA_VERSION if stored is None else stored
         if version > SCHEMA_VERSION:
             self.close()
             raise BreakfixError(
@@ -68,11 +100,37 @@ class Store:
                 "schema_version",
                 f"store is version {version}, newer than this breakfix ({SCHEMA_VERSION}); upgrade breakfix",
             )
+        if refuse_legacy and version < FULL_HASH_VERSION and self._has_attempts():
+            self.close()
+            raise BreakfixError(str(self.path), "schema_version", f"store is version {version}: it {LEGACY_REASON}")
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
         with self.transaction():  # each step takes the store one version up; all of them commit together
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](self.db)
                 version += 1
             self.set_meta("schema_version", str(version))
+        if refuse_legacy and self.legacy_attempts():
+            self.close()
+            raise BreakfixError(str(self.path), "attempts", f"the store {LEGACY_REASON}")
+
+    def _stored_version(self) -> int | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:  # a new file: no meta table yet
+            return None
+        return int(row[0]) if row else None
+
+    def _has_attempts(self) -> bool:
+        try:
+            return self.db.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
+        except sqlite3.OperationalError:
+            return False
+
+    def legacy_attempts(self) -> int:
+        """Attempts stored by a version-2 store (keyed by the old, partial checkpoint id); never reused."""
+        return self.db.execute("SELECT COUNT(*) FROM attempts WHERE checkpoint IS NULL").fetchone()[0]
 
     def close(self) -> None:
         self.db.close()
@@ -114,30 +172,34 @@ class Store:
             (round_, stage, json.dumps(result), seconds, time.time()),
         )
 
-    # ---- attempts -------------------------------------------------------------------------------------------------
-    def get_attempts(self, ids: Iterable[str]) -> dict[str, Attempt]:
-        """The stored attempts among ``ids``."""
+    # ---- attempts and verdicts -----------------------------------------------------------------------------------
+    def get_attempts(self, ids: Iterable[str], *, judge: str | None = None) -> dict[str, Attempt]:
+        """The stored attempts among ``ids``, each with its verdict by ``judge`` (see :meth:`iter_attempts`)."""
         found: dict[str, Attempt] = {}
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            q = f"SELECT * FROM attempts WHERE id IN ({','.join('?' * len(chunk))})"
-            for row in self.db.execute(q, chunk):
+            q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
+            for row in self.db.execute(q, args):
                 a = _row_to_attempt(row)
                 found[a.id] = a
         return found
 
-    def existing_ids(self, ids: Iterable[str], status: str | None = None) -> set[str]:
-        """Which of ``ids`` are stored (optionally with ``status``), without loading them."""
+    def existing_ids(self, ids: Iterable[str], status: str | None = None, judge: str | None = None) -> set[str]:
+        """Which of ``ids`` are stored (optionally with ``status``, and with a verdict by ``judge``), without
+        loading them."""
         found: set[str] = set()
         ids = list(ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            q = f"SELECT id FROM attempts WHERE id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT id FROM attempts a WHERE id IN ({','.join('?' * len(chunk))})"
             args: list[str] = list(chunk)
             if status is not None:
                 q += " AND status=?"
                 args.append(status)
+            if judge is not None:
+                q += " AND EXISTS (SELECT 1 FROM verdicts v WHERE v.attempt_id = a.id AND v.judge = ?)"
+                args.append(judge)
             found.update(row[0] for row in self.db.execute(q, args))
         return found
 
@@ -146,8 +208,10 @@ class Store:
         where, args = _where(round_, suite)
         return dict(self.db.execute(f"SELECT status, COUNT(*) FROM attempts{where} GROUP BY status", args).fetchall())
 
-    def put_attempts(self, attempts: Iterable[Attempt]) -> None:
-        """Write attempts in one transaction (all or none)."""
+    def put_attempts(self, attempts: Iterable[Attempt], *, checkpoint: str, judge: str | None = None) -> None:
+        """Write attempts of ``checkpoint``, and the verdicts they carry as ``judge``'s, in one transaction (all or
+        none). An attempt without a verdict (its judge failed, say) keeps its generation for a later judge."""
+        attempts = list(attempts)
         rows = [
             (
                 a.id,
@@ -162,19 +226,46 @@ class Store:
                 a.status,
                 a.error,
                 a.seconds,
-                json.dumps(a.verdict.to_dict()) if a.verdict else None,
+                None,
                 json.dumps(a.info) if a.info else None,
+                checkpoint,
             )
             for a in attempts
         ]
+        verdicts = [(a.id, a.verdict) for a in attempts if a.verdict is not None and a.status == "ok"]
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany(f"INSERT OR REPLACE INTO attempts({_COLUMNS}) VALUES ({','.join('?' * 15)})", rows)
+            self._put_verdicts(verdicts, judge)
 
-    def iter_attempts(self, round_: int | None = None, suite: str | None = None) -> Iterator[Attempt]:
-        """Stream attempts, optionally of one round and suite."""
-        where, args = _where(round_, suite)
-        for row in self.db.execute(f"SELECT * FROM attempts{where} ORDER BY rowid", args):
+    def put_verdicts(self, verdicts: Iterable[tuple[str, Verdict]], judge: str) -> None:
+        """Record ``judge``'s verdicts on stored attempts: ``(attempt id, verdict)`` pairs, in one transaction."""
+        with self.transaction():
+            self._put_verdicts(list(verdicts), judge)
+
+    def _put_verdicts(self, verdicts: list[tuple[str, Verdict]], judge: str | None) -> None:
+        if verdicts and judge is None:
+            raise ValueError("verdicts need the id of the judge that gave them")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO verdicts(attempt_id, judge, verdict) VALUES (?, ?, ?)",
+            [(aid, judge, json.dumps(v.to_dict(), ensure_ascii=False)) for aid, v in verdicts],
+        )
+
+    def iter_attempts(
+        self, round_: int | None = None, suite: str | None = None, *, judge: str | None = None
+    ) -> Iterator[Attempt]:
+        """Stream attempts, optionally of one round and suite, each with its verdict by ``judge`` (None when that
+        judge has not judged it). Without ``judge``, each attempt carries its most recent verdict by any judge: for
+        inspection only, since it may mix judges; stage code passes its judge."""
+        where, args = _where(round_, suite, prefix="a.")
+        q, args = _select(judge, where.removeprefix(" WHERE ") or "1", args)
+        for row in self.db.execute(q + " ORDER BY a.rowid", args):
             yield _row_to_attempt(row)
+
+    def verdict_judges(self, round_: int | None = None, suite: str | None = None) -> dict[str, int]:
+        """How many verdicts each judge gave on the selected attempts."""
+        where, args = _where(round_, suite, prefix="a.")
+        q = f"SELECT v.judge, COUNT(*) FROM verdicts v JOIN attempts a ON a.id = v.attempt_id{where} GROUP BY v.judge"
+        return dict(self.db.execute(q, args).fetchall())
 
     def last_round(self, suite: str) -> int | None:
         """The highest round with attempts of ``suite`` (None when there are none)."""
@@ -205,18 +296,36 @@ class _Tx:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
-def _where(round_: int | None, suite: str | None) -> tuple[str, list[Any]]:
+_COLUMNS = (
+    "id, round, suite, technique, seed, category, language, turns, transcript, status, error, seconds, verdict, info, "
+    "checkpoint"
+)
+_READ = "a.id, a.round, a.suite, a.technique, a.seed, a.transcript, a.status, a.error, a.seconds, a.info, v.verdict"
+
+
+def _select(judge: str | None, where: str, args: list[Any]) -> tuple[str, list[Any]]:
+    """A query of attempts (alias ``a``) matching ``where``, joined with their verdict by ``judge`` (or, for None,
+    their most recent verdict)."""
+    if judge is None:
+        on = "v.rowid = (SELECT MAX(rowid) FROM verdicts WHERE attempt_id = a.id)"
+        return f"SELECT {_READ} FROM attempts a LEFT JOIN verdicts v ON {on} WHERE {where}", list(args)
+    on = "v.attempt_id = a.id AND v.judge = ?"
+    return f"SELECT {_READ} FROM attempts a LEFT JOIN verdicts v ON {on} WHERE {where}", [judge, *args]
+
+
+def _where(round_: int | None, suite: str | None, prefix: str = "") -> tuple[str, list[Any]]:
     """A WHERE clause (with its arguments) selecting one round and/or suite, or everything."""
     conds, args = [], []
     for column, value in (("round", round_), ("suite", suite)):
         if value is not None:
-            conds.append(f"{column}=?")
+            conds.append(f"{prefix}{column}=?")
             args.append(value)
     return (" WHERE " + " AND ".join(conds) if conds else ""), args
 
 
 def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
-    (aid, rnd, suite, technique, seed, _cat, _lang, _turns, transcript, status, error, seconds, verdict, info) = row
+    """An attempt from a row of ``_READ``'s columns."""
+    (aid, rnd, suite, technique, seed, transcript, status, error, seconds, info, verdict) = row
     return Attempt(
         id=aid,
         round=rnd,
@@ -227,7 +336,7 @@ def _row_to_attempt(row: tuple[Any, ...]) -> Attempt:
         status=status,
         error=error,
         seconds=seconds,
-        verdict=Verdict.from_dict(json.loads(verdict)) if verdict else None,
+        verdict=Verdict.from_dict(json.loads(verdict)) if verdict and status == "ok" else None,
         info=json.loads(info) if info else {},
     )
 
@@ -242,3 +351,72 @@ def ensure_run_dir(path: str | Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     os.makedirs(p / "rounds", exist_ok=True)
     return p
+
+
+# ---- checkpoint ids --------------------------------------------------------------------------------------------------
+# What decides a checkpoint's replies: its weights, its config, and its tokenizer and chat template. Training state
+# files that trainers leave beside the weights (optimizer, RNG, arguments) do not.
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.gguf", "*.pt", "*.pth")
+MODEL_FILES = (
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "added_tokens.json", "chat_template.jinja", "chat_template.json", "tokenizer.model", "vocab.json", "merges.txt",
+)  # fmt: skip
+NOT_MODEL = {"training_args.bin", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json"}
+_ID_CACHE: dict[tuple[Any, ...], str] = {}
+
+
+def checkpoint_files(model_dir: Path) -> list[Path]:
+    """The files whose bytes make a checkpoint's content id: every weight file, the config and the tokenizer."""
+    found = {f for pattern in WEIGHT_PATTERNS for f in model_dir.glob(pattern)}
+    found |= {model_dir / name for name in MODEL_FILES}
+    return sorted(f for f in found if f.is_file() and f.name not in NOT_MODEL)
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def checkpoint_id(model: Path | str) -> str:
+    """A content id of a checkpoint: ``sha256:`` and a hash of every byte of its weight, config and tokenizer files
+    (:func:`checkpoint_files`), so it changes whenever any weight does. Files are hashed in parallel (about 0.75 s
+    per GB here: ``benchmarks/bench_checkpoint_id.py``), and a file is not hashed twice in one process while its
+    size, mtime and inode stay the same.
+
+    A hub id that is not a local directory is ``hub:<id>@<commit>`` when the local HF cache knows the commit its
+    ``main`` resolves to, else ``hub:<id>`` (the revision is then unknown: the hub may serve new weights under it).
+    """
+    path = Path(model)
+    if not path.is_dir():
+        commit = _hub_commit(str(model))
+        return f"hub:{model}@{commit}" if commit else f"hub:{model}"
+    files = checkpoint_files(path)
+    if not any(f.match(p) for f in files for p in WEIGHT_PATTERNS):
+        raise BreakfixError(str(path), None, "no weight files (*.safetensors, *.bin, *.gguf) to identify")
+    keys = [(str(f.resolve()), st.st_size, st.st_mtime_ns, st.st_ino) for f in files for st in [f.stat()]]
+    todo = [f for f, k in zip(files, keys, strict=True) if k not in _ID_CACHE]
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+            digests = dict(zip(todo, pool.map(_file_digest, todo), strict=True))
+        for f, k in zip(files, keys, strict=True):
+            if f in digests:
+                _ID_CACHE[k] = digests[f]
+    h = hashlib.sha256()
+    for f, k in zip(files, keys, strict=True):
+        h.update(f"{f.name}\0{k[1]}\0{_ID_CACHE[k]}\n".encode())
+    return "sha256:" + h.hexdigest()[:32]
+
+
+def _hub_commit(repo_id: str) -> str | None:
+    """The commit that ``repo_id``'s ``main`` resolves to in the local HF cache (no network), if known."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - a dependency of transformers
+        return None
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an id the hub would not accept: transformers reports it when loading
+        return None
+    if isinstance(found, str):  # .../models--org--name/snapshots/<commit>/config.json
+        return Path(found).parent.name
+    return None

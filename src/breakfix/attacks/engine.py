@@ -8,6 +8,8 @@ the store exactly once.
   converter models for adaptive plans. One already in the store is reused and never generated again, so a run
   resumes where it stopped. An attempt stored as ``error`` (an outage, say) is tried again by the next run and its
   row replaced, so each key has exactly one row.
+- Verdicts are keyed by (attempt, judge id). A stored generation that the run's judge has not judged is re-judged,
+  not regenerated; a judge failure keeps the generation, so a later run only re-judges it.
 - A failure of the target, the attacker, a converter or the judge marks that attempt ``error`` with a reason. It is
   never judged, never counted as safe, and no exception escapes the run (except an interrupt, after what is done
   has been written).
@@ -97,14 +99,67 @@ def attempt_id(checkpoint: str, plan: Plan, gen: GenerationConfig | dict[str, An
 
 @dataclass
 class RunStats:
-    """What one engine run did."""
+    """What one engine run did: ``reused`` generations came from the store, and of those, ``verdicts_reused`` had
+    the judge's verdict stored and ``rejudged`` were judged anew."""
 
     planned: int = 0
     reused: int = 0
     generated: int = 0
+    verdicts_reused: int = 0
+    rejudged: int = 0
     errors: int = 0
     seconds: float = 0.0
     reasons: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: RunStats) -> None:
+        """Add ``other``'s counts to these."""
+        for name in ("planned", "reused", "generated", "verdicts_reused", "rejudged", "errors", "seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.reasons.update(other.reasons)
+
+    def judging(self, judge: str) -> dict[str, Any]:
+        """The report's account of where this run's verdicts came from."""
+        return {
+            "judge": judge,
+            "generated": self.generated,
+            "reused_generations": self.reused,
+            "verdicts_reused": self.verdicts_reused,
+            "rejudged": self.rejudged,
+        }
+
+
+def judge_attempts(judge: Judge, attempts: Sequence[Attempt]) -> list[Verdict]:
+    """Verdicts on finished attempts: the canary check for XPIA attempts (their ``info`` holds the canary), the
+    judge's batch call for the rest."""
+    out: list[Verdict | None] = [
+        xpia.canary_verdict(a.seed, a.response, a.info["canary"]) if "canary" in a.info else None for a in attempts
+    ]
+    rest = [i for i, v in enumerate(out) if v is None]
+    if rest:
+        got = judge.judge([(attempts[i].seed, attempts[i].prompt, attempts[i].response) for i in rest])
+        for i, v in zip(rest, got, strict=True):
+            out[i] = v
+    return [v for v in out if v is not None]
+
+
+def judged_attempts(
+    store: Store, judge: Judge, round_: int | None = None, suite: str | None = None
+) -> tuple[list[Attempt], RunStats]:
+    """A round's stored attempts, each with ``judge``'s verdict: stored verdicts are reused, stored generations that
+    ``judge`` has not judged are judged now and their verdicts stored. Generation errors stay errors."""
+    attempts = list(store.iter_attempts(round_, suite, judge=judge.id))
+    stats = RunStats(planned=len(attempts), reused=len(attempts))
+    todo = [a for a in attempts if a.status == "ok" and a.verdict is None]
+    stats.verdicts_reused = sum(a.status == "ok" and a.verdict is not None for a in attempts)
+    with task_progress(f"re-judging with {judge.id}", total=len(todo), show=bool(todo)) as bar:
+        for start in range(0, len(todo), 256):
+            part = todo[start : start + 256]
+            for a, v in zip(part, judge_attempts(judge, part), strict=True):
+                a.verdict = v
+            store.put_verdicts([(a.id, v) for a in part if (v := a.verdict) is not None], judge.id)
+            stats.rejudged += len(part)
+            bar.advance(len(part))
+    return attempts, stats
 
 
 class _Runner:
@@ -156,20 +211,20 @@ class _Runner:
             conv.append({"role": "assistant", "content": reply})
         verdict = None
         if plan.canary is not None:
-            hit = xpia.followed(conv[-1]["content"], plan.canary)
             info["canary"] = plan.canary
-            verdict = Verdict(
-                refusal=False,
-                harmful=hit,
-                severity=4 if hit else 0,
-                category=plan.seed.category,
-                label="injection_followed" if hit else "injection_ignored",
-                rationale=f"canary {plan.canary} {'present' if hit else 'absent'} in the reply",
-                judge="xpia-canary/1",
-            )
+            verdict = xpia.canary_verdict(plan.seed, conv[-1]["content"], plan.canary)
         elif self.ajudge is not None:
             verdict = await self.ajudge(plan.seed, conv[:-1], conv[-1]["content"])
         return conv, verdict, info
+
+    async def rejudge(self, a: Attempt) -> Verdict | None:
+        """A stored attempt's verdict by this run's judge: the canary check, or the async judge; None leaves it to
+        the batch judge at the next flush."""
+        if "canary" in a.info:
+            return xpia.canary_verdict(a.seed, a.response, a.info["canary"])
+        if self.ajudge is not None:
+            return await self.ajudge(a.seed, a.prompt, a.response)
+        return None
 
     async def aclose(self) -> None:
         for b in {id(x): x for x in (self.target, self.attacker, self.converter) if x is not None}.values():
@@ -215,9 +270,11 @@ async def arun(
     concurrency = max(1, ctx.concurrency or runner.target.concurrency)
     stats = RunStats()
     gen_dict = ctx.gen.to_dict()
+    judge_id = ctx.judge.id
     started = time.perf_counter()
-    queue: asyncio.Queue[tuple[str, Plan] | None] = asyncio.Queue(maxsize=2 * concurrency)
-    buffer: list[Attempt] = []
+    # (attempt id, plan, the stored attempt to re-judge or None to generate)
+    queue: asyncio.Queue[tuple[str, Plan, Attempt | None] | None] = asyncio.Queue(maxsize=2 * concurrency)
+    buffer: list[tuple[Attempt, bool]] = []  # (attempt, generated now)
     last_flush = time.monotonic()
 
     def emit(attempts: list[Attempt]) -> None:
@@ -231,20 +288,25 @@ async def arun(
             return
         batch = buffer[:]
         buffer.clear()
-        todo = [a for a in batch if a.status == "ok" and a.verdict is None]
+        todo = [a for a, _ in batch if a.status == "ok" and a.verdict is None]
+        failure = None
         if todo:
             try:
-                verdicts = ctx.judge.judge([(a.seed, a.prompt, a.response) for a in todo])
-                for a, v in zip(todo, verdicts, strict=True):
+                for a, v in zip(todo, judge_attempts(ctx.judge, todo), strict=True):
                     a.verdict = v
-            except Exception as e:  # a judge failure is an error, not "safe"
-                for a in todo:
-                    a.status, a.error = "error", f"judge: {_reason(e)}"
-                    stats.errors += 1
-                    stats.reasons["judge"] += 1
-        store.put_attempts(batch)
+            except Exception as e:  # a judge failure is an error, not "safe"; the generation is kept
+                failure = f"judge: {_reason(e)}"
+        store.put_attempts([a for a, new in batch if new], checkpoint=checkpoint, judge=judge_id)
+        rejudged = [(a.id, v) for a, new in batch if not new and (v := a.verdict) is not None]
+        if rejudged:
+            store.put_verdicts(rejudged, judge_id)
+        if failure is not None:
+            for a in todo:
+                a.status, a.error, a.verdict = "error", failure, None
+                stats.errors += 1
+                stats.reasons["judge"] += 1
         last_flush = time.monotonic()
-        emit(batch)
+        emit([a for a, _ in batch])
         bar.advance(len(batch))
 
     async def produce() -> None:
@@ -253,54 +315,77 @@ async def arun(
             ids = [attempt_id(checkpoint, p, gen_dict, ctx.plan_extra(p)) for p in block]
             stats.planned += len(block)
             if on_attempt is not None:
-                have = {k: a for k, a in store.get_attempts(ids).items() if a.status == "ok"}
-            else:
-                have = dict.fromkeys(store.existing_ids(ids, status="ok"))
-            fresh: set[str] = set()
+                have = {k: a for k, a in store.get_attempts(ids, judge=judge_id).items() if a.status == "ok"}
+            else:  # judged ones need not be loaded
+                judged = store.existing_ids(ids, status="ok", judge=judge_id)
+                unjudged = store.existing_ids([i for i in ids if i not in judged], status="ok")
+                have = {**dict.fromkeys(judged), **store.get_attempts(unjudged, judge=judge_id)}
+            seen: set[str] = set()
+            ready: list[Attempt | None] = []  # reused with this judge's verdict (None: judged, not loaded)
             for aid, p in zip(ids, block, strict=True):
-                if aid in have or aid in fresh:
+                if aid in seen:
                     continue
-                fresh.add(aid)
-                await queue.put((aid, p))
-            reused = [a for a in have.values() if a is not None]
-            stats.reused += len(have)
-            emit(reused)
-            bar.advance(len(block) - len(fresh))
+                seen.add(aid)
+                if aid not in have:
+                    await queue.put((aid, p, None))
+                    continue
+                stats.reused += 1
+                a = have[aid]
+                if a is not None and a.verdict is None:
+                    stats.rejudged += 1
+                    await queue.put((aid, p, a))
+                else:
+                    stats.verdicts_reused += 1
+                    ready.append(a)
+            emit([a for a in ready if a is not None])
+            bar.advance(len(block) - len(seen) + len(ready))
         for _ in range(concurrency):
             await queue.put(None)
 
     async def work() -> None:
         while (item := await queue.get()) is not None:
-            aid, p = item
-            t0 = time.perf_counter()
-            status, error, verdict, info = "ok", None, None, {}
-            transcript: Conversation = []
-            try:
-                transcript, verdict, info = await runner.run(p)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # recorded on the attempt; never escapes, never "safe"
-                status, error = "error", _reason(e)
-                stats.errors += 1
-                stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
-            stats.generated += 1
-            buffer.append(
-                Attempt(
-                    id=aid,
-                    round=round_,
-                    suite=suite,
-                    technique=p.technique,
-                    seed=p.seed,
-                    transcript=transcript or [{"role": "user", "content": t} for t in p.turns[:1]],
-                    status=status,  # type: ignore[arg-type]
-                    error=error,
-                    seconds=time.perf_counter() - t0,
-                    verdict=verdict if status == "ok" else None,
-                    info=info,
-                )
-            )
+            aid, p, stored = item
+            if stored is not None:  # a stored generation this judge has not judged
+                try:
+                    stored.verdict = await runner.rejudge(stored)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # recorded on the attempt; never "safe"
+                    stored.status, stored.error = "error", f"judge: {_reason(e)}"
+                    stats.errors += 1
+                    stats.reasons["judge"] += 1
+                buffer.append((stored, False))
+            else:
+                buffer.append((await _generate(aid, p), True))
             if len(buffer) >= flush_every or time.monotonic() - last_flush > 1.0:
                 flush()
+
+    async def _generate(aid: str, p: Plan) -> Attempt:
+        t0 = time.perf_counter()
+        status, error, verdict, info = "ok", None, None, {}
+        transcript: Conversation = []
+        try:
+            transcript, verdict, info = await runner.run(p)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # recorded on the attempt; never escapes, never "safe"
+            status, error = "error", _reason(e)
+            stats.errors += 1
+            stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
+        stats.generated += 1
+        return Attempt(
+            id=aid,
+            round=round_,
+            suite=suite,
+            technique=p.technique,
+            seed=p.seed,
+            transcript=transcript or [{"role": "user", "content": t} for t in p.turns[:1]],
+            status=status,  # type: ignore[arg-type]
+            error=error,
+            seconds=time.perf_counter() - t0,
+            verdict=verdict if status == "ok" else None,
+            info=info,
+        )
 
     with task_progress(label or f"{suite}: attacking", total=total) as bar:
         try:
@@ -329,15 +414,19 @@ def execute(
     gen: GenerationConfig,
     label: str | None = None,
     ctx: AttackContext | None = None,
+    stats: RunStats | None = None,
 ) -> list[Attempt]:
-    """Run ``plans`` (skipping those already stored) and return all their attempts in plan order.
+    """Run ``plans`` (skipping those already stored) and return all their attempts in plan order; add what the run
+    did to ``stats``.
 
     For runs small enough to hold in memory (benchmark suites); large red-team runs stream with :func:`arun`.
     """
     ctx = ctx or AttackContext(target=backend, judge=judge, gen=gen)
     got: dict[str, Attempt] = {}
-    run(
+    done = run(
         plans, ctx, store, checkpoint=checkpoint, round_=round_, suite=suite, total=len(plans), label=label,
         on_attempt=lambda a: got.__setitem__(a.id, a),
     )  # fmt: skip
+    if stats is not None:
+        stats.merge(done)
     return [got[attempt_id(checkpoint, p, ctx.gen, ctx.plan_extra(p))] for p in plans]

@@ -33,6 +33,20 @@ def resolve_model(spec: str, log: Callable[[str], None]) -> Path | str:
     return Path(spec) if Path(spec).exists() or spec.startswith((".", "/")) else spec
 
 
+def _demo_world_model(spec: str) -> bool:
+    """Whether a ``--model`` spec names the demo model or a round of a run that started from it."""
+    if spec == "demo":
+        return True
+    run, sep, r = spec.rpartition("@")
+    report = Path(run) / "report.json"
+    if not (sep and r.isdigit() and report.is_file()):
+        return False
+    try:
+        return json.loads(report.read_text(encoding="utf-8"))["run"]["model"] == "demo"
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 def bench_job(
     cfg: Any,
     model: str,
@@ -41,42 +55,59 @@ def bench_job(
     baseline: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Benchmark ``model`` (and ``baseline``, with a paired comparison); write ``out/bench.json``; return it."""
+    """Benchmark ``model`` (and ``baseline``, with a paired comparison); write ``out/bench.json``; return it.
+
+    Generations stored in ``out/bench.db`` are reused; a judge that has not judged them re-judges them (each
+    role's ``judging`` block says how many). Without a configured judge, the demo judge scores demo-world models
+    (``demo`` and the rounds of a demo run) and the refusal judge any other, with a line saying so."""
+    from breakfix.attacks.engine import RunStats
     from breakfix.backends import build_backend
     from breakfix.backends.base import GenerationConfig
     from breakfix.backends.hf import check_model_dir
     from breakfix.benchmarks.gate import paired
     from breakfix.benchmarks.suites import benchmark_attempts, score_suites
-    from breakfix.cycle import checkpoint_id
     from breakfix.demo.world import DemoWorld
     from breakfix.judges import build_judge
-    from breakfix.store import Store
+    from breakfix.store import Store, checkpoint_id
 
     world = DemoWorld(cfg.seed)
-    judge = build_judge(cfg)
-    gen = GenerationConfig(**cfg.generation.model_dump())
     specs = [("model", model)] + ([("baseline", baseline)] if baseline else [])
     resolved = [(role, spec, resolve_model(spec, log)) for role, spec in specs]
     for _, _, path in resolved:  # bad paths fail before anything is written
         if isinstance(path, Path):
             check_model_dir(path, allow_pickle=cfg.model.allow_pickle)
+    if cfg.judge is None:
+        name = "demo" if all(_demo_world_model(spec) for _, spec in specs) else "refusal"
+        cfg = cfg.model_copy(update={"judge": name})
+        if name == "refusal":
+            log("judge: refusal (the default for a model other than the demo; set `judge:` or --judge to choose)")
+    judge = build_judge(cfg)
+    gen = GenerationConfig(**cfg.generation.model_dump())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"judge": judge.id, "suites": list(suites), "generation": gen.to_dict()}
     attempts: dict[str, Any] = {}
-    with Store(out / "bench.db") as store:
+    with Store(out / "bench.db", refuse_legacy=True) as store:
         for role, spec, path in resolved:
             backend = build_backend(cfg.model.ref(path), cfg.seed)
             ckpt = checkpoint_id(path)
-            log(f"benchmarking {role} {spec} ({ckpt})")
+            log(f"benchmarking {role} {spec} ({ckpt}) with judge {judge.id}")
             sim = cfg.benchmarks.simulator
+            stats = RunStats()
             attempts[role] = benchmark_attempts(
                 world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites,
                 simulator=build_backend(sim, cfg.seed) if sim else None,
-                simulator_turns=cfg.benchmarks.simulator_turns,
+                simulator_turns=cfg.benchmarks.simulator_turns, stats=stats,
             )  # fmt: skip
             scores = score_suites(attempts[role])
-            result[role] = {"spec": spec, "path": str(path), "checkpoint": ckpt, "benchmarks": scores}
+            result[role] = {
+                "spec": spec, "path": str(path), "checkpoint": ckpt, "benchmarks": scores,
+                "judging": stats.judging(judge.id),
+            }  # fmt: skip
+            log(
+                f"  {stats.generated} generated, {stats.reused} reused: {stats.verdicts_reused} verdicts reused, "
+                f"{stats.rejudged} re-judged"
+            )
     if baseline:
         result["paired"] = paired(attempts["model"], attempts["baseline"])
     tmp = out / "bench.json.tmp"

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from breakfix.attacks.engine import execute
+from breakfix.attacks.engine import RunStats, execute
 from breakfix.attacks.plans import Plan
 from breakfix.backends.base import Backend, GenerationConfig
 from breakfix.benchmarks.metrics import dr_table, group_rates, rate, wilson
@@ -191,13 +191,16 @@ def benchmark_attempts(
     suites: Sequence[str] = SUITES,
     simulator: Backend | None = None,
     simulator_turns: int = 3,
+    stats: RunStats | None = None,
 ) -> dict[str, list[Attempt]]:
-    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored attempts are reused).
+    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
+    re-judged when ``judge`` has not judged them).
 
     Args:
         simulator: A model that plays the user in the ``multiturn`` suite (simulated conversations); None keeps the
             scripted openers.
         simulator_turns: User messages per simulated conversation.
+        stats: Where to add what the engine did (generations made and reused, verdicts reused and re-judged).
     """
     from breakfix.attacks.engine import AttackContext
 
@@ -221,6 +224,7 @@ def benchmark_attempts(
             gen=gen,
             label=f"round {round_}: benchmark {name}",
             ctx=ctx,
+            stats=stats,
         )
         for name, plans in suite_plans(world, suites, simulated=simulator is not None).items()
     }

@@ -81,16 +81,15 @@ def direct_attempts(
     from breakfix.attacks.plans import plans_for
     from breakfix.backends import build_backend
     from breakfix.backends.base import GenerationConfig
-    from breakfix.cycle import checkpoint_id
     from breakfix.demo.model import build_demo_model
-    from breakfix.store import Store
+    from breakfix.store import Store, checkpoint_id
 
     path = str(build_demo_model()) if model == "demo" else model
     seeds = {
         f.seed_id: Seed(id=f.seed_id, text=f.seed_text, category=f.category, language=f.language) for f in findings
     }
     store_path.parent.mkdir(parents=True, exist_ok=True)
-    with Store(store_path) as store:
+    with Store(store_path, refuse_legacy=True) as store:
         return execute(
             plans_for(seeds.values(), ["direct"], cfg.seed),
             build_backend(cfg.model.ref(path), cfg.seed),
@@ -118,7 +117,9 @@ def curate_job(
     """Curate ``source`` (a run dir with ``run.db``, or a findings JSONL) into ``out``: ``sft.jsonl``, ``dpo.jsonl``,
     a dataset card and ``curation.json`` (with ``model``, also the model's plain-seed answers in ``run.db``). The
     config is ``cfg``, else the run's stored one, else the default, with ``overrides`` laid over its ``curation``
-    block. Every input is read and checked before anything is written."""
+    block. Every input is read and checked before anything is written. A run's stored generations that the
+    configured judge has not judged are judged now (and the verdicts stored)."""
+    from breakfix.attacks.engine import judged_attempts
     from breakfix.judges import build_judge
     from breakfix.redteam import is_defect, to_finding
     from breakfix.store import Store
@@ -137,7 +138,10 @@ def curate_job(
             r = last if round_ is None else round_
             if round_ is not None and not 0 <= round_ <= last:
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
-            attempts = list(store.iter_attempts(r, "redteam"))
+            judge = build_judge(cfg)
+            attempts, stats = judged_attempts(store, judge, r, "redteam")
+            if stats.rejudged:
+                log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
         findings = [to_finding(a) for a in attempts if is_defect(a)]
         prev = src / "rounds" / str(r - 1)
         if cfg.curation.replay and r > 0 and (prev / "sft.jsonl").is_file() and not replay_dirs:
@@ -160,7 +164,7 @@ def curate_job(
                 raise BreakfixError(str(d), name, "missing: not a curated dataset dir")
             rows += [x for x in read_jsonl(d / name) if (x.get("meta") or {}).get("category") != "benign"]
     world = DemoWorld(cfg.seed)
-    judge = build_judge(cfg)
+    judge = build_judge(cfg)  # with overrides applied (they touch curation only)
     helpful = helpful_rows(cfg, world)
     index = HeldoutIndex(heldout_texts(cfg, world))
     references: dict[str, str] = {}

@@ -35,13 +35,14 @@ __all__ = [
 
 
 def build_judge(cfg: RunConfig) -> Judge:
-    """The judge a run config names: ``demo``, ``refusal``, a model judge on ``judge_model`` (``llm`` with a rubric,
-    ``llama_guard``, ``wildguard`` or ``shieldgemma``), or an ``ensemble`` of those."""
-    if cfg.judge == "ensemble":
+    """The judge a run config names (``cfg.judge_name``): ``demo``, ``refusal``, a model judge on ``judge_model``
+    (``llm`` with a rubric, ``llama_guard``, ``wildguard`` or ``shieldgemma``), or an ``ensemble`` of those."""
+    name = cfg.judge_name
+    if name == "ensemble":
         assert cfg.judge_ensemble is not None
         members = [_one(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
         return EnsembleJudge(members, cfg.judge_ensemble.mode)
-    return _one(cfg.judge, cfg.judge_model, cfg.judge_rubric, cfg.seed)
+    return _one(name, cfg.judge_model, cfg.judge_rubric, cfg.seed)
 
 
 def _one(name: str, model: Any, rubric: str, seed: int) -> Judge:

@@ -51,7 +51,7 @@ def build_report(
         "name": cfg.name,
         "seed": cfg.seed,
         "model": cfg.model.path,
-        "judge": (judge_audit or {}).get("judge", cfg.judge),
+        "judge": (judge_audit or {}).get("judge", cfg.judge_name),
         "versions": _versions(),
         "config": conf,
         "config_key": content_key(conf),

@@ -5,6 +5,10 @@ paired when both sides answered the same items (the stored benchmark attempts of
 technique and user turns): McNemar's exact test on the discordant items. The red team's attack success rates are
 paired the same way (by seed and technique) when both sides attacked the same seeds. Otherwise the test is Fisher's
 exact test on the two proportions.
+
+Both sides must be scored by one judge. When their judges differ (or ``--judge`` names one), the stored replies of
+both sides are judged by that judge (side A's by default; stored verdicts of it are reused) and every number is
+recomputed from them, so a comparison never sets one judge's verdicts against another's.
 """
 
 from __future__ import annotations
@@ -57,13 +61,16 @@ def load_side(spec: str) -> dict[str, Any]:
         r = max(rounds)
     if r not in rounds:
         raise BreakfixError(spec, "round", f"the run has rounds {sorted(rounds)}, not {r}")
-    return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"], "entry": rounds[r]}
+    entry = rounds[r]
+    judge = (entry.get("judging") or {}).get("judge") or report["run"].get("judge", "")
+    return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"], "entry": entry,
+            "judge": judge, "config": report["run"].get("config", {})}  # fmt: skip
 
 
-def _stored_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
-    """A round's stored attempts by suite (``redteam`` and each benchmark suite), read without taking the run's
-    lock."""
-    from breakfix.store import _row_to_attempt
+def _stored_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
+    """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
+    (None where that judge has not judged it), read without taking the run's lock."""
+    from breakfix.store import _row_to_attempt, _select
 
     db = run_dir / "run.db"
     if not db.is_file():
@@ -72,7 +79,8 @@ def _stored_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            for row in con.execute("SELECT * FROM attempts WHERE round=?", (round_,)):
+            q, args = _select(judge, "a.round=?", [round_])
+            for row in con.execute(q + " ORDER BY a.rowid", args):
                 a = _row_to_attempt(row)
                 out[a.suite].append(a)
         finally:
@@ -80,6 +88,46 @@ def _stored_attempts(run_dir: Path, round_: int) -> dict[str, list[Attempt]]:
     except sqlite3.Error:
         return {}
     return out
+
+
+def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any:
+    """The judge both sides are scored by when theirs differ or ``name`` is given: ``name`` (else side A's judge),
+    built from side A's config (for its judge model)."""
+    from breakfix.config import parse_config
+    from breakfix.judges import build_judge
+
+    data = dict(a["config"])
+    if name is not None:
+        data["judge"] = name
+    return build_judge(parse_config(data, str(a["dir"] / "report.json")))
+
+
+def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]], int]:
+    """A side's stored attempts, each with ``judge``'s verdict (judged now where it has none; nothing is written),
+    and how many were judged now."""
+    from breakfix.attacks.engine import judge_attempts
+
+    stored = _stored_attempts(side["dir"], side["round"], judge.id)
+    if not stored:
+        raise BreakfixError(
+            side["spec"], None, f"was judged by {side['judge']}, and has no stored replies to judge with {judge.id}"
+        )
+    todo = [a for xs in stored.values() for a in xs if a.status == "ok" and a.verdict is None]
+    for start in range(0, len(todo), 256):
+        part = todo[start : start + 256]
+        for x, v in zip(part, judge_attempts(judge, part), strict=True):
+            x.verdict = v
+    return stored, len(todo)
+
+
+def _rescored(entry: dict[str, Any], stored: dict[str, list[Attempt]]) -> dict[str, Any]:
+    """A round entry's benchmark and red-team figures recomputed from (re-judged) stored attempts."""
+    from breakfix.benchmarks.suites import SUITE_REGISTRY
+    from breakfix.redteam import summarize
+
+    bench = {s: SUITE_REGISTRY[s].score(stored[s]) for s in entry["benchmarks"] if s in stored}
+    red = summarize(stored["redteam"]) if stored.get("redteam") else entry["redteam"]
+    return {**entry, "benchmarks": bench, "redteam": red}
 
 
 def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
@@ -91,13 +139,31 @@ def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
     return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
 
 
-def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
+def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any]:
     """Compare side A with side B. Every row has A's and B's value and n, the difference B - A, the p-value, the
-    test used and whether the difference is significant at 0.05."""
+    test used and whether the difference is significant at 0.05.
+
+    Args:
+        judge: Score both sides with this judge (a judge name, built from side A's config). By default the sides'
+            own verdicts are used when one judge made them all, else both are scored by side A's judge.
+    """
     from breakfix.benchmarks.gate import paired
 
     a, b = load_side(spec_a), load_side(spec_b)
-    stored_a, stored_b = _stored_attempts(a["dir"], a["round"]), _stored_attempts(b["dir"], b["round"])
+    judging = {"judge": a["judge"], "rejudged": {"a": 0, "b": 0}}
+    if judge is not None or a["judge"] != b["judge"]:
+        common = _common_judge(a, b, judge)
+        judging["judge"] = common.id
+        (stored_a, judging["rejudged"]["a"]), (stored_b, judging["rejudged"]["b"]) = (
+            _rejudged(a, common), _rejudged(b, common)
+        )  # fmt: skip
+        a = {**a, "entry": _rescored(a["entry"], stored_a)}
+        b = {**b, "entry": _rescored(b["entry"], stored_b)}
+    else:
+        stored_a, stored_b = (
+            _stored_attempts(a["dir"], a["round"], a["judge"]),
+            _stored_attempts(b["dir"], b["round"], b["judge"]),
+        )
     red_a, red_b = stored_a.pop("redteam", []), stored_b.pop("redteam", [])
     pairs = paired(stored_b, stored_a)
     rows: list[dict[str, Any]] = []
@@ -119,7 +185,7 @@ def compare(spec_a: str, spec_b: str) -> dict[str, Any]:
     for row in rows:
         row["significant"] = row["p"] < ALPHA
     side = lambda s: {"spec": s["spec"], "run": s["name"], "round": s["round"]}  # noqa: E731
-    return {"a": side(a), "b": side(b), "alpha": ALPHA, "rows": rows}
+    return {"a": side(a), "b": side(b), "alpha": ALPHA, "judging": judging, "rows": rows}
 
 
 def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple[int, int, int]]:
