@@ -83,11 +83,3 @@ def test_judges_from_config():
         parse_config({"judge": "ensemble"})
     with pytest.raises(BreakfixError, match="judge_ensemble.members.0: judge 'llm' needs a model"):
         parse_config({"judge": "ensemble", "judge_ensemble": {"members": [{"judge": "llm"}, {"judge": "demo"}]}})
-
-
-def test_checkpoint_ids_of_hub_models_differ(tmp_path):
-    from breakfix.cycle import checkpoint_id
-
-    assert checkpoint_id("org/model-a") == "hub:org/model-a" != checkpoint_id("org/model-b")
-    (tmp_path / "m.safetensors").write_bytes(b"weights")
-    assert len(checkpoint_id(tmp_path)) == 24

@@ -162,12 +162,30 @@ def test_backend_and_judge_failures_become_error_attempts(tmp_path):
         c = AttackContext(target=Broken(), judge=DemoJudge(), gen=GEN)
         got = attempts_of(store, [plan(s, "direct") for s in seeds], c)
     assert len(got) == 20 and all(a.status == "error" and "CUDA out of memory" in a.error for a in got)
+    seen = []
     with Store(tmp_path / "b.db") as store:
-        got = attempts_of(
-            store, [plan(s, "direct") for s in seeds], AttackContext(ScriptedBackend(), BrokenJudge(), GEN)
-        )
-    assert all(a.status == "error" and a.error.startswith("judge:") and a.verdict is None for a in got)
-    assert summarize(got)["errors"] == 20 and summarize(got)["asr"] == 0.0
+        stored = attempts_of(
+            store, [plan(s, "direct") for s in seeds], AttackContext(ScriptedBackend(), BrokenJudge(), GEN),
+            on_attempt=seen.append,
+        )  # fmt: skip
+    # the run counts a judge failure as an error, never as safe ...
+    assert all(a.status == "error" and a.error.startswith("judge:") and a.verdict is None for a in seen)
+    assert summarize(seen)["errors"] == 20 and summarize(seen)["asr"] == 0.0
+    # ... and keeps the generation, so that a later run only judges it
+    assert len(stored) == 20 and all(a.status == "ok" and a.verdict is None and a.response for a in stored)
+    calls = []
+
+    class Counting(ScriptedBackend):
+        def generate(self, conversations, config):
+            calls.append(len(conversations))
+            return super().generate(conversations, config)
+
+    with Store(tmp_path / "b.db") as store:
+        stats = run([plan(s, "direct") for s in seeds], AttackContext(Counting(), DemoJudge(), GEN), store,
+                    checkpoint="ckpt", round_=0, suite="redteam")  # fmt: skip
+        got = list(store.iter_attempts(0, "redteam", judge=DemoJudge.id))
+    assert calls == [] and stats.generated == 0 and stats.rejudged == 20 and stats.verdicts_reused == 0
+    assert all(a.status == "ok" and a.verdict is not None for a in got)
 
 
 def test_resume_reuses_ok_attempts_and_retries_errors(tmp_path):

@@ -351,7 +351,7 @@ class RunConfig(_Strict):
         if self.judge == "ensemble":
             if self.judge_ensemble is None:
                 raise ValueError("judge 'ensemble' needs judge_ensemble")
-        elif self.judge not in ("demo", "refusal") and self.judge_model is None:
+        elif self.judge not in (None, "demo", "refusal") and self.judge_model is None:
             raise ValueError(f"judge {self.judge!r} needs judge_model")
         return self
 
