@@ -87,7 +87,9 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
     cmd = [sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(out)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "judge: refusal (the default for a model other than the demo" in r.stdout + r.stderr
+    from breakfix.config import DEFAULT_JUDGE_NOTE
+
+    assert DEFAULT_JUDGE_NOTE in r.stdout + r.stderr  # one line
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["judge"].startswith("refusal/")
     r0, r1 = report["rounds"]
@@ -103,10 +105,9 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
     assert old_checkpoint_id(m0) == old_checkpoint_id(m1)
     assert r0["checkpoint_id"] != r1["checkpoint_id"] == checkpoint_id(m1)
 
-    # round 1 was generated, not read from the store
+    # round 1 was generated, not read from the store: as much new work as round 0 (whose suites share some requests)
     for stage in ("benchmark", "redteam"):
-        j = r1["judging"][stage]
-        assert j["generated"] > 0 and j["reused_generations"] == 0, (stage, j)
+        assert r1["judging"][stage] == r0["judging"][stage] and r1["judging"][stage]["generated"] > 0, stage
     with sqlite3.connect(out / "run.db") as con:
         per_round = dict(con.execute("SELECT round, COUNT(*) FROM attempts GROUP BY round").fetchall())
         seed_ids = {json.loads(s)["id"] for (s,) in con.execute("SELECT seed FROM attempts WHERE suite='redteam'")}

@@ -109,6 +109,8 @@ class ModelRef(_Strict):
         return self
 
 
+DEFAULT_JUDGE_NOTE = "judge: refusal (default for models other than the demo; set judge: or --judge)"
+
 JudgeName = Literal["demo", "refusal", "llm", "llama_guard", "wildguard", "shieldgemma"]
 
 
@@ -383,7 +385,7 @@ class RunConfig(_Strict):
         """The line to print when the judge was chosen by default for a model other than the demo."""
         if self.judge is not None or self.judge_name == "demo":
             return None
-        return "judge: refusal (the default for a model other than the demo; set `judge:` or --judge to choose)"
+        return DEFAULT_JUDGE_NOTE
 
 
 def _first_error(e: ValidationError) -> tuple[str, str]:

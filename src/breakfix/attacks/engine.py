@@ -213,13 +213,11 @@ class _Runner:
         if plan.canary is not None:
             info["canary"] = plan.canary
             verdict = xpia.canary_verdict(plan.seed, conv[-1]["content"], plan.canary)
-        elif self.ajudge is not None:
-            verdict = await self.ajudge(plan.seed, conv[:-1], conv[-1]["content"])
         return conv, verdict, info
 
-    async def rejudge(self, a: Attempt) -> Verdict | None:
-        """A stored attempt's verdict by this run's judge: the canary check, or the async judge; None leaves it to
-        the batch judge at the next flush."""
+    async def verdict(self, a: Attempt) -> Verdict | None:
+        """A finished attempt's verdict by this run's judge: the canary check, or the async judge; None leaves it
+        to the batch judge at the next flush."""
         if "canary" in a.info:
             return xpia.canary_verdict(a.seed, a.response, a.info["canary"])
         if self.ajudge is not None:
@@ -274,7 +272,7 @@ async def arun(
     started = time.perf_counter()
     # (attempt id, plan, the stored attempt to re-judge or None to generate)
     queue: asyncio.Queue[tuple[str, Plan, Attempt | None] | None] = asyncio.Queue(maxsize=2 * concurrency)
-    buffer: list[tuple[Attempt, bool]] = []  # (attempt, generated now)
+    buffer: list[tuple[Attempt, bool, str | None]] = []  # (attempt, generated now, why its judge failed)
     last_flush = time.monotonic()
 
     def emit(attempts: list[Attempt]) -> None:
@@ -288,25 +286,25 @@ async def arun(
             return
         batch = buffer[:]
         buffer.clear()
-        todo = [a for a, _ in batch if a.status == "ok" and a.verdict is None]
-        failure = None
+        failed = {id(a): why for a, _, why in batch if why is not None}
+        todo = [a for a, _, why in batch if a.status == "ok" and a.verdict is None and why is None]
         if todo:
             try:
                 for a, v in zip(todo, judge_attempts(ctx.judge, todo), strict=True):
                     a.verdict = v
             except Exception as e:  # a judge failure is an error, not "safe"; the generation is kept
-                failure = f"judge: {_reason(e)}"
-        store.put_attempts([a for a, new in batch if new], checkpoint=checkpoint, judge=judge_id)
-        rejudged = [(a.id, v) for a, new in batch if not new and (v := a.verdict) is not None]
+                failed.update(dict.fromkeys(map(id, todo), f"judge: {_reason(e)}"))
+        store.put_attempts([a for a, new, _ in batch if new], checkpoint=checkpoint, judge=judge_id)
+        rejudged = [(a.id, v) for a, new, _ in batch if not new and (v := a.verdict) is not None]
         if rejudged:
             store.put_verdicts(rejudged, judge_id)
-        if failure is not None:
-            for a in todo:
-                a.status, a.error, a.verdict = "error", failure, None
+        for a, _, _ in batch:  # stored as judged-by-no-one; this run counts it as an error
+            if id(a) in failed:
+                a.status, a.error, a.verdict = "error", failed[id(a)], None
                 stats.errors += 1
                 stats.reasons["judge"] += 1
         last_flush = time.monotonic()
-        emit([a for a, _ in batch])
+        emit([a for a, _, _ in batch])
         bar.advance(len(batch))
 
     async def produce() -> None:
@@ -345,18 +343,16 @@ async def arun(
     async def work() -> None:
         while (item := await queue.get()) is not None:
             aid, p, stored = item
-            if stored is not None:  # a stored generation this judge has not judged
+            a = stored if stored is not None else await _generate(aid, p)
+            why = None
+            if a.status == "ok" and a.verdict is None:
                 try:
-                    stored.verdict = await runner.rejudge(stored)
+                    a.verdict = await runner.verdict(a)
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:  # recorded on the attempt; never "safe"
-                    stored.status, stored.error = "error", f"judge: {_reason(e)}"
-                    stats.errors += 1
-                    stats.reasons["judge"] += 1
-                buffer.append((stored, False))
-            else:
-                buffer.append((await _generate(aid, p), True))
+                except Exception as e:  # never "safe": an error for this run, a generation kept for the next
+                    why = f"judge: {_reason(e)}"
+            buffer.append((a, stored is None, why))
             if len(buffer) >= flush_every or time.monotonic() - last_flush > 1.0:
                 flush()
 

@@ -66,6 +66,7 @@ def bench_job(
     from breakfix.backends.hf import check_model_dir
     from breakfix.benchmarks.gate import paired
     from breakfix.benchmarks.suites import benchmark_attempts, score_suites
+    from breakfix.config import DEFAULT_JUDGE_NOTE
     from breakfix.demo.world import DemoWorld
     from breakfix.judges import build_judge
     from breakfix.store import Store, checkpoint_id
@@ -80,7 +81,7 @@ def bench_job(
         name = "demo" if all(_demo_world_model(spec) for _, spec in specs) else "refusal"
         cfg = cfg.model_copy(update={"judge": name})
         if name == "refusal":
-            log("judge: refusal (the default for a model other than the demo; set `judge:` or --judge to choose)")
+            log(DEFAULT_JUDGE_NOTE)
     judge = build_judge(cfg)
     gen = GenerationConfig(**cfg.generation.model_dump())
     out = Path(out)
