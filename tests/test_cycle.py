@@ -125,3 +125,26 @@ def test_rerun_with_another_config_is_refused(tiny_model, tmp_path):
     other.seed = 5
     with pytest.raises(BreakfixError, match="different config"):
         Cycle(other, out, log=lambda m: None).run()
+
+
+def test_a_resume_refuses_a_checkpoint_whose_weights_changed(tiny_model, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from breakfix.errors import BreakfixError
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    cfg = _cfg(model)
+    cfg.cycle.max_rounds = 0
+    cfg.benchmarks.suites = ["harmful"]
+    cfg.redteam.techniques, cfg.redteam.languages = ["direct"], ["en"]
+    Cycle(cfg, tmp_path / "run", log=lambda m: None).run()
+    weights = load_file(model / "model.safetensors")
+    name = sorted(weights)[-1]  # a tensor at the end of the file
+    weights[name] = weights[name] + torch.ones_like(weights[name])
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(BreakfixError, match="round 0's checkpoint changed since this run measured it"):
+        Cycle(cfg, tmp_path / "run", log=lambda m: None).run()

@@ -155,3 +155,55 @@ def test_bench_twice_with_two_judges_gives_each_judges_numbers_and_generates_onc
     third = _bench(tiny_model, out, "demo")  # each judge's verdicts stay its own
     assert third["model"]["benchmarks"] == first["model"]["benchmarks"]
     assert third["model"]["judging"]["verdicts_reused"] == n and third["model"]["judging"]["rejudged"] == 0
+
+
+def test_compare_scores_both_sides_with_one_judge(small_run, tmp_path):
+    from breakfix.benchmarks.job import bench_job
+    from breakfix.config import load_config
+    from breakfix.report.compare import compare
+
+    config, run, report = small_run
+    same = compare(f"{run}@0", f"{run}@1")
+    assert same["judging"] == {"judge": "demo-judge/1", "rejudged": {"a": 0, "b": 0}}
+    harmful = {r["name"]: r for r in same["rows"]}["harmful"]
+    assert harmful["a"] == report["rounds"][0]["benchmarks"]["harmful"]["defect_rate"]
+
+    out = tmp_path / "cmp.json"
+    cmd = [sys.executable, "-m", "breakfix", "compare", f"{run}@0", f"{run}@1", "--judge", "refusal", "--json",
+           str(out)]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    other = json.loads(out.read_text())
+    assert other["judging"]["judge"].startswith("refusal/") and "re-judged" in r.stdout
+    assert other["judging"]["rejudged"]["a"] > 0 and other["judging"]["rejudged"]["b"] > 0
+    rows = {x["name"]: x for x in other["rows"]}
+    # each side's figures are the refusal judge's: what a fresh benchmark of that checkpoint with it reports
+    cfg = load_config(config).model_copy(update={"judge": "refusal"})
+    fresh = bench_job(cfg, f"{run}@0", tmp_path / "b", ["harmful", "overrefusal"], log=lambda m: None)
+    assert rows["harmful"]["a"] == fresh["model"]["benchmarks"]["harmful"]["defect_rate"]
+    assert rows["overrefusal"]["a"] == fresh["model"]["benchmarks"]["overrefusal"]["vprr"]
+    assert rows["overrefusal"]["a_n"] == fresh["model"]["benchmarks"]["overrefusal"]["vprr_n"]
+    assert rows["harmful"]["test"] == "McNemar (paired)"
+
+
+@pytest.mark.parametrize("command", ["run", "bench", "redteam"])
+def test_a_run_dir_keyed_by_the_old_checkpoint_ids_is_refused_with_one_line(tiny_model, tmp_path, command):
+    from conftest import small_config
+    from test_store import _version_2_store
+
+    out = tmp_path / "old"
+    out.mkdir()
+    db = out / ("bench.db" if command == "bench" else "run.db")
+    _version_2_store(db)
+    before = {p: p.read_bytes() for p in out.rglob("*")}
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(small_config(tiny_model)))
+    extra = {"run": ["--config", str(config)], "bench": ["--model", str(tiny_model)],
+             "redteam": ["--config", str(config)]}[command]  # fmt: skip
+    r = subprocess.run([sys.executable, "-m", "breakfix", command, *extra, "--out", str(out)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {db}: schema_version: store is version 2"), r.stderr
+    assert "before checkpoint ids hashed every weight byte" in lines[0] and "use a new --out" in lines[0]
+    assert {p: p.read_bytes() for p in out.rglob("*")} == before  # nothing written

@@ -34,12 +34,13 @@ from breakfix.judges import build_judge
 from breakfix.judges.demo import audit_demo_judge
 from breakfix.progress import console
 from breakfix.redteam import attack_context, is_defect, redteam, redteam_seeds, to_finding
-from breakfix.store import Store, checkpoint_id, ensure_run_dir
+from breakfix.store import Store, checkpoint_id, ensure_run_dir, refuse_legacy_store
 from breakfix.types import content_key
 
 Log = Callable[[str], None]
 
 RECORD = "record"  # a finished round's report entry, stored so that `breakfix report` rebuilds report.json
+CHECKPOINT = "checkpoint"  # the content id of the round's checkpoint, recorded when the round starts
 RUN_ROUND, RUN_STAGE = -1, "run"  # the run-level parts of the report (decontamination overlap, judge audit)
 
 
@@ -97,6 +98,20 @@ class Cycle:
         store.finish_stage(r, name, result, seconds)
         return result, seconds
 
+    def _same_checkpoint(self, store: Store, r: int, model_dir: Path, ckpt: str) -> None:
+        """Record round ``r``'s checkpoint id when the round starts; on a resume, refuse a checkpoint whose content
+        changed since (its finished stages measured other weights)."""
+        seen = store.stage(r, CHECKPOINT)
+        if seen is None:
+            store.finish_stage(r, CHECKPOINT, {"checkpoint_id": ckpt}, 0.0)
+        elif seen["result"]["checkpoint_id"] != ckpt:
+            raise BreakfixError(
+                str(model_dir),
+                None,
+                f"round {r}'s checkpoint changed since this run measured it (content id "
+                f"{seen['result']['checkpoint_id']}, now {ckpt}); use a new --out",
+            )
+
     def _base_model(self) -> Path:
         if self.cfg.model.path == "demo":
             from breakfix.demo.model import build_demo_model
@@ -128,6 +143,7 @@ class Cycle:
                 load_tokenizer(base, trust_remote_code=self.cfg.model.trust_remote_code)
         langs = tuple(self.cfg.redteam.languages)
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, lambda: self.world.seeds("redteam", langs))
+        refuse_legacy_store(self.out / "run.db")
         if note := self.cfg.judge_note():
             self.log(note)
         ensure_run_dir(self.out)
@@ -160,6 +176,7 @@ class Cycle:
             while True:
                 rd = self._round_dir(r)
                 ckpt = checkpoint_id(model_dir)
+                self._same_checkpoint(store, r, model_dir, ckpt)
                 rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt, "seconds": {}}
                 judging: dict[str, Any] = {"judge": self.judge.id}
                 backend: Any = None
@@ -187,7 +204,11 @@ class Cycle:
                         simulator_turns=self.cfg.benchmarks.simulator_turns,
                         stats=stats,
                     )
-                    return {"benchmarks": score_suites(attempts), "judging": stats.judging(self.judge.id)}
+                    return {
+                        "benchmarks": score_suites(attempts),
+                        "judging": stats.judging(self.judge.id),
+                        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},  # for re-judging
+                    }
 
                 done, rec["seconds"]["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
                 bench = done["benchmarks"]

@@ -17,7 +17,7 @@ from breakfix import aio
 from breakfix.attacks.engine import AttackContext, RunStats, arun
 from breakfix.attacks.plans import iter_plans
 from breakfix.benchmarks.metrics import asr, rate
-from breakfix.store import Store, checkpoint_id
+from breakfix.store import Store, checkpoint_id, refuse_legacy_store
 from breakfix.types import Attempt, Finding, Seed
 
 
@@ -237,6 +237,7 @@ def redteam_job(cfg: Any, out: str | Path, log: Any = print) -> dict[str, Any]:
 
         return DemoWorld(cfg.seed).seeds("redteam", tuple(cfg.redteam.languages))
 
+    refuse_legacy_store(Path(out) / "run.db")
     seeds, source = redteam_seeds(cfg, demo_seeds)
     techniques = cfg.redteam.effective_techniques()
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written

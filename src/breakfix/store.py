@@ -83,6 +83,8 @@ class Store:
 
     def __init__(self, path: str | Path, *, refuse_legacy: bool = False) -> None:
         self.path = Path(path)
+        if refuse_legacy:
+            refuse_legacy_store(self.path)  # before the lock file or anything else is written
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = open(str(self.path) + ".lock", "w")  # noqa: SIM115 - held for the store's lifetime
         try:
@@ -100,7 +102,7 @@ class Store:
                 "schema_version",
                 f"store is version {version}, newer than this breakfix ({SCHEMA_VERSION}); upgrade breakfix",
             )
-        if refuse_legacy and version < FULL_HASH_VERSION and self._has_attempts():
+        if refuse_legacy and version < FULL_HASH_VERSION and self._has_attempts():  # migrated since the check
             self.close()
             raise BreakfixError(str(self.path), "schema_version", f"store is version {version}: it {LEGACY_REASON}")
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -283,6 +285,33 @@ class Store:
 
     def transaction(self) -> _Tx:
         return _Tx(self.db)
+
+
+def refuse_legacy_store(path: str | Path) -> None:
+    """Raise a one-line ``BreakfixError`` if ``path`` is a store whose attempts were keyed by the old, partial
+    checkpoint id (version 2 or older, or migrated from one). Reads only; a missing file passes."""
+    p = Path(path)
+    if not p.is_file():
+        return
+    try:
+        con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # not a store: opening it reports that
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = int(row[0]) if row else SCHEMA_VERSION
+        if version < FULL_HASH_VERSION:
+            legacy = con.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
+        else:
+            legacy = con.execute("SELECT 1 FROM attempts WHERE checkpoint IS NULL LIMIT 1").fetchone() is not None
+    except (sqlite3.Error, ValueError):
+        return
+    finally:
+        con.close()
+    if legacy and version < FULL_HASH_VERSION:
+        raise BreakfixError(str(p), "schema_version", f"store is version {version}: it {LEGACY_REASON}")
+    if legacy:
+        raise BreakfixError(str(p), "attempts", f"the store {LEGACY_REASON}")
 
 
 class _Tx:

@@ -69,8 +69,9 @@ def bench_job(
     from breakfix.config import DEFAULT_JUDGE_NOTE
     from breakfix.demo.world import DemoWorld
     from breakfix.judges import build_judge
-    from breakfix.store import Store, checkpoint_id
+    from breakfix.store import Store, checkpoint_id, refuse_legacy_store
 
+    refuse_legacy_store(Path(out) / "bench.db")
     world = DemoWorld(cfg.seed)
     specs = [("model", model)] + ([("baseline", baseline)] if baseline else [])
     resolved = [(role, spec, resolve_model(spec, log)) for role, spec in specs]

@@ -69,7 +69,9 @@ def load_side(spec: str) -> dict[str, Any]:
 
 def _stored_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
     """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
-    (None where that judge has not judged it), read without taking the run's lock."""
+    (None where that judge has not judged it), read without taking the run's lock. A benchmark suite holds exactly
+    the items it was scored on (suites share their direct requests, which the store keeps once), when the round's
+    benchmark stage recorded them."""
     from breakfix.store import _row_to_attempt, _select
 
     db = run_dir / "run.db"
@@ -79,13 +81,23 @@ def _stored_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[A
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            q, args = _select(judge, "a.round=?", [round_])
-            for row in con.execute(q + " ORDER BY a.rowid", args):
-                a = _row_to_attempt(row)
+            row = con.execute("SELECT result FROM stages WHERE round=? AND stage='benchmark'", (round_,)).fetchone()
+            items = json.loads(row[0]).get("items") if row else None
+            where, args = ("a.round=? AND a.suite='redteam'", [round_]) if items else ("a.round=?", [round_])
+            q, args = _select(judge, where, args)
+            for r in con.execute(q + " ORDER BY a.rowid", args):
+                a = _row_to_attempt(r)
                 out[a.suite].append(a)
+            for suite, ids in (items or {}).items():
+                got: dict[str, Attempt] = {}
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
+                    got.update((a.id, a) for a in map(_row_to_attempt, con.execute(q, args)))
+                out[suite] = [got[i] for i in ids if i in got]
         finally:
             con.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError):
         return {}
     return out
 
