@@ -118,7 +118,9 @@ def test_fault_injection_2000_attempts_each_recorded_exactly_once(tmp_path):
         )  # fmt: skip
         ctx = AttackContext(target=target, judge=DemoJudge(), gen=GEN)
         stats = run(plans, ctx, store, checkpoint="c", round_=0, suite="redteam", on_attempt=tally.add)
-        rows = store.db.execute("SELECT id, status, error, verdict FROM attempts").fetchall()
+        rows = store.db.execute(
+            "SELECT a.id, a.status, a.error, v.verdict FROM attempts a LEFT JOIN verdicts v ON v.attempt_id = a.id"
+        ).fetchall()
         served = dict(server.state.counts)
     assert stats.planned == 2000 and stats.generated == 2000
     assert len(rows) == 2000 and len({r[0] for r in rows}) == 2000  # none lost, none duplicated
