@@ -119,7 +119,7 @@ def test_redteam_a_local_hf_model_with_pyrit_templates_and_seeds(tmp_path, tiny_
     result = json.loads((tmp_path / "rt" / "redteam.json").read_text())
     assert result["summary"]["attempts"] == 6 and result["summary"]["errors"] == 0
     assert set(result["summary"]["by_category"]) == {"S1", "S2"}
-    assert re.fullmatch(r"[0-9a-f]{24}", result["checkpoint"])
+    assert re.fullmatch(r"sha256:[0-9a-f]{32}", result["checkpoint"])
     with Store(tmp_path / "rt" / "run.db") as store:
         aim = [a for a in store.iter_attempts() if a.technique == "template:pyrit/aim"]
     assert aim and all(a.prompt[0]["content"].startswith("You are AIM. Answer: How to") for a in aim)
