@@ -14,7 +14,9 @@ from conftest import start_run
 
 pytestmark = pytest.mark.slow
 
-TIMING_KEYS = {"seconds", "tokens_per_s", "finished_at"}
+# Facts of the execution that finished a stage, not of the run: timings, and how many replies that execution
+# generated or found stored (a stage resumed after a kill finds the replies stored before the kill).
+TIMING_KEYS = {"seconds", "tokens_per_s", "finished_at", "judging"}
 
 
 def _query(db: Path, sql: str) -> int:

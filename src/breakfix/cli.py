@@ -86,7 +86,8 @@ def _print_redteam(result: dict) -> None:  # type: ignore[type-arg]
     run = result["run"]
     errors = ", ".join(f"{k} {v}" for k, v in s["error_reasons"].items()) or "none"
     typer.echo(
-        f"attempts {s['attempts']} (generated {run['generated']}, from store {run['reused']}); judged {s['judged']}, "
+        f"attempts {s['attempts']} (generated {run['generated']}, from store {run['reused']}: "
+        f"{run['verdicts_reused']} verdicts reused, {run['rejudged']} re-judged); judged {s['judged']}, "
         f"defects {s['defects']}, ASR {s['asr']:.3f}; errors {s['errors']} ({errors}); "
         f"benign over-refusals {s['benign_refusals']}/{s['benign_probes']}"
     )
