@@ -207,3 +207,23 @@ def test_a_run_dir_keyed_by_the_old_checkpoint_ids_is_refused_with_one_line(tiny
     assert len(lines) == 1 and lines[0].startswith(f"error: {db}: schema_version: store is version 2"), r.stderr
     assert "before checkpoint ids hashed every weight byte" in lines[0] and "use a new --out" in lines[0]
     assert {p: p.read_bytes() for p in out.rglob("*")} == before  # nothing written
+
+
+def test_redteam_again_with_another_judge_rejudges_the_stored_replies(tiny_model, tmp_path):
+    seeds = _seed_file(tmp_path)
+
+    def redteam(out: Path, judge: str) -> dict:
+        cmd = [sys.executable, "-m", "breakfix", "redteam", "--model", str(tiny_model), "--seeds", str(seeds),
+               "--technique", "direct", "--technique", "template:fiction", "--out", str(out), "--judge", judge]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads((out / "redteam.json").read_text())
+
+    first, second = redteam(tmp_path / "rt", "demo"), redteam(tmp_path / "rt", "refusal")
+    n = len(SEEDS) * 2
+    assert first["run"]["generated"] == n and second["run"]["generated"] == 0
+    assert second["run"]["rejudged"] == n and second["judge"].startswith("refusal/")
+    alone = redteam(tmp_path / "alone", "refusal")
+    assert second["summary"] == alone["summary"] != first["summary"]
+    findings = (tmp_path / "rt" / "findings.jsonl").read_text()
+    assert findings == (tmp_path / "alone" / "findings.jsonl").read_text()
