@@ -214,8 +214,9 @@ def test_redteam_again_with_another_judge_rejudges_the_stored_replies(tiny_model
 
     def redteam(out: Path, judge: str) -> dict:
         cmd = [sys.executable, "-m", "breakfix", "redteam", "--model", str(tiny_model), "--seeds", str(seeds),
-               "--technique", "direct", "--technique", "template:fiction", "--out", str(out), "--judge", judge]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)  # fmt: skip
+               "--technique", "direct", "--technique", "template:fiction", "--out", str(out),
+               "--judge", judge]  # fmt: skip
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr
         return json.loads((out / "redteam.json").read_text())
 
