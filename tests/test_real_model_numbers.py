@@ -128,12 +128,13 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
 
 
 def _bench(tiny_model: Path, out: Path, judge: str) -> dict:
-    cmd = [sys.executable, "-m", "breakfix", "bench", "--model", str(tiny_model), "--suite", "harmful",
-           "--suite", "overrefusal", "--out", str(out), "--judge", judge]  # fmt: skip
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr
-    result = json.loads((out / "bench.json").read_text())
-    assert f"with judge {result['judge']}" in r.stdout + r.stderr
+    from breakfix.benchmarks.job import bench_job
+    from breakfix.config import parse_config
+
+    cfg = parse_config({"judge": judge})
+    lines: list[str] = []
+    result = bench_job(cfg, str(tiny_model), out, ["harmful", "overrefusal"], log=lines.append)
+    assert f"with judge {result['judge']}" in "\n".join(lines)
     return result
 
 
@@ -186,26 +187,33 @@ def test_compare_scores_both_sides_with_one_judge(small_run, tmp_path):
     assert rows["harmful"]["test"] == "McNemar (paired)"
 
 
-@pytest.mark.parametrize("command", ["run", "bench", "redteam"])
-def test_a_run_dir_keyed_by_the_old_checkpoint_ids_is_refused_with_one_line(tiny_model, tmp_path, command):
+def test_a_run_dir_keyed_by_the_old_checkpoint_ids_is_refused_with_one_line(tiny_model, tmp_path):
     from conftest import small_config
     from test_store import _version_2_store
 
+    from breakfix.benchmarks.job import bench_job
+    from breakfix.config import parse_config
+    from breakfix.errors import BreakfixError
+    from breakfix.redteam import redteam_job
+
     out = tmp_path / "old"
     out.mkdir()
-    db = out / ("bench.db" if command == "bench" else "run.db")
-    _version_2_store(db)
+    _version_2_store(out / "run.db")
+    _version_2_store(out / "bench.db")
     before = {p: p.read_bytes() for p in out.rglob("*")}
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump(small_config(tiny_model)))
-    extra = {"run": ["--config", str(config)], "bench": ["--model", str(tiny_model)],
-             "redteam": ["--config", str(config)]}[command]  # fmt: skip
-    r = subprocess.run([sys.executable, "-m", "breakfix", command, *extra, "--out", str(out)], capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
+    r = subprocess.run([sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 2, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
+    db = out / "run.db"
     assert len(lines) == 1 and lines[0].startswith(f"error: {db}: schema_version: store is version 2"), r.stderr
     assert "before checkpoint ids hashed every weight byte" in lines[0] and "use a new --out" in lines[0]
+    cfg = parse_config(small_config(tiny_model))
+    for job in (lambda: bench_job(cfg, str(tiny_model), out, ["harmful"], log=print), lambda: redteam_job(cfg, out)):
+        with pytest.raises(BreakfixError, match="store is version 2: it was written by breakfix before"):
+            job()
     assert {p: p.read_bytes() for p in out.rglob("*")} == before  # nothing written
 
 
@@ -213,12 +221,12 @@ def test_redteam_again_with_another_judge_rejudges_the_stored_replies(tiny_model
     seeds = _seed_file(tmp_path)
 
     def redteam(out: Path, judge: str) -> dict:
-        cmd = [sys.executable, "-m", "breakfix", "redteam", "--model", str(tiny_model), "--seeds", str(seeds),
-               "--technique", "direct", "--technique", "template:fiction", "--out", str(out),
-               "--judge", judge]  # fmt: skip
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return json.loads((out / "redteam.json").read_text())
+        from breakfix.config import parse_config
+        from breakfix.redteam import redteam_job
+
+        rt = {"seeds": [str(seeds)], "techniques": ["direct", "template:fiction"]}
+        cfg = parse_config({"model": {"path": str(tiny_model)}, "judge": judge, "redteam": rt})
+        return redteam_job(cfg, out, log=lambda m: None)
 
     first, second = redteam(tmp_path / "rt", "demo"), redteam(tmp_path / "rt", "refusal")
     n = len(SEEDS) * 2
