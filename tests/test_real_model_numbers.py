@@ -76,9 +76,9 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
                     "seeds": [str(_seed_file(tmp_path))],
                     "languages": ["en"],
                 },
-                "benchmarks": {"suites": ["harmful", "overrefusal"]},
+                "benchmarks": {"suites": ["harmful"]},
                 "curation": {"safety_share": 0.5},
-                "training": {"method": "sft", "sft": {"epochs": 1, "batch_size": 4, "max_length": 96}},
+                "training": {"method": "sft", "sft": {"epochs": 1, "batch_size": 4, "max_length": 64}},
                 "cycle": {"max_rounds": 1},
             }
         )
