@@ -93,8 +93,11 @@ class Store:
             self._lock.close()
             raise RunInUseError(str(self.path.parent), None, "run is in use by another breakfix process") from None
         self.db = sqlite3.connect(self.path, isolation_level=None)
-        stored = self._stored_version()  # read before anything is written
-        version = SCHEMA_VERSION if stored is None else stored
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        stored = self.get_meta("schema_version")
+        version = SCHEMA_VERSION if stored is None else int(stored)
         if version > SCHEMA_VERSION:
             self.close()
             raise BreakfixError(
@@ -102,33 +105,11 @@ class Store:
                 "schema_version",
                 f"store is version {version}, newer than this breakfix ({SCHEMA_VERSION}); upgrade breakfix",
             )
-        if refuse_legacy and version < FULL_HASH_VERSION and self._has_attempts():  # migrated since the check
-            self.close()
-            raise BreakfixError(str(self.path), "schema_version", f"store is version {version}: it {LEGACY_REASON}")
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
         with self.transaction():  # each step takes the store one version up; all of them commit together
             while version < SCHEMA_VERSION:
                 MIGRATIONS[version](self.db)
                 version += 1
             self.set_meta("schema_version", str(version))
-        if refuse_legacy and self.legacy_attempts():
-            self.close()
-            raise BreakfixError(str(self.path), "attempts", f"the store {LEGACY_REASON}")
-
-    def _stored_version(self) -> int | None:
-        try:
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.OperationalError:  # a new file: no meta table yet
-            return None
-        return int(row[0]) if row else None
-
-    def _has_attempts(self) -> bool:
-        try:
-            return self.db.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
-        except sqlite3.OperationalError:
-            return False
 
     def legacy_attempts(self) -> int:
         """Attempts stored by a version-2 store (keyed by the old, partial checkpoint id); never reused."""

@@ -142,6 +142,21 @@ def judge_attempts(judge: Judge, attempts: Sequence[Attempt]) -> list[Verdict]:
     return [v for v in out if v is not None]
 
 
+def judge_unjudged(
+    judge: Judge, attempts: Sequence[Attempt], on_chunk: Callable[[list[Attempt]], None] | None = None
+) -> int:
+    """Give each finished attempt that has no verdict ``judge``'s verdict (:func:`judge_attempts`, 256 at a time,
+    each chunk passed to ``on_chunk`` once judged); return how many were judged."""
+    todo = [a for a in attempts if a.status == "ok" and a.verdict is None]
+    for start in range(0, len(todo), 256):
+        part = todo[start : start + 256]
+        for a, v in zip(part, judge_attempts(judge, part), strict=True):
+            a.verdict = v
+        if on_chunk is not None:
+            on_chunk(part)
+    return len(todo)
+
+
 def judged_attempts(
     store: Store, judge: Judge, round_: int | None = None, suite: str | None = None
 ) -> tuple[list[Attempt], RunStats]:
@@ -149,16 +164,16 @@ def judged_attempts(
     ``judge`` has not judged are judged now and their verdicts stored. Generation errors stay errors."""
     attempts = list(store.iter_attempts(round_, suite, judge=judge.id))
     stats = RunStats(planned=len(attempts), reused=len(attempts))
-    todo = [a for a in attempts if a.status == "ok" and a.verdict is None]
     stats.verdicts_reused = sum(a.status == "ok" and a.verdict is not None for a in attempts)
-    with task_progress(f"re-judging with {judge.id}", total=len(todo), show=bool(todo)) as bar:
-        for start in range(0, len(todo), 256):
-            part = todo[start : start + 256]
-            for a, v in zip(part, judge_attempts(judge, part), strict=True):
-                a.verdict = v
+    todo = sum(a.status == "ok" and a.verdict is None for a in attempts)
+
+    with task_progress(f"re-judging with {judge.id}", total=todo, show=bool(todo)) as bar:
+
+        def keep(part: list[Attempt]) -> None:
             store.put_verdicts([(a.id, v) for a in part if (v := a.verdict) is not None], judge.id)
-            stats.rejudged += len(part)
             bar.advance(len(part))
+
+        stats.rejudged = judge_unjudged(judge, attempts, keep)
     return attempts, stats
 
 

@@ -117,19 +117,14 @@ def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any
 def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]], int]:
     """A side's stored attempts, each with ``judge``'s verdict (judged now where it has none; nothing is written),
     and how many were judged now."""
-    from breakfix.attacks.engine import judge_attempts
+    from breakfix.attacks.engine import judge_unjudged
 
     stored = _stored_attempts(side["dir"], side["round"], judge.id)
     if not stored:
         raise BreakfixError(
             side["spec"], None, f"was judged by {side['judge']}, and has no stored replies to judge with {judge.id}"
         )
-    todo = [a for xs in stored.values() for a in xs if a.status == "ok" and a.verdict is None]
-    for start in range(0, len(todo), 256):
-        part = todo[start : start + 256]
-        for x, v in zip(part, judge_attempts(judge, part), strict=True):
-            x.verdict = v
-    return stored, len(todo)
+    return stored, judge_unjudged(judge, [a for xs in stored.values() for a in xs])
 
 
 def _rescored(entry: dict[str, Any], stored: dict[str, list[Attempt]]) -> dict[str, Any]:
