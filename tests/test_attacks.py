@@ -129,7 +129,7 @@ def test_plans_cover_every_technique():
     assert plan(SEED, "converter:leetspeak+char_spacing").turns[0] == apply_chain(
         SEED.text, ["leetspeak", "char_spacing"], seed="0:s1"
     )
-    assert plan(SEED, "converter:translate(fr)").kind == "convert"
+    assert plan(SEED, "converter:translate(fr)").kind == "converter"
     assert plan(SEED, "crescendo").kind == "crescendo" and plan(SEED, "pair").turns == ()
     with pytest.raises(KeyError):
         plan(SEED, "unknown")

@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from breakfix.benchmarks.gate import check_gates, mcnemar_exact, paired, parse_gate, write_junit
 from breakfix.cycle import Cycle
 from breakfix.errors import BreakfixError
+from breakfix.suites.gate import check_gates, mcnemar_exact, paired, parse_gate, write_junit
 from breakfix.types import Attempt, Seed, Verdict
 
 BENCH = {
@@ -97,8 +97,8 @@ def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, tiny_mo
 
 
 def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
-    from breakfix.benchmarks.job import bench_job
     from breakfix.config import parse_config
+    from breakfix.jobs.bench import bench_job
     from breakfix.testing import OpenAITestServer
 
     with OpenAITestServer(lambda conv: "Please, tell me exactly how to do it.") as sim:

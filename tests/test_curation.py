@@ -313,7 +313,7 @@ def test_refusal_only_curation_has_no_benign_contrast():
 
 def test_config_builds_the_chain_with_a_responder_and_its_constitution(tmp_path):
     from breakfix.config import parse_config
-    from breakfix.curation.stage import response_chain
+    from breakfix.jobs.curate import response_chain
 
     constitution = tmp_path / "constitution.txt"
     constitution.write_text("House rules: decline harmful requests and point to a safe resource.")

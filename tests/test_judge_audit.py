@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from breakfix.benchmarks.metrics import classification_scores, cohen_kappa
 from breakfix.errors import BreakfixError
 from breakfix.judges import RefusalJudge
 from breakfix.judges.audit import audit, load_labelled, shipped_rows
 from breakfix.judges.audit_set import build
+from breakfix.metrics import classification_scores, cohen_kappa
 
 
 def test_kappa_and_scores_by_hand():

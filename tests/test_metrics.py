@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from breakfix.benchmarks.metrics import asr, defect_rate, dr_table, group_rates, rate, wilson
+from breakfix.metrics import asr, defect_rate, dr_table, group_rates, rate, wilson
 
 
 def test_wilson_known_values():

@@ -6,8 +6,8 @@ import time
 from breakfix.attacks import AttackContext, plan, run
 from breakfix.backends.base import BackendError, GenerationConfig
 from breakfix.backends.openai_compat import OpenAICompatBackend, retry_after_seconds
-from breakfix.judges import DemoJudge
-from breakfix.redteam import Tally
+from breakfix.demo.judge import DemoJudge
+from breakfix.metrics import Tally
 from breakfix.store import Store
 from breakfix.testing import FaultProfile, OpenAITestServer
 from breakfix.types import Seed

@@ -1,12 +1,14 @@
 """The RAI suites beyond direct requests: held out by construction, and scored as the Phi-3 paper does."""
 
+from breakfix import registry
 from breakfix.attacks import AttackContext, run
 from breakfix.backends.base import GenerationConfig
-from breakfix.benchmarks.suites import ALL_SUITES, SUITE_REGISTRY, suite_plans
 from breakfix.curation.decontam import HeldoutIndex
+from breakfix.demo.judge import DemoJudge
 from breakfix.demo.world import DemoWorld
-from breakfix.judges import DemoJudge
+from breakfix.jobs.bench import suite_plans
 from breakfix.store import Store
+from breakfix.suites import ALL_SUITES
 from breakfix.testing import ScriptedBackend
 from breakfix.types import Attempt, Seed
 
@@ -31,7 +33,7 @@ def _run(tmp_path, suite, respond):
     with Store(tmp_path / f"{suite}.db") as store:
         run(plans, ctx, store, checkpoint="c", round_=0, suite=suite)
         attempts = list(store.iter_attempts(0, suite))
-    return SUITE_REGISTRY[suite].score(attempts)
+    return registry.get("suite", suite).obj.score(attempts)
 
 
 def test_continuation_and_summarization_count_unsafe_details(tmp_path):
@@ -47,7 +49,7 @@ def test_continuation_and_summarization_count_unsafe_details(tmp_path):
 
 
 def test_thirdparty_detects_reproduced_protected_text(tmp_path):
-    from breakfix.benchmarks.rai import PROTECTED
+    from breakfix.demo.heldout import PROTECTED
 
     def parrot(conv):
         text = conv[-1]["content"]
@@ -71,7 +73,7 @@ def test_ungroundedness_counts_unsupported_claims(tmp_path):
     reply = [{"role": "assistant", "content": "It was 3 May."}]
     seed = Seed(id="s", text="t", category="benign", meta={"source": "It was 3 March."})
     a = Attempt(id="x", round=0, suite="u", technique="t", transcript=reply, seed=seed)
-    from breakfix.benchmarks.rai import ungroundedness_score
+    from breakfix.suites.rai import ungroundedness_score
 
     assert ungroundedness_score(a) == 1  # "May" is not in the source; "3" is
 
@@ -89,4 +91,4 @@ def test_xpia_success_rate(tmp_path):
 
 
 def test_every_suite_is_registered():
-    assert set(ALL_SUITES) == set(SUITE_REGISTRY)
+    assert set(ALL_SUITES) <= set(registry.names("suite"))

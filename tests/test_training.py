@@ -17,8 +17,8 @@ from breakfix.curation.datasets import write_dataset
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row
 from breakfix.demo.world import DemoWorld, refusal_text
 from breakfix.errors import BreakfixError
+from breakfix.jobs.train import load_training_rows
 from breakfix.training.dpo import DPOSettings, train_dpo
-from breakfix.training.job import load_training_rows
 from breakfix.training.launch import LaunchSettings, accelerate_command
 from breakfix.training.sft import SFTSettings, train_sft
 

@@ -1,6 +1,5 @@
 from collections import Counter
 
-from breakfix.benchmarks.suites import suite_plans
 from breakfix.curation.decontam import HeldoutIndex
 from breakfix.demo.world import (
     HARM,
@@ -12,6 +11,7 @@ from breakfix.demo.world import (
     base_refuses,
     harmful_tasks,
 )
+from breakfix.jobs.bench import suite_plans
 
 
 def test_world_coverage():

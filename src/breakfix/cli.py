@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from breakfix.config import RunConfig, demo_config, load_config, parse_config, read_config_data
 from breakfix.errors import BreakfixError
 
 app = typer.Typer(
@@ -24,11 +26,12 @@ def _fail(e: BreakfixError) -> None:
     raise typer.Exit(2)
 
 
-def _run(cfg, out: Path) -> None:  # type: ignore[no-untyped-def]
-    from breakfix.cycle import Cycle
+def _run(cfg: RunConfig, out: Path) -> None:
+    from breakfix.cycle import Cycle  # each command imports only its own job (an endpoint red team loads no torch)
+    from breakfix.jobs.common import build_world
     from breakfix.progress import console
 
-    report = Cycle(cfg, out).run()
+    report = Cycle(cfg, out, world=build_world(cfg)).run()
     last = report["rounds"][-1]
     console.print(
         f"[green]done[/]: {len(report['rounds'])} round(s), {report['run']['stop_reason']}; "
@@ -48,8 +51,6 @@ def demo(
     quick: Annotated[bool, typer.Option(help="A smaller cycle (fewer techniques, one fix round).")] = False,
 ) -> None:
     """Build the tiny demo model (cached), run the break-fix cycle on it, and write the report."""
-    from breakfix.config import demo_config
-
     try:
         _run(demo_config(quick=quick), out)
     except BreakfixError as e:
@@ -62,8 +63,6 @@ def run(
     out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")],
 ) -> None:
     """Run (or resume) the break-fix cycle described by a YAML config."""
-    from breakfix.config import load_config
-
     try:
         _run(load_config(config), out)
     except BreakfixError as e:
@@ -118,19 +117,12 @@ def redteam(
 ) -> None:
     """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category
     and language; store every attempt and write findings.jsonl and redteam.json. Re-running resumes."""
-    import yaml
-
-    from breakfix.config import parse_config
+    from breakfix.jobs.redteam import redteam_job
     from breakfix.progress import console
-    from breakfix.redteam import redteam_job
 
     try:
         source = str(config) if config else "command line"
-        data: dict = {}  # type: ignore[type-arg]
-        if config is not None:
-            from breakfix.config import load_config
-
-            data = load_config(config).model_dump(mode="json", exclude_unset=True)
+        data = _config_data(config)
         rt = data.setdefault("redteam", {})
         if model is not None:
             data.setdefault("model", {})["path"] = model
@@ -152,14 +144,12 @@ def redteam(
             rt["concurrency"] = concurrency
         if judge:
             data["judge"] = judge
-        cfg = parse_config(data, source)  # no judge: demo for the demo model, refusal for any other
+        cfg = parse_config(data, source)  # no judge: the model's own (demo for the demo), refusal for any other
         result = redteam_job(cfg, out, log=lambda m: console.print(m))
         _print_redteam(result)
         typer.echo(f"wrote {out / 'redteam.json'} and {out / 'findings.jsonl'}")
     except BreakfixError as e:
         _fail(e)
-    except yaml.YAMLError as e:  # pragma: no cover - load_config converts these
-        _fail(BreakfixError(str(config), None, f"invalid YAML ({e})"))
 
 
 @app.command()
@@ -180,13 +170,12 @@ def bench(
     from rich.console import Console
     from rich.table import Table
 
-    from breakfix.benchmarks.gate import check_gates, metric_value, parse_gate, write_junit
-    from breakfix.benchmarks.job import bench_job
-    from breakfix.config import load_config, parse_config
+    from breakfix.jobs.bench import bench_job
     from breakfix.progress import console as log_console
+    from breakfix.suites.gate import check_gates, metric_value, parse_gate, write_junit
 
     try:
-        data = load_config(config).model_dump(mode="json", exclude_unset=True) if config else {}
+        data = _config_data(config)
         if judge:
             data["judge"] = judge
         if suite:
@@ -225,10 +214,10 @@ def bench(
         raise typer.Exit(1)
 
 
-def _config_data(config: Path | None) -> dict:  # type: ignore[type-arg]
-    from breakfix.config import load_config
-
-    return load_config(config).model_dump(mode="json", exclude_unset=True) if config else {}
+def _config_data(config: Path | None) -> dict[str, Any]:
+    """The config file's mapping (not yet validated), for the command's options to be laid over it before the one
+    parse."""
+    return read_config_data(config) if config else {}
 
 
 @app.command()
@@ -251,8 +240,7 @@ def curate(
 ) -> None:
     """Turn red-team findings into SFT rows and DPO pairs: safe responses, benign contrast, dedup, decontamination,
     balance and mixing. Writes datasets that TRL and the HF hub read as they are, with a dataset card."""
-    from breakfix.config import parse_config
-    from breakfix.curation.job import curate_job
+    from breakfix.jobs.curate import curate_job
     from breakfix.progress import console
 
     try:
@@ -306,9 +294,8 @@ def train(
 ) -> None:
     """Post-train a model on curated data with TRL: SFT (completion-only loss), then DPO with an SFT term; full or
     LoRA; in this process or across GPUs and nodes through accelerate launch."""
-    from breakfix.config import parse_config
+    from breakfix.jobs.train import train_job
     from breakfix.progress import console
-    from breakfix.training.job import train_job
 
     try:
         cfg_data = _config_data(config)
@@ -351,12 +338,11 @@ def judge_audit(
     from rich.console import Console
     from rich.table import Table
 
-    from breakfix.config import load_config, parse_config
     from breakfix.judges import build_judge
     from breakfix.judges.audit import audit, load_labelled, shipped_rows, write_json
 
     try:
-        data = load_config(config).model_dump(mode="json", exclude_unset=True) if config else {}
+        data = _config_data(config)
         data["judge"] = judge
         cfg = parse_config(data, str(config) if config else "--judge")
         rows = load_labelled(labels) if labels else shipped_rows()
@@ -398,8 +384,7 @@ def report(
 ) -> None:
     """Rebuild report.json from the run's store and re-render report.html (from report.json for a run whose store
     predates stored round records)."""
-    from breakfix.cycle import report_from_store
-    from breakfix.report.build import write_report
+    from breakfix.report.build import report_from_store, write_report
 
     path = run_dir / "report.json"
     try:
@@ -453,6 +438,7 @@ def compare(
     from rich.table import Table
 
     from breakfix.report.compare import compare as do_compare
+    from breakfix.store import write_json
 
     try:
         result = do_compare(a, b, judge=judge)
@@ -480,10 +466,28 @@ def compare(
     console.print(table)
     typer.echo(f"* significant at {result['alpha']}")
     if out is not None:
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
-        tmp.replace(out)
+        write_json(out, result)
         typer.echo(f"wrote {out}")
+
+
+@app.command()
+def plugins() -> None:
+    """List what is registered (techniques, judges, suites, backends, worlds, models, personas) and where each came
+    from: breakfix itself or a plug-in of the entry-point group breakfix.plugins."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from breakfix import registry
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    table = Table(title="registered", title_justify="left")
+    for col in ("kind", "name", "from", "what"):
+        table.add_column(col)
+    for e in registry.entries():
+        table.add_row(e.kind, e.name + (" (hidden)" if e.meta.get("hidden") else ""), e.origin, e.summary)
+    console.print(table)
+    for origin, why in registry.failures():
+        typer.echo(f"failed to load {origin}: {why}", err=True)
 
 
 @app.command()
@@ -499,13 +503,9 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*")
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass
+    # transformers reads these when (and only if) a command imports it: an endpoint red team never does
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:  # typer >= 0.20 vendors click
         from typer._click.exceptions import UsageError
     except ImportError:  # pragma: no cover - older typer

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from breakfix import registry
+from breakfix.backends.base import GenerationConfig
+from breakfix.engine import check_technique
 from breakfix.errors import BreakfixError
-from breakfix.training.dpo import DPOSettings
-from breakfix.training.sft import SFTSettings
+from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config
+
+DEFAULT_WORLD = "demo"  # the world of a model that names none (issue "Real models, real data" adds `files`)
 
 DEFAULT_TECHNIQUES = [
     "direct",
@@ -27,17 +32,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _registered(kind: str, name: str) -> str:
+    """``name`` when the registry knows a ``kind`` of that name; else a ValueError listing the known ones."""
+    try:
+        registry.get(kind, name)
+    except registry.UnknownName as e:
+        raise ValueError(str(e)) from None
+    return name
+
+
 class ModelConfig(_Strict):
-    """The model to align: ``demo`` (the bundled tiny model, built on first use) or a HF model dir / hub id."""
+    """The model to align: a registered model (``demo``: the plug-in's tiny model, built on first use), or a HF
+    model dir / hub id."""
 
     path: str = "demo"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     trust_remote_code: bool = False
     allow_pickle: bool = False
     batch_size: int = Field(64, ge=1)
-    backend: Literal["hf", "vllm"] = Field("hf", description="what generates during the cycle (training is HF)")
+    backend: str = Field("hf", description="what generates during the cycle: a registered backend (training is HF)")
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        return _registered("backend", v)
 
     def ref(self, path: str | Path) -> ModelRef:
         """These settings as a :class:`ModelRef` for the checkpoint at ``path``."""
@@ -60,12 +80,16 @@ class GenerationSettings(_Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int = 0
 
+    def config(self) -> GenerationConfig:
+        """These settings as the backends' :class:`GenerationConfig`."""
+        return GenerationConfig(**self.model_dump())
+
 
 class ModelRef(_Strict):
     """A model used as a target, attacker, converter or judge: a local HF dir or hub id (``hf``), vLLM's offline
     engine (``vllm``), or an OpenAI-compatible endpoint (``openai``: vLLM/TGI servers, Ollama, llama.cpp, APIs)."""
 
-    kind: Literal["hf", "vllm", "openai"] = "openai"
+    kind: str = Field("openai", description="a registered backend: hf, vllm, openai, or a plug-in's")
     path: str | None = Field(None, description="hf / vllm: a model dir or hub id")
     model: str | None = Field(None, description="openai: the served model name")
     base_urls: list[str] = Field(default_factory=list, description="openai: one or more base URLs ending in /v1")
@@ -83,6 +107,11 @@ class ModelRef(_Strict):
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        return _registered("backend", v)
+
     @field_validator("base_urls")
     @classmethod
     def _urls(cls, v: list[str]) -> list[str]:
@@ -94,8 +123,6 @@ class ModelRef(_Strict):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, v: str | None) -> str | None:
-        import re
-
         if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
             raise ValueError("must name an environment variable (the key itself never goes in a config)")
         return v
@@ -111,19 +138,27 @@ class ModelRef(_Strict):
 
 DEFAULT_JUDGE_NOTE = "judge: refusal (default for models other than the demo; set judge: or --judge)"
 
-JudgeName = Literal["demo", "refusal", "llm", "llama_guard", "wildguard", "shieldgemma"]
+
+def needs_model(judge: str) -> bool:
+    """Whether the registered judge ``judge`` runs on a judge model."""
+    return bool(registry.get("judge", judge).meta.get("needs_model", True))
 
 
 class JudgeSpec(_Strict):
     """One member of a judge ensemble: a judge, its model (for model judges) and its rubric (for ``llm``)."""
 
-    judge: JudgeName
+    judge: str = Field(description="a registered judge")
     model: ModelRef | None = None
     rubric: Literal["harm", "strongreject"] = "harm"
 
+    @field_validator("judge")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        return _registered("judge", v)
+
     @model_validator(mode="after")
     def _model(self) -> JudgeSpec:
-        if self.judge not in ("demo", "refusal") and self.model is None:
+        if needs_model(self.judge) and self.model is None:
             raise ValueError(f"judge {self.judge!r} needs a model")
         return self
 
@@ -146,9 +181,11 @@ class PairSettings(_Strict):
 class RedteamConfig(_Strict):
     """The red team: which techniques (or an adversary persona), on which seeds, with which helper models."""
 
-    persona: Literal["low_skill", "intermediate"] | None = None
+    persona: str | None = Field(None, description="a registered adversary persona: low_skill, intermediate")
     techniques: list[str] = Field(default_factory=lambda: list(DEFAULT_TECHNIQUES))
-    seeds: list[str] = Field(default_factory=list, description="seed files (JSONL or PyRIT .prompt); default: demo")
+    seeds: list[str] = Field(
+        default_factory=list, description="seed files (JSONL or PyRIT .prompt); default: the world's"
+    )
     languages: list[str] = Field(default_factory=lambda: ["en", "es"])
     template_paths: list[str] = Field(default_factory=list, description="PyRIT template YAML files or folders")
     target: ModelRef | None = Field(None, description="what `breakfix redteam` attacks (default: model)")
@@ -164,63 +201,62 @@ class RedteamConfig(_Strict):
     @field_validator("techniques")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        from breakfix.attacks.plans import check_technique
-
         for t in v:
             check_technique(t)
         if not v:
             raise ValueError("at least one technique is needed")
         return v
 
+    @field_validator("persona")
+    @classmethod
+    def _persona(cls, v: str | None) -> str | None:
+        return v if v is None else _registered("persona", v)
+
     @field_validator("languages")
     @classmethod
-    def _langs(cls, v: list[str], info: ValidationInfo) -> list[str]:
-        import re
-
-        from breakfix.demo.world import LANGUAGES
-
+    def _langs(cls, v: list[str]) -> list[str]:
         bad = [x for x in v if not re.fullmatch(r"[a-z]{2,3}", x)]
         if bad or not v:
             raise ValueError(f"languages must be a non-empty list of ISO 639 codes, got {bad or v}")
-        if not info.data.get("seeds") and not set(v) <= set(LANGUAGES):
-            raise ValueError(f"the demo seeds' languages are a subset of {list(LANGUAGES)}; give redteam.seeds")
         return v
 
     @model_validator(mode="after")
     def _helpers(self) -> RedteamConfig:
-        from breakfix.attacks.converters import needs_llm
-
         for t in self.effective_techniques():
-            if t in ("crescendo", "pair") and self.attacker is None:
-                raise ValueError(f"technique {t!r} needs redteam.attacker")
-            if t.startswith("converter:") and needs_llm(t[10:]) and self.converter_model is None:
-                raise ValueError(f"technique {t!r} needs redteam.converter_model")
+            for need in sorted(check_technique(t)):
+                if getattr(self, need) is None:
+                    raise ValueError(f"technique {t!r} needs redteam.{need}")
         return self
 
     def effective_techniques(self) -> list[str]:
         """The persona's techniques (if any) plus the listed ones, without repeats."""
-        from breakfix.attacks.personas import persona_techniques
-
         out: list[str] = []
         if self.persona:
-            out += persona_techniques(
-                self.persona, converter_model=self.converter_model is not None, attacker=self.attacker is not None
-            )
+            fn = registry.get("persona", self.persona).obj
+            out += fn(converter_model=self.converter_model is not None, attacker=self.attacker is not None)
         if not self.persona or "techniques" in self.model_fields_set:
             out += self.techniques
         return list(dict.fromkeys(out))
 
 
-SuiteName = Literal[
+DEFAULT_SUITES = (
     "harmful", "jailbreak", "multiturn", "continuation", "summarization", "thirdparty", "ungroundedness", "xpia",
     "overrefusal", "capability",
-]  # fmt: skip
+)  # fmt: skip
 
 
 class BenchConfig(_Strict):
-    """The held-out suites the cycle (and ``breakfix bench``) runs; see ``benchmarks/suites.py`` and ``rai.py``."""
+    """The held-out suites the cycle (and ``breakfix bench``) runs: registered suites (``breakfix plugins``)."""
 
-    suites: list[SuiteName] = Field(default_factory=lambda: list(SuiteName.__args__))
+    suites: list[str] = Field(default_factory=lambda: list(DEFAULT_SUITES))
+
+    @field_validator("suites")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _registered("suite", name)
+        return v
+
     simulator: ModelRef | None = Field(None, description="a model that plays the user in the multiturn suite")
     simulator_turns: int = Field(3, ge=1, le=20)
 
@@ -304,17 +340,13 @@ class TrainingConfig(_Strict):
     @classmethod
     def _accel(cls, v: str | None) -> str | None:
         if v is not None:
-            from breakfix.training.launch import read_accelerate_config
-
             try:
                 read_accelerate_config(v)
             except BreakfixError as e:
                 raise ValueError(f"{e.reason} ({v})") from None
         return v
 
-    def launch(self) -> Any:
-        from breakfix.training.launch import LaunchSettings
-
+    def launch(self) -> LaunchSettings:
         return LaunchSettings(accelerate_config=self.accelerate_config, num_processes=self.num_processes)
 
 
@@ -353,7 +385,7 @@ class RunConfig(_Strict):
         if self.judge == "ensemble":
             if self.judge_ensemble is None:
                 raise ValueError("judge 'ensemble' needs judge_ensemble")
-        elif self.judge not in (None, "demo", "refusal") and self.judge_model is None:
+        elif self.judge is not None and needs_model(self.judge) and self.judge_model is None:
             raise ValueError(f"judge {self.judge!r} needs judge_model")
         return self
 
@@ -363,8 +395,9 @@ class RunConfig(_Strict):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
-    judge: JudgeName | Literal["ensemble"] | None = Field(
-        None, description="default: demo for the demo model, refusal for any other model (see judge_name)"
+    world: str | None = Field(None, description="where seeds and held-out suites come from (default: the model's)")
+    judge: str | None = Field(
+        None, description="a registered judge or 'ensemble'; default: the model's own (demo), else refusal"
     )
     judge_model: ModelRef | None = Field(None, description="the judge model of a model judge")
     judge_rubric: Literal["harm", "strongreject"] = "harm"
@@ -373,13 +406,37 @@ class RunConfig(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)
 
+    @field_validator("world")
+    @classmethod
+    def _world(cls, v: str | None) -> str | None:
+        return v if v is None else _registered("world", v)
+
+    @field_validator("judge")
+    @classmethod
+    def _judge(cls, v: str | None) -> str | None:
+        return v if v in (None, "ensemble") else _registered("judge", v)  # type: ignore[arg-type]
+
+    @property
+    def model_entry(self) -> registry.Entry | None:
+        """The registered model that ``model.path`` names (the demo model), or None for a model dir or hub id."""
+        return registry.find("model", self.model.path)
+
+    @property
+    def world_name(self) -> str:
+        """The world this run draws from: ``world``, else the registered model's own, else the default."""
+        entry = self.model_entry
+        return self.world or (entry.meta.get("world") if entry else None) or DEFAULT_WORLD
+
     @property
     def judge_name(self) -> str:
-        """The judge this run uses: ``judge``, else ``demo`` for the demo model (the only model whose harmful
-        replies the demo judge recognises) and ``refusal`` for any other."""
+        """The judge this run uses: ``judge``, else the registered model's own judge (the demo judge for the demo
+        model: the only model whose harmful replies it recognises) when the model is the target, else
+        ``refusal``."""
         if self.judge is not None:
             return self.judge
-        return "demo" if self.model.path == "demo" and self.redteam.target is None else "refusal"
+        entry = self.model_entry
+        own = entry.meta.get("judge") if entry is not None and self.redteam.target is None else None
+        return own or "refusal"
 
     def judge_note(self) -> str | None:
         """The line to print when the judge was chosen by default for a model other than the demo."""
@@ -406,14 +463,22 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
     if not isinstance(data, dict):
         raise BreakfixError(source, None, "config must be a YAML mapping")
     try:
-        return RunConfig.model_validate(data)
+        cfg = RunConfig.model_validate(data)
     except ValidationError as e:
         field, reason = _first_error(e)
         raise BreakfixError(source, field, reason) from None
+    langs = registry.get("world", cfg.world_name).meta.get("languages")
+    if langs and not cfg.redteam.seeds and not set(cfg.redteam.languages) <= set(langs):
+        raise BreakfixError(
+            source,
+            "redteam.languages",
+            f"must be a subset of the {cfg.world_name} world's {list(langs)}; give redteam.seeds for others",
+        )
+    return cfg
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Load and validate a YAML run config."""
+def read_config_data(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a mapping, not yet validated (the CLI lays its options over it, then parses once)."""
     p = Path(path)
     if not p.is_file():
         raise BreakfixError(str(p), None, "config file not found")
@@ -425,7 +490,16 @@ def load_config(path: str | Path) -> RunConfig:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
         raise BreakfixError(str(p), where, f"invalid YAML ({getattr(e, 'problem', None) or e})") from None
-    return parse_config(data, str(p))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BreakfixError(str(p), None, "config must be a YAML mapping")
+    return data
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Load and validate a YAML run config."""
+    return parse_config(read_config_data(path), str(path))
 
 
 def demo_config(quick: bool = False) -> RunConfig:

@@ -18,30 +18,44 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from breakfix.attacks.engine import RunStats, judged_attempts
 from breakfix.backends import build_backend
-from breakfix.backends.base import GenerationConfig
-from breakfix.backends.hf import check_model_dir, load_tokenizer
-from breakfix.benchmarks.suites import benchmark_attempts, score_suites
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.curation.stage import curate_round, heldout_texts, helpful_rows
-from breakfix.curation.text import prompt_text
-from breakfix.demo.world import DemoWorld
+from breakfix.engine import RunStats, judged_attempts
 from breakfix.errors import BreakfixError
-from breakfix.judges import build_judge
-from breakfix.judges.demo import audit_demo_judge
+from breakfix.jobs.bench import benchmark_attempts, heldout_texts
+from breakfix.jobs.common import (
+    Helpers,
+    Log,
+    attack_context,
+    audit_judge,
+    build_judge,
+    build_world,
+    check_model,
+    resolve_model,
+)
+from breakfix.jobs.curate import curate_round, helpful_rows
+from breakfix.jobs.redteam import redteam, redteam_seeds
+from breakfix.jobs.train import train_round
+from breakfix.metrics import score_suites
 from breakfix.progress import console
-from breakfix.redteam import attack_context, is_defect, redteam, redteam_seeds, to_finding
-from breakfix.store import Store, checkpoint_id, ensure_run_dir, refuse_legacy_store
-from breakfix.types import content_key
+from breakfix.report.build import build_report, report_from_store, write_report
+from breakfix.store import (
+    CHECKPOINT,
+    RECORD,
+    RUN_ROUND,
+    RUN_STAGE,
+    Store,
+    checkpoint_id,
+    ensure_run_dir,
+    refuse_legacy_store,
+)
+from breakfix.text import prompt_text
+from breakfix.types import Judge, content_key, is_defect, to_finding
+from breakfix.world import World
 
-Log = Callable[[str], None]
-
-RECORD = "record"  # a finished round's report entry, stored so that `breakfix report` rebuilds report.json
-CHECKPOINT = "checkpoint"  # the content id of the round's checkpoint, recorded when the round starts
-RUN_ROUND, RUN_STAGE = -1, "run"  # the run-level parts of the report (decontamination overlap, judge audit)
+__all__ = ["Cycle", "report_from_store", "targets_met"]
 
 
 def targets_met(bench: dict[str, Any], bench0: dict[str, Any], cfg: RunConfig) -> tuple[bool, list[str]]:
@@ -72,15 +86,24 @@ class Cycle:
         cfg: The run config.
         out_dir: The run directory (created if needed; resumed if it holds a run of the same config).
         log: Where one-line progress messages go.
+        world: Where seeds and held-out suites come from (default: the registered world the config names).
+        judge: The judge (default: the one the config names).
     """
 
-    def __init__(self, cfg: RunConfig, out_dir: str | Path, log: Log | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        out_dir: str | Path,
+        log: Log | None = None,
+        world: World | None = None,
+        judge: Judge | None = None,
+    ) -> None:
         self.cfg = cfg
         self.out = Path(out_dir)
         self.log = log or (lambda msg: console.print(msg))
-        self.world = DemoWorld(cfg.seed)
-        self.judge = build_judge(cfg)
-        self.gen = GenerationConfig(**cfg.generation.model_dump())
+        self.world = world or build_world(cfg)
+        self.judge = judge or build_judge(cfg)
+        self.gen = cfg.generation.config()
 
     # ---- helpers ----------------------------------------------------------------------------------------------------
     def _round_dir(self, r: int) -> Path:
@@ -113,21 +136,18 @@ class Cycle:
             )
 
     def _base_model(self) -> Path:
-        if self.cfg.model.path == "demo":
-            from breakfix.demo.model import build_demo_model
-
-            cached = build_demo_model()
-            dest = self._round_dir(0) / "model"
-            if not (dest / "config.json").exists():
-                tmp = dest.with_name(".model.tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                shutil.copytree(cached, tmp)
-                os.replace(tmp, dest)
-            return dest
-        p = Path(self.cfg.model.path)
-        if p.exists() or self.cfg.model.path.startswith((".", "/")):
-            return check_model_dir(p, allow_pickle=self.cfg.model.allow_pickle)
-        return p  # a hub id: loaded by transformers (needs network or a local HF cache)
+        """M_0: a registered model is built (or taken from its cache) and copied into ``rounds/0/model``; a user's
+        model dir or hub id is used where it is."""
+        if self.cfg.model_entry is None:
+            return Path(self.cfg.model.path)  # a hub id is loaded by transformers (network or a local HF cache)
+        cached = resolve_model(self.cfg.model.path, self.log)
+        dest = self._round_dir(0) / "model"
+        if not (dest / "config.json").exists():
+            tmp = dest.with_name(".model.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(cached, tmp)
+            os.replace(tmp, dest)
+        return dest
 
     def _backend(self, model_dir: Path) -> Any:
         return build_backend(self.cfg.model.ref(model_dir), self.cfg.seed)
@@ -135,14 +155,9 @@ class Cycle:
     # ---- the loop ---------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
-        from breakfix.report.build import build_report, write_report
-
-        if self.cfg.model.path != "demo":
-            base = self._base_model()  # a bad model path fails here, before anything is written
-            if base.is_dir():
-                load_tokenizer(base, trust_remote_code=self.cfg.model.trust_remote_code)
-        langs = tuple(self.cfg.redteam.languages)
-        redteam_seed_list, seed_source = redteam_seeds(self.cfg, lambda: self.world.seeds("redteam", langs))
+        if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
+            check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
+        redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
         refuse_legacy_store(self.out / "run.db")
         if note := self.cfg.judge_note():
             self.log(note)
@@ -162,8 +177,7 @@ class Cycle:
             heldout = heldout_texts(self.cfg, self.world)
             index = HeldoutIndex(heldout)
             self.log(f"red team: {len(redteam_seed_list)} seeds from {seed_source}; judge {self.judge.id}")
-            sim = self.cfg.benchmarks.simulator
-            simulator = build_backend(sim, self.cfg.seed) if sim else None
+            helpers = Helpers.build(self.cfg)  # once per run, not once per round
             helpful = helpful_rows(self.cfg, self.world)
 
             model_dir = self._base_model()
@@ -200,7 +214,7 @@ class Cycle:
                         round_=r,
                         gen=self.gen,
                         suites=self.cfg.benchmarks.suites,
-                        simulator=simulator,
+                        simulator=helpers.simulator,
                         simulator_turns=self.cfg.benchmarks.simulator_turns,
                         stats=stats,
                     )
@@ -221,7 +235,7 @@ class Cycle:
                     summary, stats = redteam(
                         redteam_seed_list,
                         self.cfg.redteam.effective_techniques(),
-                        attack_context(self.cfg, get_backend(), self.judge),
+                        attack_context(self.cfg, get_backend(), self.judge, helpers),
                         store,
                         checkpoint=ckpt,
                         round_=r,
@@ -261,6 +275,7 @@ class Cycle:
                         heldout=index,
                         replay_sft=replay_sft,
                         replay_dpo=replay_dpo,
+                        translator=helpers.translator,
                     )
                     write_dataset(rd, res.sft, res.dpo, res.stats, f"{self.cfg.name}: round {r} safety data")
                     return res.stats
@@ -278,7 +293,7 @@ class Cycle:
                     backend = None
                 next_dir = self._round_dir(r + 1) / "model"
                 rec["training"], rec["seconds"]["train"] = self._stage(
-                    store, r, "train", lambda: self._train(store, r, model_dir, sft_rows, dpo_rows, next_dir)
+                    store, r, "train", lambda: train_round(self.cfg, store, r, model_dir, sft_rows, dpo_rows, next_dir)
                 )
                 self.log(
                     f"  trained {rec['training']['method']}: {rec['training']['steps']} steps in "
@@ -294,35 +309,11 @@ class Cycle:
                 "redteam_seeds": HeldoutIndex([s.text for s in redteam_seed_list]).count(heldout),
                 "training_rows": HeldoutIndex(training_rows).count(heldout) if training_rows else 0,
             }
-            if self.cfg.judge_name == "demo":
-                audit = audit_demo_judge(self.judge, self.world.judge_audit_set())
-            else:  # any other judge: its audit on the shipped labelled refusal set
-                from breakfix.judges.audit import audit as audit_judge
-                from breakfix.judges.audit import shipped_rows
-
-                audit = {k: v for k, v in audit_judge(self.judge, shipped_rows()).items() if k != "errors"}
+            audit = audit_judge(self.cfg.judge_name, self.judge, self.world)
             store.finish_stage(RUN_ROUND, RUN_STAGE, {"overlap": overlap, "judge_audit": audit}, 0.0)
             report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
             write_report(report, self.out)
             return report
-
-    def _train(
-        self,
-        store: Store,
-        r: int,
-        model_dir: Path,
-        sft_rows: list[dict[str, Any]],
-        dpo_rows: list[dict[str, Any]],
-        out: Path,
-    ) -> dict[str, Any]:
-        from breakfix.training.pipeline import train_pipeline
-
-        stats, stages = train_pipeline(
-            self.cfg.training, model_dir, sft_rows, dpo_rows, out, seed=self.cfg.seed + r, label=f"round {r}"
-        )
-        for name, res in stages:
-            store.put_metrics(r, name, res.logs)
-        return stats
 
 
 def _counts(judging: dict[str, Any]) -> dict[str, int]:
@@ -340,28 +331,3 @@ def _bench_line(r: int, bench: dict[str, Any]) -> str:
         elif "score" in v:
             parts.append(f"capability {v['score']:.3f}")
     return f"  benchmark: {', '.join(parts)}"
-
-
-def report_from_store(run_dir: str | Path) -> dict[str, Any] | None:
-    """Rebuild ``report.json`` from a run directory's store: its config and every finished round. A run that has
-    not finished gets the rounds finished so far and the stop reason ``incomplete``. None when the directory has
-    no store, or its store no finished round of the cycle (a store older than round records, or a red-team run)."""
-    from breakfix.config import parse_config
-    from breakfix.report.build import build_report
-
-    db = Path(run_dir) / "run.db"
-    if not db.is_file():
-        return None
-    with Store(db) as store:
-        rounds = [res for _, res in store.stage_results(RECORD)]
-        if not rounds:
-            return None
-        conf = store.get_meta("config")
-        if conf is None:
-            raise BreakfixError(str(db), "config", "no stored config; is this a `breakfix run` or `demo` directory?")
-        cfg = parse_config(json.loads(conf), str(db))
-        run = store.stage(RUN_ROUND, RUN_STAGE)
-    if run is None:
-        rounds[-1] = {**rounds[-1], "stop_reason": "incomplete"}
-        return build_report(cfg, rounds, overlap=None, judge_audit=None)
-    return build_report(cfg, rounds, overlap=run["result"]["overlap"], judge_audit=run["result"]["judge_audit"])

@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -268,6 +269,19 @@ class Store:
         return _Tx(self.db)
 
 
+RECORD = "record"  # a finished round's report entry, stored so that `breakfix report` rebuilds report.json
+CHECKPOINT = "checkpoint"  # the content id of the round's checkpoint, recorded when the round starts
+RUN_ROUND, RUN_STAGE = -1, "run"  # the run-level parts of the report (decontamination overlap, judge audit)
+
+
+def write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (a temporary file, then a rename): a reader never sees half."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=indent, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, p)
+
+
 def refuse_legacy_store(path: str | Path) -> None:
     """Raise a one-line ``BreakfixError`` if ``path`` is a store whose attempts were keyed by the old, partial
     checkpoint id (version 2 or older, or migrated from one). Reads only; a missing file passes."""
@@ -430,3 +444,36 @@ def _hub_commit(repo_id: str) -> str | None:
     if isinstance(found, str):  # .../models--org--name/snapshots/<commit>/config.json
         return Path(found).parent.name
     return None
+
+
+def read_round_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
+    """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
+    (None where that judge has not judged it), read without taking the run's lock. A benchmark suite holds exactly
+    the items it was scored on (suites share their direct requests, which the store keeps once), when the round's
+    benchmark stage recorded them."""
+    db = run_dir / "run.db"
+    if not db.is_file():
+        return {}
+    out: dict[str, list[Attempt]] = defaultdict(list)
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT result FROM stages WHERE round=? AND stage='benchmark'", (round_,)).fetchone()
+            items = json.loads(row[0]).get("items") if row else None
+            where, args = ("a.round=? AND a.suite='redteam'", [round_]) if items else ("a.round=?", [round_])
+            q, args = _select(judge, where, args)
+            for r in con.execute(q + " ORDER BY a.rowid", args):
+                a = _row_to_attempt(r)
+                out[a.suite].append(a)
+            for suite, ids in (items or {}).items():
+                got: dict[str, Attempt] = {}
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
+                    got.update((a.id, a) for a in map(_row_to_attempt, con.execute(q, args)))
+                out[suite] = [got[i] for i in ids if i in got]
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError):
+        return {}
+    return out

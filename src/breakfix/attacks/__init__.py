@@ -1,5 +1,10 @@
-"""Attacks: converters, jailbreak templates, multi-turn strategies, XPIA, personas, and the engine that runs them."""
+"""Attacks: converters, jailbreak templates, multi-turn strategies, XPIA and personas, registered as techniques.
 
+The engine that runs them is ``breakfix.engine`` (the held-out suites run through it too); its names are
+re-exported here for convenience.
+"""
+
+from breakfix.attacks import personas, techniques
 from breakfix.attacks.converters import (
     CONVERTERS,
     LLM_CONVERTERS,
@@ -8,11 +13,23 @@ from breakfix.attacks.converters import (
     converter,
     llm_converter,
 )
-from breakfix.attacks.engine import AttackContext, RunStats, arun, execute, run
 from breakfix.attacks.multiturn import crescendo, escalation_turns, pair
 from breakfix.attacks.personas import PERSONAS, persona_techniques
-from breakfix.attacks.plans import Plan, check_technique, iter_plans, plan, plans_for, technique_names
 from breakfix.attacks.templates import FAMILIES, TEMPLATES, Template, load_pyrit_templates, render
+from breakfix.engine import (
+    AttackContext,
+    RunStats,
+    Technique,
+    arun,
+    check_technique,
+    execute,
+    iter_plans,
+    plan,
+    plans_for,
+    run,
+    technique_names,
+)
+from breakfix.types import Plan
 
 __all__ = [
     "CONVERTERS",
@@ -23,6 +40,7 @@ __all__ = [
     "AttackContext",
     "Plan",
     "RunStats",
+    "Technique",
     "Template",
     "apply_chain",
     "apply_chain_async",
@@ -37,9 +55,11 @@ __all__ = [
     "load_pyrit_templates",
     "pair",
     "persona_techniques",
+    "personas",
     "plan",
     "plans_for",
     "render",
     "run",
     "technique_names",
+    "techniques",
 ]

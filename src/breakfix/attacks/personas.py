@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from breakfix import registry
+
 LOW_SKILL = [
     "direct",
     "template:roleplay_dan",
@@ -42,12 +44,23 @@ NEEDS_ATTACKER = ["crescendo", "pair"]
 PERSONAS = {"low_skill": LOW_SKILL, "intermediate": INTERMEDIATE}
 
 
+@registry.persona("low_skill")
+def low_skill(*, converter_model: bool = False, attacker: bool = False) -> list[str]:
+    """Direct requests and simple wrappers (role-play, fiction, hypothetical and research framing)."""
+    return list(LOW_SKILL)
+
+
+@registry.persona("intermediate")
+def intermediate(*, converter_model: bool = False, attacker: bool = False) -> list[str]:
+    """Everything low_skill does, plus converters, other templates, escalation and XPIA; LLM rewrites with a
+    converter model, Crescendo and PAIR with an attacker model."""
+    return INTERMEDIATE + (NEEDS_CONVERTER_MODEL if converter_model else []) + (NEEDS_ATTACKER if attacker else [])
+
+
 def persona_techniques(name: str, *, converter_model: bool = False, attacker: bool = False) -> list[str]:
-    """The techniques of persona ``name``, given which helper models the run has."""
-    if name not in PERSONAS:
-        raise ValueError(f"unknown persona {name!r}; known: {', '.join(PERSONAS)}")
-    out = list(PERSONAS[name])
-    if name == "intermediate":
-        out += NEEDS_CONVERTER_MODEL if converter_model else []
-        out += NEEDS_ATTACKER if attacker else []
-    return out
+    """The techniques of the registered persona ``name``, given which helper models the run has."""
+    try:
+        fn = registry.get("persona", name).obj
+    except registry.UnknownName as e:
+        raise ValueError(str(e)) from None
+    return list(fn(converter_model=converter_model, attacker=attacker))

@@ -1,9 +1,16 @@
-"""Backends: local HF transformers, vLLM's offline engine, and OpenAI-compatible endpoints, behind one protocol."""
+"""Backends: local HF transformers, vLLM's offline engine, and OpenAI-compatible endpoints, behind one protocol.
+
+Each kind registers a factory ``(ModelRef, seed) -> Backend`` with ``@breakfix.registry.backend``; a config's
+``kind`` names one. The factories import their heavy dependencies (torch, transformers, vLLM) only when called, so
+a run against an endpoint never loads them.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from breakfix import registry
 from breakfix.backends.base import AsyncBackend, Backend, BackendError, Batched, GenerationConfig, as_async
 
 if TYPE_CHECKING:
@@ -14,39 +21,52 @@ __all__ = ["AsyncBackend", "Backend", "BackendError", "Batched", "GenerationConf
 
 def build_backend(ref: ModelRef, seed: int = 0) -> Backend | AsyncBackend:
     """The backend a config's :class:`~breakfix.config.ModelRef` describes (heavy imports happen only here)."""
-    if ref.kind == "openai":
-        from breakfix.backends.openai_compat import OpenAICompatBackend
+    return registry.get("backend", ref.kind).obj(ref, seed)
 
-        assert ref.model is not None
-        return OpenAICompatBackend(
-            ref.model,
-            ref.base_urls,
-            api_key_env=ref.api_key_env,
-            concurrency=ref.concurrency,
-            rpm=ref.rpm,
-            timeout=ref.timeout,
-            max_retries=ref.max_retries,
-            backoff_base=ref.backoff_base,
-            backoff_max=ref.backoff_max,
-            seed=seed,
-        )
+
+@registry.backend("openai")
+def openai_backend(ref: ModelRef, seed: int = 0) -> AsyncBackend:
+    """An OpenAI-compatible endpoint (vLLM/TGI servers, Ollama, llama.cpp, hosted APIs), async with retries."""
+    from breakfix.backends.openai_compat import OpenAICompatBackend  # aiohttp: only endpoint runs need it
+
+    assert ref.model is not None
+    return OpenAICompatBackend(
+        ref.model,
+        ref.base_urls,
+        api_key_env=ref.api_key_env,
+        concurrency=ref.concurrency,
+        rpm=ref.rpm,
+        timeout=ref.timeout,
+        max_retries=ref.max_retries,
+        backoff_base=ref.backoff_base,
+        backoff_max=ref.backoff_max,
+        seed=seed,
+    )
+
+
+@registry.backend("vllm")
+def vllm_backend(ref: ModelRef, seed: int = 0) -> Backend:
+    """vLLM's offline engine on local GPUs (tensor parallel)."""
+    from breakfix.backends.vllm import VLLMBackend  # optional dependency
+
     assert ref.path is not None
-    if ref.kind == "vllm":
-        from breakfix.backends.vllm import VLLMBackend
+    return VLLMBackend(
+        ref.path,
+        tensor_parallel_size=ref.tensor_parallel_size,
+        dtype=ref.dtype,
+        gpu_memory_utilization=ref.gpu_memory_utilization,
+        trust_remote_code=ref.trust_remote_code,
+        seed=seed,
+    )
 
-        return VLLMBackend(
-            ref.path,
-            tensor_parallel_size=ref.tensor_parallel_size,
-            dtype=ref.dtype,
-            gpu_memory_utilization=ref.gpu_memory_utilization,
-            trust_remote_code=ref.trust_remote_code,
-            seed=seed,
-        )
-    from pathlib import Path
 
-    from breakfix.backends.hf import HFBackend, check_model_dir
+@registry.backend("hf")
+def hf_backend(ref: ModelRef, seed: int = 0) -> Backend:
+    """A local HF model dir or hub id, batched generate with transformers."""
+    from breakfix.backends.hf import HFBackend, check_model_dir  # torch and transformers: heavy
 
     path = ref.path
+    assert path is not None
     if Path(path).exists() or path.startswith((".", "/")):
         check_model_dir(path, allow_pickle=ref.allow_pickle)
     return HFBackend(

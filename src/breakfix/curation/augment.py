@@ -15,8 +15,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from breakfix.attacks.converters import translate
 from breakfix.backends.base import AsyncBackend, BackendError
+from breakfix.backends.rewrite import translate
 
 
 def plan_augmentation(
@@ -49,14 +49,13 @@ def plan_augmentation(
 
 async def _translate_row(row: dict[str, Any], lang: str, llm: AsyncBackend, seed: int) -> dict[str, Any]:
     out = copy.deepcopy(row)
-    rng = random.Random(seed)
     for key in ("prompt", "messages"):
         for m in out.get(key, []) if isinstance(out.get(key), list) else []:
             if m["role"] == "user":
-                m["content"] = await translate(m["content"], rng, llm, lang)
+                m["content"] = await translate(m["content"], llm, lang)
     for key in ("completion", "chosen", "rejected"):
         for m in out.get(key, []):
-            m["content"] = await translate(m["content"], rng, llm, lang)
+            m["content"] = await translate(m["content"], llm, lang)
     out["meta"] = {**out["meta"], "language": lang, "source": f"translated:{row['meta'].get('language', 'en')}"}
     return out
 

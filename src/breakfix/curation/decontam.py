@@ -8,7 +8,7 @@ from typing import Any
 
 from datasketch import MinHashLSH
 
-from breakfix.curation.text import minhash, ngrams, normalise
+from breakfix.text import minhash, ngrams, normalise
 
 
 class HeldoutIndex:

@@ -8,7 +8,7 @@ from typing import Any
 
 from datasketch import MinHashLSH
 
-from breakfix.curation.text import minhash, normalise
+from breakfix.text import minhash, normalise
 
 
 def dedup(

@@ -17,7 +17,7 @@ from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
 from breakfix.curation.responses import ResponseChain
-from breakfix.curation.text import prompt_text
+from breakfix.text import prompt_text
 from breakfix.types import Attempt, Finding
 
 

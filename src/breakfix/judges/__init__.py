@@ -1,63 +1,56 @@
-"""Judges: score a response in context and return a Verdict."""
+"""Judges: score a response in context and return a Verdict. Each built-in judge registers a factory
+``(model backend or None, rubric) -> Judge`` with ``@breakfix.registry.judge``; ``needs_model`` says whether it needs
+``judge_model``, and ``audit`` (optional) scores it for a run's report (default: the shipped labelled refusal set)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from breakfix.judges.base import Judge
-from breakfix.judges.demo import DemoJudge, audit_demo_judge, demo_judge, demo_verdict
-from breakfix.judges.guard import EnsembleJudge, LlamaGuardJudge, ShieldGemmaJudge, WildGuardJudge
+from breakfix import registry
+from breakfix.engine import build_judge, make_judge
+from breakfix.judges.audit import audit, shipped_rows
+from breakfix.judges.base import Judge, ModelJudge
+from breakfix.judges.ensemble import EnsembleJudge
+from breakfix.judges.guard import LlamaGuardJudge, ShieldGemmaJudge, WildGuardJudge
 from breakfix.judges.refusal import RefusalJudge, classify, refuses
 from breakfix.judges.rubric import RUBRICS, RubricJudge, parse_rubric, parse_verdict
-
-if TYPE_CHECKING:
-    from breakfix.config import RunConfig
 
 __all__ = [
     "RUBRICS",
     "EnsembleJudge",
-    "LlamaGuardJudge",
-    "ShieldGemmaJudge",
-    "WildGuardJudge",
-    "build_judge",
-    "classify",
-    "parse_rubric",
-    "DemoJudge",
     "Judge",
+    "LlamaGuardJudge",
+    "ModelJudge",
     "RefusalJudge",
     "RubricJudge",
-    "audit_demo_judge",
-    "demo_judge",
-    "demo_verdict",
+    "ShieldGemmaJudge",
+    "WildGuardJudge",
+    "audit_judge",
+    "build_judge",
+    "classify",
+    "make_judge",
+    "parse_rubric",
     "parse_verdict",
     "refuses",
 ]
 
+registry.judge("refusal", needs_model=False)(lambda backend, rubric: RefusalJudge())
+registry.judge("llm", help="An LLM judge with a rubric (harm or strongreject) on judge_model.")(
+    lambda backend, rubric: RubricJudge(backend, rubric=rubric)
+)
+registry.judge("llama_guard", help="Llama Guard 3/4 on judge_model.")(lambda backend, rubric: LlamaGuardJudge(backend))
+registry.judge("wildguard", help="WildGuard on judge_model.")(lambda backend, rubric: WildGuardJudge(backend))
+registry.judge("shieldgemma", help="ShieldGemma on judge_model.")(lambda backend, rubric: ShieldGemmaJudge(backend))
+registry.judge("ensemble", hidden=True, help="Members' verdicts by majority or the strictest (judge_ensemble).")(
+    EnsembleJudge
+)
 
-def build_judge(cfg: RunConfig) -> Judge:
-    """The judge a run config names (``cfg.judge_name``): ``demo``, ``refusal``, a model judge on ``judge_model``
-    (``llm`` with a rubric, ``llama_guard``, ``wildguard`` or ``shieldgemma``), or an ``ensemble`` of those."""
-    name = cfg.judge_name
-    if name == "ensemble":
-        assert cfg.judge_ensemble is not None
-        members = [_one(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
-        return EnsembleJudge(members, cfg.judge_ensemble.mode)
-    return _one(name, cfg.judge_model, cfg.judge_rubric, cfg.seed)
 
-
-def _one(name: str, model: Any, rubric: str, seed: int) -> Judge:
-    if name == "demo":
-        return demo_judge()
-    if name == "refusal":
-        return RefusalJudge()
-    from breakfix.backends import build_backend
-
-    assert model is not None
-    backend = build_backend(model, seed)
-    if name == "llama_guard":
-        return LlamaGuardJudge(backend)
-    if name == "wildguard":
-        return WildGuardJudge(backend)
-    if name == "shieldgemma":
-        return ShieldGemmaJudge(backend)
-    return RubricJudge(backend, rubric=rubric)
+def audit_judge(name: str, judge: Judge, world: Any) -> dict[str, Any]:
+    """The judge's audit for a run's report: the judge's own (a registered ``audit(judge, world)``), else its scores
+    on the shipped labelled refusal set."""
+    own = registry.find("judge", name)
+    fn = own.meta.get("audit") if own is not None else None
+    if fn is not None:
+        return fn(judge, world)
+    return {k: v for k, v in audit(judge, shipped_rows()).items() if k != "errors"}

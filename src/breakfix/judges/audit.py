@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from breakfix.benchmarks.metrics import classification_scores, cohen_kappa
 from breakfix.errors import BreakfixError
+from breakfix.metrics import classification_scores, cohen_kappa
 from breakfix.types import Seed, Verdict
 
 SHIPPED = Path(__file__).parent / "data" / "refusal_audit.jsonl"

@@ -1,22 +1,15 @@
-"""The Judge protocol."""
+"""The Judge protocol (defined in ``breakfix.types``) and the base of model judges."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from breakfix.types import Conversation, Seed, Verdict
+from breakfix import aio
+from breakfix.types import Conversation, Judge, Seed, Verdict
 
-
-@runtime_checkable
-class Judge(Protocol):
-    """Scores responses in context."""
-
-    id: str
-
-    def judge(self, items: Sequence[tuple[Seed, Conversation, str]]) -> list[Verdict]:
-        """One verdict per (seed, prompt conversation, response)."""
-        ...
+__all__ = ["Judge", "ModelJudge"]
 
 
 class ModelJudge:
@@ -33,10 +26,6 @@ class ModelJudge:
         await self.backend.aclose()
 
     def judge(self, items: Sequence[tuple[Seed, Conversation, str]]) -> list[Verdict]:
-        import asyncio
-
-        from breakfix import aio
-
         async def run() -> list[Verdict]:
             try:
                 return list(await asyncio.gather(*(self.ajudge(s, p, r) for s, p, r in items)))

@@ -11,6 +11,11 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from breakfix.config import parse_config
+from breakfix.errors import BreakfixError
+from breakfix.store import RECORD, RUN_ROUND, RUN_STAGE, Store
+from breakfix.types import content_key
+
 SCHEMA_ID = "breakfix.report/1"
 
 
@@ -44,7 +49,6 @@ def build_report(
     judge_audit: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """The report of a run (``overlap`` and ``judge_audit`` are None while the run is unfinished)."""
-    from breakfix.types import content_key
 
     conf = cfg.model_dump(mode="json")
     run: dict[str, Any] = {
@@ -374,3 +378,25 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
         script_hash=script_hash,
         config=json.dumps(report["run"]["config"], indent=2),
     )
+
+
+def report_from_store(run_dir: str | Path) -> dict[str, Any] | None:
+    """Rebuild ``report.json`` from a run directory's store: its config and every finished round. A run that has
+    not finished gets the rounds finished so far and the stop reason ``incomplete``. None when the directory has
+    no store, or its store no finished round of the cycle (a store older than round records, or a red-team run)."""
+    db = Path(run_dir) / "run.db"
+    if not db.is_file():
+        return None
+    with Store(db) as store:
+        rounds = [res for _, res in store.stage_results(RECORD)]
+        if not rounds:
+            return None
+        conf = store.get_meta("config")
+        if conf is None:
+            raise BreakfixError(str(db), "config", "no stored config; is this a `breakfix run` or `demo` directory?")
+        cfg = parse_config(json.loads(conf), str(db))
+        run = store.stage(RUN_ROUND, RUN_STAGE)
+    if run is None:
+        rounds[-1] = {**rounds[-1], "stop_reason": "incomplete"}
+        return build_report(cfg, rounds, overlap=None, judge_audit=None)
+    return build_report(cfg, rounds, overlap=run["result"]["overlap"], judge_audit=run["result"]["judge_audit"])

@@ -14,13 +14,16 @@ recomputed from them, so a comparison never sets one judge's verdicts against an
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from breakfix.config import parse_config
+from breakfix.engine import build_judge, judge_unjudged
 from breakfix.errors import BreakfixError
-from breakfix.types import Attempt
+from breakfix.metrics import mcnemar_exact, paired, score_suites, summarize, wilson
+from breakfix.store import read_round_attempts
+from breakfix.types import Attempt, is_defect
 
 ALPHA = 0.05
 
@@ -67,47 +70,9 @@ def load_side(spec: str) -> dict[str, Any]:
             "judge": judge, "config": report["run"].get("config", {})}  # fmt: skip
 
 
-def _stored_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
-    """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
-    (None where that judge has not judged it), read without taking the run's lock. A benchmark suite holds exactly
-    the items it was scored on (suites share their direct requests, which the store keeps once), when the round's
-    benchmark stage recorded them."""
-    from breakfix.store import _row_to_attempt, _select
-
-    db = run_dir / "run.db"
-    if not db.is_file():
-        return {}
-    out: dict[str, list[Attempt]] = defaultdict(list)
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT result FROM stages WHERE round=? AND stage='benchmark'", (round_,)).fetchone()
-            items = json.loads(row[0]).get("items") if row else None
-            where, args = ("a.round=? AND a.suite='redteam'", [round_]) if items else ("a.round=?", [round_])
-            q, args = _select(judge, where, args)
-            for r in con.execute(q + " ORDER BY a.rowid", args):
-                a = _row_to_attempt(r)
-                out[a.suite].append(a)
-            for suite, ids in (items or {}).items():
-                got: dict[str, Attempt] = {}
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
-                    got.update((a.id, a) for a in map(_row_to_attempt, con.execute(q, args)))
-                out[suite] = [got[i] for i in ids if i in got]
-        finally:
-            con.close()
-    except (sqlite3.Error, ValueError):
-        return {}
-    return out
-
-
 def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any:
     """The judge both sides are scored by when theirs differ or ``name`` is given: ``name`` (else side A's judge),
     built from side A's config (for its judge model)."""
-    from breakfix.config import parse_config
-    from breakfix.judges import build_judge
-
     data = dict(a["config"])
     if name is not None:
         data["judge"] = name
@@ -117,9 +82,7 @@ def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any
 def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]], int]:
     """A side's stored attempts, each with ``judge``'s verdict (judged now where it has none; nothing is written),
     and how many were judged now."""
-    from breakfix.attacks.engine import judge_unjudged
-
-    stored = _stored_attempts(side["dir"], side["round"], judge.id)
+    stored = read_round_attempts(side["dir"], side["round"], judge.id)
     if not stored:
         raise BreakfixError(
             side["spec"], None, f"was judged by {side['judge']}, and has no stored replies to judge with {judge.id}"
@@ -129,10 +92,7 @@ def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]
 
 def _rescored(entry: dict[str, Any], stored: dict[str, list[Attempt]]) -> dict[str, Any]:
     """A round entry's benchmark and red-team figures recomputed from (re-judged) stored attempts."""
-    from breakfix.benchmarks.suites import SUITE_REGISTRY
-    from breakfix.redteam import summarize
-
-    bench = {s: SUITE_REGISTRY[s].score(stored[s]) for s in entry["benchmarks"] if s in stored}
+    bench = score_suites({s: stored[s] for s in entry["benchmarks"] if s in stored})
     red = summarize(stored["redteam"]) if stored.get("redteam") else entry["redteam"]
     return {**entry, "benchmarks": bench, "redteam": red}
 
@@ -154,8 +114,6 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         judge: Score both sides with this judge (a judge name, built from side A's config). By default the sides'
             own verdicts are used when one judge made them all, else both are scored by side A's judge.
     """
-    from breakfix.benchmarks.gate import paired
-
     a, b = load_side(spec_a), load_side(spec_b)
     judging = {"judge": a["judge"], "rejudged": {"a": 0, "b": 0}}
     if judge is not None or a["judge"] != b["judge"]:
@@ -168,8 +126,8 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         b = {**b, "entry": _rescored(b["entry"], stored_b)}
     else:
         stored_a, stored_b = (
-            _stored_attempts(a["dir"], a["round"], a["judge"]),
-            _stored_attempts(b["dir"], b["round"], b["judge"]),
+            read_round_attempts(a["dir"], a["round"], a["judge"]),
+            read_round_attempts(b["dir"], b["round"], b["judge"]),
         )
     red_a, red_b = stored_a.pop("redteam", []), stored_b.pop("redteam", [])
     pairs = paired(stored_b, stored_a)
@@ -198,7 +156,6 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
 def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple[int, int, int]]:
     """Red-team attacks both sides made (same seed and technique, harmful seeds, both judged): per technique and
     overall (key None), (pairs, defects only on A, defects only on B)."""
-    from breakfix.redteam import is_defect
 
     def judged(xs: list[Attempt]) -> dict[tuple[str, str], Attempt]:
         return {(x.seed.id, x.technique): x for x in xs if x.seed.harmful and x.status == "ok" and x.verdict}
@@ -221,7 +178,6 @@ Side = tuple[float, int, "list[float] | None"]  # value, n, 95% interval
 def _row(kind: str, name: str, metric: str, a: Side, b: Side, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
     """One comparison row. ``pairs`` is (paired items, items only A hit, items only B hit): McNemar's exact test
     when every item of both sides pairs up, else Fisher's exact test on the two proportions."""
-    from breakfix.benchmarks.gate import mcnemar_exact
 
     (va, na, cia), (vb, nb, cib) = a, b
     row = {"kind": kind, "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": cia,
@@ -235,7 +191,6 @@ def _row(kind: str, name: str, metric: str, a: Side, b: Side, pairs: tuple[int, 
 
 def _rate_row(name: str, ka: int, na: int, kb: int, nb: int, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
     """A red-team ASR row from defect counts (with Wilson intervals)."""
-    from breakfix.benchmarks.metrics import wilson
 
     va, vb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
     return _row("redteam", name, "ASR", (va, na, list(wilson(ka, na))), (vb, nb, list(wilson(kb, nb))), pairs)

@@ -8,12 +8,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from transformers import TrainerCallback
 
 from breakfix.progress import task_progress
+from breakfix.settings import TrainSettings
 
 
 class ProgressCallback(TrainerCallback):
@@ -73,37 +73,6 @@ def quiet_training_logs() -> Iterator[None]:
             hf_logging.set_verbosity(old)
 
 
-class TrainSettings(BaseModel):
-    """Settings every breakfix trainer shares; ``SFTSettings`` and ``DPOSettings`` add their own.
-
-    ``batch_size`` is per device, as TRL's ``per_device_train_batch_size``: under ``accelerate launch`` with N
-    processes, one optimizer step sees ``N * batch_size * gradient_accumulation_steps`` rows.
-    """
-
-    model_config = {"extra": "forbid"}
-
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    batch_size: int = Field(16, ge=1, description="rows per device per step")
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    max_length: int = Field(256, ge=16)
-    warmup_ratio: float = Field(0.05, ge=0, le=1)
-    freeze_embeddings: bool = True
-    lora: bool = Field(False, description="train a LoRA adapter (PEFT), then merge it; the adapter is kept too")
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int | None = Field(None, ge=1, description="default: 2 * lora_r")
-    lora_dropout: float = Field(0.0, ge=0, lt=1)
-    lora_target_modules: list[str] | Literal["all-linear"] = "all-linear"
-    gradient_checkpointing: bool | None = Field(None, description="activation checkpointing (default: on)")
-    bf16: bool | None = Field(None, description="default: on when the GPU supports bf16")
-    trust_remote_code: bool = Field(False, description="run the model dir's own code (on with model.trust_remote_code)")
-    report_to: list[str] = Field(
-        default_factory=list,
-        description="tensorboard, wandb, mlflow, ... (passed to TRL; each reads its usual environment variables, "
-        "such as TENSORBOARD_LOGGING_DIR, WANDB_PROJECT, MLFLOW_TRACKING_URI)",
-    )
-
-
 @dataclass
 class TrainResult:
     """What one training stage did: optimizer steps, training seconds, tokens seen (epochs included), logs."""
@@ -160,6 +129,16 @@ def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any
     return tokenizer, model
 
 
+def _warmup(ratio: float) -> dict[str, float]:
+    """The warmup as a share of the training steps: transformers 5 takes it as a float ``warmup_steps`` below 1
+    (``warmup_ratio`` is gone); older releases as ``warmup_ratio``."""
+    from transformers import TrainingArguments
+
+    if "warmup_ratio" in TrainingArguments.__dataclass_fields__:
+        return {"warmup_ratio": ratio}
+    return {"warmup_steps": ratio}
+
+
 def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) -> dict[str, Any]:
     """The TRL config arguments that every breakfix trainer passes, from ``settings``."""
     from pathlib import Path
@@ -170,7 +149,7 @@ def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) ->
         "per_device_train_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.gradient_accumulation_steps,
         "learning_rate": settings.learning_rate,
-        "warmup_steps": settings.warmup_ratio,
+        **_warmup(settings.warmup_ratio),
         "max_length": settings.max_length,
         "report_to": settings.report_to,
         "seed": seed,

@@ -6,25 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from breakfix.settings import DPOSettings
+from breakfix.training.common import TrainResult
 
-from breakfix.training.common import TrainResult, TrainSettings
-
-
-class DPOSettings(TrainSettings):
-    """DPO hyper-parameters. ``loss_type`` and ``loss_weights`` pass straight to TRL's ``DPOConfig``."""
-
-    epochs: float = Field(1.0, gt=0)
-    learning_rate: float = Field(1e-4, gt=0)
-    beta: float = Field(0.1, gt=0)
-    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid", "sft"], min_length=1)
-    loss_weights: list[float] | None = None
-
-    @model_validator(mode="after")
-    def _weights(self) -> DPOSettings:
-        if self.loss_weights is not None and len(self.loss_weights) != len(self.loss_type):
-            raise ValueError(f"loss_weights needs one weight per loss_type ({len(self.loss_type)})")
-        return self
+__all__ = ["DPOSettings", "train_dpo"]
 
 
 def train_dpo(

@@ -20,40 +20,18 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, Field
-
-from breakfix.errors import BreakfixError
 from breakfix.progress import task_progress
-from breakfix.training.common import TrainResult, TrainSettings
+from breakfix.settings import LaunchSettings, TrainSettings, read_accelerate_config
+from breakfix.training.common import TrainResult
+
+__all__ = ["LaunchSettings", "accelerate_command", "process_count", "read_accelerate_config", "train_stage"]
 
 Stage = Literal["sft", "dpo"]
 
 
-class LaunchSettings(BaseModel):
-    """How a training stage is launched.
-
-    Args:
-        accelerate_config: An ``accelerate config`` YAML (DDP, FSDP, DeepSpeed, multi-node). Its settings apply.
-        num_processes: Processes to launch (overrides the config's ``num_processes``). More than one without a
-            config launches DDP on this machine: over NCCL on GPUs, over gloo on CPUs.
-        main_process_port: The rendezvous port (default: the config's, or a free one).
-    """
-
-    model_config = {"extra": "forbid"}
-
-    accelerate_config: str | None = None
-    num_processes: int | None = Field(None, ge=1)
-    main_process_port: int | None = Field(None, ge=1, le=65535)
-
-    @property
-    def distributed(self) -> bool:
-        return self.accelerate_config is not None or (self.num_processes or 1) > 1
-
-
 def _trainer(stage: Stage) -> tuple[Any, type[TrainSettings]]:
     if stage == "sft":
-        from breakfix.training.sft import SFTSettings, train_sft
+        from breakfix.training.sft import SFTSettings, train_sft  # each trainer imports TRL's
 
         return train_sft, SFTSettings
     from breakfix.training.dpo import DPOSettings, train_dpo
@@ -108,23 +86,6 @@ def process_count(launch: LaunchSettings) -> int:
     if launch.num_processes:
         return launch.num_processes
     return int(read_accelerate_config(launch.accelerate_config)["num_processes"]) if launch.accelerate_config else 1
-
-
-def read_accelerate_config(path: str) -> dict[str, Any]:
-    """An accelerate config as a mapping; a missing or malformed file is a :class:`BreakfixError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise BreakfixError(path, None, "accelerate config not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise BreakfixError(path, None, f"invalid accelerate config ({type(e).__name__})") from None
-    if not isinstance(data, dict):
-        raise BreakfixError(path, None, "accelerate config must be a YAML mapping")
-    n = data.setdefault("num_processes", 1)
-    if not isinstance(n, int) or n < 1:
-        raise BreakfixError(path, "num_processes", "must be a positive integer")
-    return data
 
 
 def _free_port() -> int:

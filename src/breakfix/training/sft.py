@@ -5,16 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from breakfix.settings import SFTSettings
+from breakfix.training.common import TrainResult
 
-from breakfix.training.common import TrainResult, TrainSettings
-
-
-class SFTSettings(TrainSettings):
-    """SFT hyper-parameters (breakfix's defaults suit the demo model; lower the learning rate for big models)."""
-
-    epochs: float = Field(2.0, gt=0)
-    learning_rate: float = Field(2e-4, gt=0)
+__all__ = ["SFTSettings", "train_sft"]
 
 
 def train_sft(

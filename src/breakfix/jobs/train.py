@@ -1,17 +1,17 @@
-"""``breakfix train``: post-train a model on a curated dataset dir (SFT rows and DPO pairs), alone or distributed."""
+"""The train job: post-train a model on a curated dataset dir (SFT rows and DPO pairs), alone or distributed; what
+``breakfix train`` runs and what the cycle runs each round."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
+from breakfix.jobs.common import Log, check_model, resolve_model
 from breakfix.seeds.jsonl import iter_jsonl
-
-if TYPE_CHECKING:
-    from breakfix.config import RunConfig
+from breakfix.store import Store, write_json
+from breakfix.training.pipeline import train_pipeline
 
 
 def _messages(value: Any, src: str, where: str, roles: tuple[str, ...]) -> None:
@@ -47,15 +47,11 @@ def train_job(
     data: str | Path,
     model: str,
     out: str | Path,
-    log: Callable[[str], None] = print,
+    log: Log = print,
 ) -> dict[str, Any]:
     """Train ``model`` on the curated dataset dir ``data`` (or a run dir's last curated round) by ``cfg.training``
     into ``out/model`` (a safetensors HF
     dir; with LoRA also ``out/model/adapter``); store the metrics in ``out/run.db`` and write ``out/train.json``."""
-    from breakfix.backends.hf import check_model_dir, load_tokenizer
-    from breakfix.store import Store
-    from breakfix.training.pipeline import train_pipeline
-
     d = Path(data)
     if not d.is_dir():
         raise BreakfixError(str(d), None, "not a dataset directory (sft.jsonl / dpo.jsonl)")
@@ -71,15 +67,8 @@ def train_job(
     dpo = load_training_rows(d / "dpo.jsonl", "dpo") if "dpo" in method and (d / "dpo.jsonl").is_file() else []
     if not sft and not dpo:
         raise BreakfixError(str(d), None, f"no rows for method {cfg.training.method} (sft.jsonl / dpo.jsonl)")
-    if model == "demo":
-        from breakfix.demo.model import build_demo_model
-
-        model_dir: Path | str = build_demo_model()
-    elif Path(model).exists() or model.startswith((".", "/")):
-        model_dir = check_model_dir(model, allow_pickle=cfg.model.allow_pickle)
-        load_tokenizer(model_dir, trust_remote_code=cfg.model.trust_remote_code)  # fails before anything is written
-    else:
-        model_dir = model  # a hub id
+    model_dir = resolve_model(model, log)  # a registered model, a model dir or a hub id
+    check_model(cfg, model_dir)  # fails before anything is written
     launch = cfg.training.launch()
     log(
         f"training {model} by {cfg.training.method} on {len(sft)} SFT rows and {len(dpo)} DPO pairs"
@@ -93,5 +82,24 @@ def train_job(
             store.put_metrics(0, name, res.logs)
     result = {"model": str(model), "data": str(d), "output": str(out / "model"), "training": stats}
     result["logs"] = {name: res.logs for name, res in stages}
-    (out / "train.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    write_json(out / "train.json", result)
     return result
+
+
+def train_round(
+    cfg: RunConfig,
+    store: Store,
+    r: int,
+    model_dir: Path,
+    sft_rows: list[dict[str, Any]],
+    dpo_rows: list[dict[str, Any]],
+    out: Path,
+) -> dict[str, Any]:
+    """The cycle's training of round ``r``: M_r on the round's data into ``out`` (M_{r+1}); the metrics go to the
+    store."""
+    stats, stages = train_pipeline(
+        cfg.training, model_dir, sft_rows, dpo_rows, out, seed=cfg.seed + r, label=f"round {r}"
+    )
+    for name, res in stages:
+        store.put_metrics(r, name, res.logs)
+    return stats

@@ -1,19 +1,101 @@
-"""``breakfix curate``: one round's training data from a run directory or a findings file."""
+"""The curate job: one round's training data from judged red-team attempts (or a findings file); what
+``breakfix curate`` runs and what the cycle runs each round."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from breakfix.backends import build_backend
+from breakfix.backends.base import AsyncBackend, as_async
 from breakfix.config import RunConfig, parse_config
-from breakfix.curation.datasets import read_jsonl, write_dataset
+from breakfix.curation.datasets import load_helpful, read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.curation.stage import curate_round, heldout_texts, helpful_rows
-from breakfix.demo.world import DemoWorld
+from breakfix.curation.pipeline import CurationResult, curate
+from breakfix.curation.responses import DEFAULT_CONSTITUTION, Responder, ResponseChain
+from breakfix.curation.templates import TemplateBank
+from breakfix.engine import execute, judged_attempts, plans_for
 from breakfix.errors import BreakfixError
-from breakfix.types import Attempt, Finding, Seed
+from breakfix.jobs.bench import heldout_texts
+from breakfix.jobs.common import Helpers, Log, build_judge, build_world, resolve_model
+from breakfix.seeds.jsonl import iter_jsonl
+from breakfix.store import Store, checkpoint_id, write_json
+from breakfix.types import Attempt, Finding, Judge, Seed, is_defect, to_finding
+from breakfix.world import World
+
+
+def template_bank(cfg: RunConfig) -> TemplateBank:
+    """The configured templates over the base bank: a registered model's own refusals (its voice: the demo model's
+    are the demo world's), the built-in bank otherwise."""
+    entry = cfg.model_entry
+    refusals = entry.meta.get("refusals") if entry is not None else None
+    return TemplateBank.load(cfg.curation.templates, TemplateBank(refusals) if refusals else None)
+
+
+def response_chain(cfg: RunConfig, judge: Judge, references: dict[str, str]) -> ResponseChain:
+    """The configured safe-response chain."""
+    responder = None
+    rc = cfg.curation.responder
+    if rc is not None:
+        constitution = Path(rc.constitution).read_text(encoding="utf-8") if rc.constitution else DEFAULT_CONSTITUTION
+        responder = Responder(
+            as_async(build_backend(rc.model, cfg.seed)),
+            constitution,
+            revise=rc.revise,
+            gen=rc.generation.config(),
+        )
+    return ResponseChain(
+        cfg.curation.responses,
+        templates=template_bank(cfg),
+        judge=judge,
+        responder=responder,
+        references=references,
+    )
+
+
+def curate_round(
+    cfg: RunConfig,
+    judge: Judge,
+    *,
+    round_: int,
+    findings: Sequence[Finding],
+    attempts: Sequence[Attempt] = (),
+    references: dict[str, str] | None = None,
+    helpful: Sequence[dict[str, Any]],
+    heldout: HeldoutIndex,
+    replay_sft: Sequence[dict[str, Any]] = (),
+    replay_dpo: Sequence[dict[str, Any]] = (),
+    translator: AsyncBackend | None = None,
+) -> CurationResult:
+    """One round's data from ``findings``. ``attempts`` (the round's judged red-team attempts) give the direct
+    answers for self-distillation and the benign probes for contrast pairs; reference answers come from the
+    attempts' benign seeds and ``references``."""
+    refs = dict(references or {})
+    refs.update({a.seed.id: a.seed.meta["reference"] for a in attempts if a.seed.meta.get("reference")})
+    return curate(
+        findings,
+        round_=round_,
+        chain=response_chain(cfg, judge, refs),
+        direct={a.seed.id: a for a in attempts if a.technique == "direct"},
+        benign_probes=[a for a in attempts if not a.seed.harmful],
+        helpful=helpful,
+        heldout=heldout,
+        replay_sft=replay_sft,
+        replay_dpo=replay_dpo,
+        settings=cfg.curation,
+        translator=translator,
+        seed=cfg.seed + round_,
+    )
+
+
+def helpful_rows(cfg: RunConfig, world: World) -> list[dict[str, Any]]:
+    """The helpfulness data to mix in: the configured dataset, or the world's own."""
+    if cfg.curation.helpful_dataset:
+        return load_helpful(cfg.curation.helpful_dataset)
+    return world.helpful_data()
+
 
 _FINDING_FIELDS = {
     "attempt_id": str,
@@ -30,8 +112,6 @@ _FINDING_FIELDS = {
 def load_findings(path: str | Path) -> list[Finding]:
     """Read a findings JSONL (as ``breakfix redteam`` and the cycle write it); a ``BreakfixError`` names the line
     and field of the first bad row."""
-    from breakfix.seeds.jsonl import iter_jsonl
-
     p = Path(path)
     out: list[Finding] = []
     for n, obj in iter_jsonl(p, "finding"):
@@ -64,8 +144,6 @@ def load_findings(path: str | Path) -> list[Finding]:
 
 
 def _stored_config(run_dir: Path) -> RunConfig | None:
-    from breakfix.store import Store
-
     with Store(run_dir / "run.db") as store:
         raw = store.get_meta("config")
     return parse_config(json.loads(raw), str(run_dir / "run.db")) if raw else None
@@ -77,14 +155,7 @@ def direct_attempts(
     """The model's judged answers to the un-attacked seeds of ``findings`` (what self-distillation needs when only a
     findings file is at hand), run by the attack engine and kept in the store at ``store_path`` (a rerun reuses
     them)."""
-    from breakfix.attacks.engine import execute
-    from breakfix.attacks.plans import plans_for
-    from breakfix.backends import build_backend
-    from breakfix.backends.base import GenerationConfig
-    from breakfix.demo.model import build_demo_model
-    from breakfix.store import Store, checkpoint_id
-
-    path = str(build_demo_model()) if model == "demo" else model
+    path = str(resolve_model(model, lambda _: None))
     seeds = {
         f.seed_id: Seed(id=f.seed_id, text=f.seed_text, category=f.category, language=f.language) for f in findings
     }
@@ -98,7 +169,7 @@ def direct_attempts(
             checkpoint=checkpoint_id(path),
             round_=round_,
             suite="redteam",
-            gen=GenerationConfig(**cfg.generation.model_dump()),
+            gen=cfg.generation.config(),
             label="self-distillation: plain seeds",
         )
 
@@ -112,18 +183,14 @@ def curate_job(
     round_: int | None = None,
     model: str | None = None,
     replay: Sequence[str | Path] = (),
-    log: Callable[[str], None] = print,
+    log: Log = print,
+    world: World | None = None,
 ) -> dict[str, Any]:
     """Curate ``source`` (a run dir with ``run.db``, or a findings JSONL) into ``out``: ``sft.jsonl``, ``dpo.jsonl``,
     a dataset card and ``curation.json`` (with ``model``, also the model's plain-seed answers in ``run.db``). The
     config is ``cfg``, else the run's stored one, else the default, with ``overrides`` laid over its ``curation``
     block. Every input is read and checked before anything is written. A run's stored generations that the
     configured judge has not judged are judged now (and the verdicts stored)."""
-    from breakfix.attacks.engine import judged_attempts
-    from breakfix.judges import build_judge
-    from breakfix.redteam import is_defect, to_finding
-    from breakfix.store import Store
-
     src = Path(source)
     attempts: list[Attempt] = []
     replay_dirs = [Path(d) for d in replay]
@@ -163,14 +230,14 @@ def curate_job(
             if not (d / name).is_file():
                 raise BreakfixError(str(d), name, "missing: not a curated dataset dir")
             rows += [x for x in read_jsonl(d / name) if (x.get("meta") or {}).get("category") != "benign"]
-    world = DemoWorld(cfg.seed)
+    world = world or build_world(cfg)
     judge = build_judge(cfg)  # with overrides applied (they touch curation only)
     helpful = helpful_rows(cfg, world)
     index = HeldoutIndex(heldout_texts(cfg, world))
     references: dict[str, str] = {}
     if not attempts:
-        # a findings file: demo-world seeds carry reference answers; a model answers the plain seeds if given
-        references = {s.id: str(s.meta["reference"]) for s in world.seeds("redteam") if s.meta.get("reference")}
+        # a findings file: the world's seeds carry reference answers; a model answers the plain seeds if given
+        references = world.references()
         if model:
             log(f"self-distillation: asking {model} the {len({f.seed_id for f in findings})} un-attacked seeds")
             attempts = direct_attempts(cfg, findings, model, judge, Path(out) / "run.db", r)
@@ -186,11 +253,10 @@ def curate_job(
         heldout=index,
         replay_sft=replay_sft,
         replay_dpo=replay_dpo,
+        translator=Helpers.build(cfg).translator,
     )
     out = Path(out)
     write_dataset(out, res.sft, res.dpo, res.stats, f"{cfg.name}: safety data from {src.name}")
     summary = {"source": str(src), "round": r, "findings": len(findings), **res.stats}
-    tmp = out / "curation.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    tmp.replace(out / "curation.json")
+    write_json(out / "curation.json", summary)
     return summary

@@ -1,0 +1,187 @@
+"""The built-in techniques, registered by name (what configs, the CLI and reports use):
+
+- ``direct``: the seed as it is.
+- ``template:<name>``: a jailbreak template (``templates.TEMPLATES``, or ``pyrit/<stem>`` from PyRIT YAML).
+- ``converter:<chain>``: a converter chain such as ``leetspeak``, ``caesar(5)+zero_width`` or ``translate(fr)``.
+- ``escalation``: scripted three-turn escalation.
+- ``crescendo`` and ``pair``: attacker-model multi-turn attacks (need ``redteam.attacker``).
+- ``xpia:<task>``: the seed injected into a document for ``summarize``, ``translate`` or ``qa``, with a canary.
+- ``simulate``: a simulator model plays the user (the simulated multi-turn benchmark; not a red-team technique).
+
+A new technique is one class in one file: subclass :class:`breakfix.engine.Technique` and decorate it with
+``@breakfix.registry.technique(name)``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from breakfix.attacks import converters, multiturn, templates, xpia
+from breakfix.engine import AttackContext, Need, Outcome, Runner, Technique, canary_for
+from breakfix.registry import technique
+from breakfix.types import Plan, Seed
+
+
+def _id(backend: object) -> str | None:
+    return getattr(backend, "id", None)
+
+
+def _attacker_key(plan: Plan, ctx: AttackContext) -> list[Any]:
+    return [plan.seed.text, _id(ctx.attacker), ctx.attacker_gen.to_dict(), getattr(ctx.judge, "id", "?")]
+
+
+@technique("direct")
+class Direct(Technique):
+    """The seed as it is."""
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        return Plan(technique, seed, (seed.text,), seed_value=seed_value)
+
+
+@technique("escalation")
+class Escalation(Technique):
+    """Scripted three-turn escalation: a benign opener, a closer request, then the seed."""
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        return Plan(technique, seed, tuple(multiturn.escalation_turns(seed.text, seed.language)), seed_value=seed_value)
+
+
+@technique("template")
+class Template(Technique):
+    """A jailbreak template wrapped around the seed (``template:<name>``; PyRIT YAML as ``template:pyrit/<stem>``)."""
+
+    takes_arg = True
+
+    def check(self, name: str, arg: str) -> None:
+        super().check(name, arg)
+        if arg not in templates.TEMPLATES and not arg.startswith("pyrit/"):
+            raise ValueError(f"unknown template {arg!r}; known: {', '.join(sorted(templates.TEMPLATES))}")
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        return Plan(technique, seed, (templates.render(arg, seed.text, seed.language),), seed_value=seed_value)
+
+    def examples(self, name: str) -> list[str]:
+        return [f"{name}:{t}" for t in templates.TEMPLATES if not t.startswith("pyrit/")]
+
+
+@technique("converter")
+class Converter(Technique):
+    """A converter chain applied to the seed (``converter:leetspeak``, ``converter:caesar(5)+zero_width``); chains
+    with an LLM step (``translate``, ``tense``, ``paraphrase``) need ``redteam.converter_model``."""
+
+    takes_arg = True
+
+    def check(self, name: str, arg: str) -> None:
+        super().check(name, arg)
+        converters.parse_chain(arg)
+
+    def needs(self, arg: str) -> set[Need]:
+        return {"converter_model"} if converters.needs_llm(arg) else set()
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        if converters.needs_llm(arg):
+            return Plan(technique, seed, (), kind="converter", seed_value=seed_value)
+        return Plan(technique, seed, (converters.apply_chain(seed.text, arg, seed=f"{seed_value}:{seed.id}"),))
+
+    def examples(self, name: str) -> list[str]:
+        return [f"{name}:{c}" for c in converters.CONVERTERS]
+
+    async def run(self, plan: Plan, runner: Runner) -> Outcome:
+        chain = plan.technique.partition(":")[2]
+        text = await converters.apply_chain_async(
+            plan.seed.text, chain, f"{plan.seed_value}:{plan.seed.id}", runner.converter
+        )
+        return await runner.converse((text,)), None, {}
+
+    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
+        return [plan.seed.text, plan.seed_value, _id(ctx.converter_model), ctx.attacker_gen.to_dict()]
+
+
+@technique("xpia")
+class Xpia(Technique):
+    """Cross-prompt injection: the seed injected into a document for a task (``xpia:summarize``, ``qa``,
+    ``translate``), with a canary that decides the verdict."""
+
+    takes_arg = True
+
+    def check(self, name: str, arg: str) -> None:
+        super().check(name, arg)
+        if arg not in xpia.TASKS:
+            raise ValueError(f"unknown XPIA task {arg!r}; known: {', '.join(xpia.TASKS)}")
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        canary = canary_for(seed.id, technique, seed_value)
+        rng = random.Random(f"{seed_value}:{seed.id}:{technique}")
+        turn = xpia.xpia_prompt(arg, seed.text, seed.language, canary, rng)
+        return Plan(technique, seed, (turn,), canary=canary, seed_value=seed_value)
+
+    def examples(self, name: str) -> list[str]:
+        return [f"{name}:{t}" for t in xpia.TASKS]
+
+
+class _Adaptive(Technique):
+    """An attacker-model technique: its plans have no turns until it runs."""
+
+    def needs(self, arg: str) -> set[Need]:
+        return {"attacker"}
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        return Plan(technique, seed, (), kind=technique.partition(":")[0], seed_value=seed_value)
+
+    def examples(self, name: str) -> list[str]:
+        return []
+
+    @staticmethod
+    def attacker(runner: Runner, what: str) -> Any:
+        if runner.attacker is None:
+            raise ValueError(f"{what} needs an attacker model (redteam.attacker or benchmarks.simulator)")
+        return runner.attacker
+
+
+@technique("crescendo")
+class Crescendo(_Adaptive):
+    """Crescendo: an attacker model escalates over several turns, backtracking on refusals."""
+
+    async def run(self, plan: Plan, runner: Runner) -> Outcome:
+        ctx = runner.ctx
+        out = await multiturn.crescendo(
+            plan.seed, runner.target, self.attacker(runner, "crescendo"), runner.score, ctx.gen, ctx.attacker_gen,
+            ctx.crescendo_turns, ctx.crescendo_backtracks,
+        )  # fmt: skip
+        return out.transcript, out.verdict, out.info
+
+    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
+        return [*_attacker_key(plan, ctx), ctx.crescendo_turns, ctx.crescendo_backtracks]
+
+
+@technique("pair")
+class Pair(_Adaptive):
+    """PAIR: an attacker model refines a single-turn jailbreak from the target's replies and the judge's score."""
+
+    async def run(self, plan: Plan, runner: Runner) -> Outcome:
+        ctx = runner.ctx
+        out = await multiturn.pair(
+            plan.seed, runner.target, self.attacker(runner, "pair"), runner.score, ctx.gen, ctx.attacker_gen,
+            ctx.pair_iterations, ctx.pair_streams,
+        )  # fmt: skip
+        return out.transcript, out.verdict, out.info
+
+    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
+        return [*_attacker_key(plan, ctx), ctx.pair_iterations] + ([ctx.pair_streams] if ctx.pair_streams > 1 else [])
+
+
+@technique("simulate", hidden=True)
+class Simulate(_Adaptive):
+    """A simulator model plays the user for several turns (the simulated multi-turn benchmark)."""
+
+    async def run(self, plan: Plan, runner: Runner) -> Outcome:
+        ctx = runner.ctx
+        out = await multiturn.simulate(
+            plan.seed, runner.target, self.attacker(runner, "simulate"), runner.score, ctx.gen, ctx.attacker_gen,
+            ctx.simulator_turns,
+        )  # fmt: skip
+        return out.transcript, out.verdict, out.info
+
+    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
+        return [*_attacker_key(plan, ctx), ctx.simulator_turns]

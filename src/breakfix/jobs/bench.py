@@ -1,0 +1,145 @@
+"""The bench job: run checkpoints on the held-out suites of the run's World; what ``breakfix bench`` runs and what the
+cycle runs each round."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from breakfix import registry
+from breakfix.backends import build_backend
+from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig
+from breakfix.config import DEFAULT_JUDGE_NOTE, RunConfig
+from breakfix.engine import AttackContext, RunStats, execute
+from breakfix.jobs.common import Helpers, Log, build_judge, build_world, check_model, resolve_model, spec_model_entry
+from breakfix.metrics import paired, score_suites
+from breakfix.seeds.files import load_seeds
+from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
+from breakfix.types import Attempt, Judge, Plan
+from breakfix.world import World
+
+__all__ = ["bench_job", "benchmark_attempts", "heldout_texts", "resolve_model", "score_suites", "suite_plans"]
+
+
+def suite_plans(world: World, suites: Sequence[str], simulated: bool = False) -> dict[str, list[Plan]]:
+    """The plans of each named suite, built by the registered suite from ``world``. With ``simulated``, the
+    ``multiturn`` suite is simulated conversations (a simulator model plays the user) instead of scripted openers."""
+    return {name: registry.get("suite", name).obj.plans(world, simulated=simulated) for name in suites}
+
+
+def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
+    """Every held-out prompt the run is scored on (each turn of each configured suite), plus the prompts of
+    ``curation.heldout_files``: the set that training data is decontaminated against."""
+    texts = {turn for plans in suite_plans(world, cfg.benchmarks.suites).values() for p in plans for turn in p.turns}
+    for f in cfg.curation.heldout_files:
+        texts |= {s.text for s in load_seeds(f)}
+    return sorted(texts)
+
+
+def benchmark_attempts(
+    world: World,
+    backend: Backend | AsyncBackend,
+    judge: Judge,
+    store: Store,
+    *,
+    checkpoint: str,
+    round_: int,
+    gen: GenerationConfig,
+    suites: Sequence[str],
+    simulator: Backend | AsyncBackend | None = None,
+    simulator_turns: int = 3,
+    stats: RunStats | None = None,
+) -> dict[str, list[Attempt]]:
+    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
+    re-judged when ``judge`` has not judged them).
+
+    Args:
+        simulator: A model that plays the user in the ``multiturn`` suite (simulated conversations); None keeps the
+            scripted openers.
+        simulator_turns: User messages per simulated conversation.
+        stats: Where to add what the engine did (generations made and reused, verdicts reused and re-judged).
+    """
+    ctx = AttackContext(
+        target=backend,
+        judge=judge,
+        gen=gen,
+        attacker=simulator,
+        attacker_gen=GenerationConfig(max_new_tokens=128, do_sample=True, temperature=0.7, seed=gen.seed),
+        simulator_turns=simulator_turns,
+    )
+    return {
+        name: execute(
+            plans,
+            backend,
+            judge,
+            store,
+            checkpoint=checkpoint,
+            round_=round_,
+            suite=name,
+            gen=gen,
+            label=f"round {round_}: benchmark {name}",
+            ctx=ctx,
+            stats=stats,
+        )
+        for name, plans in suite_plans(world, suites, simulated=simulator is not None).items()
+    }
+
+
+def bench_job(
+    cfg: RunConfig,
+    model: str,
+    out: str | Path,
+    suites: Sequence[str],
+    baseline: str | None = None,
+    log: Log = print,
+    world: World | None = None,
+) -> dict[str, Any]:
+    """Benchmark ``model`` (and ``baseline``, with a paired comparison); write ``out/bench.json``; return it.
+
+    Generations stored in ``out/bench.db`` are reused; a judge that has not judged them re-judges them (each
+    role's ``judging`` block says how many). Without a configured judge, a registered model's own judge scores it
+    (and the rounds of a run that started from it) when every side shares one, and the refusal judge any other,
+    with a line saying so."""
+    refuse_legacy_store(Path(out) / "bench.db")
+    world = world or build_world(cfg)
+    specs = [("model", model)] + ([("baseline", baseline)] if baseline else [])
+    resolved = [(role, spec, resolve_model(spec, log)) for role, spec in specs]
+    for _, _, path in resolved:  # bad paths fail before anything is written
+        check_model(cfg, path)
+    if cfg.judge is None:
+        owns = {(e.meta.get("judge") if e else None) for e in (spec_model_entry(spec) for _, spec in specs)}
+        name = owns.pop() if len(owns) == 1 and None not in owns else "refusal"
+        cfg = cfg.model_copy(update={"judge": name})
+        if name == "refusal":
+            log(DEFAULT_JUDGE_NOTE)
+    judge = build_judge(cfg)
+    gen = cfg.generation.config()
+    simulator = Helpers.build(cfg).simulator
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"judge": judge.id, "suites": list(suites), "generation": gen.to_dict()}
+    attempts: dict[str, Any] = {}
+    with Store(out / "bench.db", refuse_legacy=True) as store:
+        for role, spec, path in resolved:
+            backend = build_backend(cfg.model.ref(path), cfg.seed)
+            ckpt = checkpoint_id(path)
+            log(f"benchmarking {role} {spec} ({ckpt}) with judge {judge.id}")
+            stats = RunStats()
+            attempts[role] = benchmark_attempts(
+                world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites,
+                simulator=simulator, simulator_turns=cfg.benchmarks.simulator_turns, stats=stats,
+            )  # fmt: skip
+            scores = score_suites(attempts[role])
+            result[role] = {
+                "spec": spec, "path": str(path), "checkpoint": ckpt, "benchmarks": scores,
+                "judging": stats.judging(judge.id),
+            }  # fmt: skip
+            log(
+                f"  {stats.generated} generated, {stats.reused} reused: {stats.verdicts_reused} verdicts reused, "
+                f"{stats.rejudged} re-judged"
+            )
+    if baseline:
+        result["paired"] = paired(attempts["model"], attempts["baseline"])
+    write_json(out / "bench.json", result)
+    return result

@@ -1,0 +1,133 @@
+"""What every job shares: the model, world and judge a config names (resolved once, through the registry), and the
+helper models of a run (built once per run, not once per round)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from breakfix import registry
+from breakfix.backends import build_backend
+from breakfix.backends.base import AsyncBackend, Backend, as_async
+from breakfix.backends.hf import check_model_dir, load_tokenizer
+from breakfix.config import RunConfig
+from breakfix.engine import AttackContext
+from breakfix.errors import BreakfixError
+from breakfix.judges import audit_judge, build_judge
+from breakfix.types import Judge
+from breakfix.world import World
+
+Log = Callable[[str], None]
+
+__all__ = [
+    "Helpers",
+    "Log",
+    "attack_context",
+    "audit_judge",
+    "build_judge",
+    "build_world",
+    "check_model",
+    "resolve_model",
+    "spec_model_entry",
+]
+
+
+def build_world(cfg: RunConfig) -> World:
+    """The registered world the config draws from (``cfg.world_name``)."""
+    return registry.get("world", cfg.world_name).obj(cfg.seed)
+
+
+def resolve_model(spec: str, log: Log) -> Path | str:
+    """A registered model's name (built or loaded from its cache), ``RUN_DIR@r`` (round r's checkpoint of a run), a
+    model dir, or a hub id."""
+    entry = registry.find("model", spec)
+    if entry is not None:
+        log(f"building (or loading the cached) {spec} model")
+        return Path(entry.obj())
+    if "@" in spec:
+        run, _, r = spec.rpartition("@")
+        if r.isdigit() and Path(run).is_dir():
+            model = Path(run) / "rounds" / r / "model"
+            if model.is_dir():
+                return model
+            report = Path(run) / "report.json"  # round 0 of a user's model is that model's own path
+            rounds = json.loads(report.read_text(encoding="utf-8"))["rounds"] if report.is_file() else []
+            found = [x["checkpoint"] for x in rounds if x["round"] == int(r)]
+            if not found:
+                raise BreakfixError(spec, None, f"run has no checkpoint for round {r}")
+            return Path(found[0])
+    return Path(spec) if Path(spec).exists() or spec.startswith((".", "/")) else spec
+
+
+def spec_model_entry(spec: str) -> registry.Entry | None:
+    """The registered model a ``--model`` spec names, directly or as a round of a run that started from it."""
+    entry = registry.find("model", spec)
+    if entry is not None:
+        return entry
+    run, sep, r = spec.rpartition("@")
+    report = Path(run) / "report.json"
+    if not (sep and r.isdigit() and report.is_file()):
+        return None
+    try:
+        return registry.find("model", json.loads(report.read_text(encoding="utf-8"))["run"]["model"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def check_model(cfg: RunConfig, path: Path | str) -> None:
+    """Check a local model dir and its tokenizer before anything is written (a hub id is left to transformers)."""
+    if isinstance(path, Path) and path.exists():
+        check_model_dir(path, allow_pickle=cfg.model.allow_pickle)
+        load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
+    elif isinstance(path, Path):
+        check_model_dir(path, allow_pickle=cfg.model.allow_pickle)  # a path that does not exist: one line
+
+
+@dataclass
+class Helpers:
+    """A run's helper models, built once: the red team's attacker and converter model, the benchmark's simulated
+    user, and curation's translator. Each is None when the config names none."""
+
+    attacker: Backend | AsyncBackend | None = None
+    converter_model: Backend | AsyncBackend | None = None
+    simulator: Backend | AsyncBackend | None = None
+    translator: AsyncBackend | None = None
+
+    @classmethod
+    def build(cls, cfg: RunConfig) -> Helpers:
+        rt = cfg.redteam
+
+        def make(ref: Any) -> Any:
+            return build_backend(ref, cfg.seed) if ref is not None else None
+
+        converter = make(rt.converter_model)
+        translator_ref = cfg.curation.translator
+        translator = make(translator_ref) if translator_ref is not None else converter
+        return cls(
+            attacker=make(rt.attacker),
+            converter_model=converter,
+            simulator=make(cfg.benchmarks.simulator),
+            translator=as_async(translator) if translator is not None else None,
+        )
+
+
+def attack_context(cfg: RunConfig, target: Backend | AsyncBackend, judge: Judge, helpers: Helpers) -> AttackContext:
+    """The red team's models for a run config: ``target``, ``judge``, and the run's attacker and converter models
+    with their settings."""
+    rt = cfg.redteam
+    return AttackContext(
+        target=target,
+        judge=judge,
+        gen=cfg.generation.config(),
+        attacker=helpers.attacker,
+        converter_model=helpers.converter_model,
+        attacker_gen=rt.attacker_generation.config(),
+        crescendo_turns=rt.crescendo.max_turns,
+        crescendo_backtracks=rt.crescendo.max_backtracks,
+        pair_iterations=rt.pair.iterations,
+        pair_streams=rt.pair.streams,
+        concurrency=rt.concurrency,
+    )

@@ -1,0 +1,169 @@
+"""The red-team job: attack a checkpoint with every configured technique, judge, and extract findings; what
+``breakfix redteam`` runs and what the cycle runs each round.
+
+It streams: attempts go to the store as they finish, findings to ``findings.jsonl``, and the summary is tallied on
+the way, so memory stays flat however many attempts a run makes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from breakfix import aio
+from breakfix.attacks.templates import load_pyrit_templates
+from breakfix.config import RunConfig
+from breakfix.engine import AttackContext, RunStats, arun, iter_plans
+from breakfix.errors import BreakfixError
+from breakfix.jobs.common import Helpers, Log, attack_context, build_judge, build_world, resolve_model
+from breakfix.metrics import Tally, summarize
+from breakfix.seeds.files import load_seeds
+from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
+from breakfix.types import Attempt, Seed, is_defect, to_finding
+from breakfix.world import World
+
+__all__ = ["Tally", "aredteam", "is_defect", "redteam", "redteam_job", "redteam_seeds", "summarize", "to_finding"]
+
+
+async def aredteam(
+    seeds: Sequence[Seed],
+    techniques: Sequence[str],
+    ctx: AttackContext,
+    store: Store,
+    *,
+    checkpoint: str,
+    round_: int,
+    findings_path: str | Path | None = None,
+    seed_value: int = 0,
+    label: str | None = None,
+) -> tuple[dict[str, Any], RunStats]:
+    """Attack every seed with every technique; write findings (harmful compliances and benign over-refusals) to
+    ``findings_path`` as JSONL, and return the summary and the engine's stats.
+
+    Harmful seeds measure attack success; benign seeds under the same wrappers measure over-refusal (adversarial
+    benign prompts, as in WildJailbreak).
+    """
+    tally = Tally()
+    out = None
+    tmp = None
+    if findings_path is not None:
+        tmp = Path(f"{findings_path}.tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        out = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+
+    def on_attempt(a: Attempt) -> None:
+        tally.add(a)
+        if out is not None and is_defect(a):
+            out.write(json.dumps(to_finding(a).to_dict(), ensure_ascii=False) + "\n")
+
+    try:
+        stats = await arun(
+            iter_plans(seeds, techniques, seed_value),
+            ctx,
+            store,
+            checkpoint=checkpoint,
+            round_=round_,
+            suite="redteam",
+            total=len(seeds) * len(techniques),
+            label=label or f"round {round_}: red team",
+            on_attempt=on_attempt,
+        )
+    finally:
+        if out is not None:
+            out.close()
+    if tmp is not None:
+        os.replace(tmp, Path(findings_path))  # type: ignore[arg-type]
+    return tally.summary(), stats
+
+
+def redteam(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], RunStats]:
+    """Blocking form of :func:`aredteam`."""
+
+    return aio.run(aredteam(*args, **kwargs))
+
+
+def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
+    """The red team's seeds and where they came from, for ``breakfix redteam`` and the cycle alike: the files of
+    ``redteam.seeds`` in ``redteam.languages`` (else the world's red-team split), after registering the PyRIT
+    templates of ``redteam.template_paths``. Bad files fail here, before anything is written."""
+    rt = cfg.redteam
+    for path in rt.template_paths:
+        load_pyrit_templates(path)
+    if rt.seeds:
+        seeds = [s for path in rt.seeds for s in load_seeds(path, language=rt.languages[0])]
+        seeds = [s for s in seeds if s.language in rt.languages]
+        source = ", ".join(rt.seeds)
+    else:
+        seeds = world.redteam_seeds(rt.languages)
+        source = f"{world.name} world (red-team split)"
+    if not seeds:
+        raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
+    return seeds, source
+
+
+def _target(cfg: RunConfig, log: Log) -> tuple[Any, str]:
+    """The target backend and its checkpoint id, from ``redteam.target`` or ``model``."""
+    from breakfix.backends import build_backend
+
+    ref = cfg.redteam.target
+    if ref is not None and ref.kind == "openai":
+        return build_backend(ref, cfg.seed), f"openai:{ref.model}"
+    if ref is None:
+        ref = cfg.model.ref(resolve_model(cfg.model.path, log))
+    return build_backend(ref, cfg.seed), checkpoint_id(ref.path or "")
+
+
+def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World | None = None) -> dict[str, Any]:
+    """What ``breakfix redteam`` does: attack the configured target with the configured seeds and techniques, store
+    every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
+    Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
+    refuse_legacy_store(Path(out) / "run.db")
+    seeds, source = redteam_seeds(cfg, world or build_world(cfg))
+    techniques = cfg.redteam.effective_techniques()
+    target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = attack_context(cfg, target, build_judge(cfg), Helpers.build(cfg))
+    if note := cfg.judge_note():
+        log(note)
+    log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
+    with Store(out / "run.db", refuse_legacy=True) as store:
+        store.set_meta("config", json.dumps(cfg.model_dump(mode="json")))  # provenance, and `breakfix curate` reads it
+        summary, stats = redteam(
+            seeds,
+            techniques,
+            ctx,
+            store,
+            checkpoint=checkpoint,
+            round_=0,
+            findings_path=out / "findings.jsonl",
+            seed_value=cfg.seed,
+            label="red team",
+        )
+    result = {
+        "target": target.id,
+        "checkpoint": checkpoint,
+        "judge": ctx.judge.id,
+        "seeds": len(seeds),
+        "seed_source": source,
+        "techniques": techniques,
+        "persona": cfg.redteam.persona,
+        "run": {
+            "planned": stats.planned,
+            "reused": stats.reused,
+            "generated": stats.generated,
+            "verdicts_reused": stats.verdicts_reused,
+            "rejudged": stats.rejudged,
+            "seconds": round(stats.seconds, 3),
+            "attempts_per_s": round(stats.generated / stats.seconds, 2) if stats.seconds else 0.0,
+        },
+        "summary": summary,
+    }
+    backend_stats = getattr(target, "stats", None)
+    if backend_stats:
+        result["run"]["endpoint"] = dict(backend_stats)
+    write_json(out / "redteam.json", result)
+    return result

@@ -1,0 +1,172 @@
+"""The registry: every technique, judge, suite, backend, world, model and persona that configs can name.
+
+Built-ins register themselves when their package is imported; the registry imports those packages by name the
+first time a name is looked up, and then every plug-in of the entry-point group ``breakfix.plugins`` (an entry point
+names a module, whose import registers its parts, or a callable, which is called). The demo is such a plug-in: it
+registers the world ``demo``, the model ``demo`` and the judge ``demo``.
+
+A third-party package adds a technique with one file::
+
+    from breakfix.registry import technique
+    from breakfix.engine import Technique
+
+    @technique("shout")
+    class Shout(Technique):
+        def plan(self, seed, technique, arg, seed_value):
+            return Plan(technique, seed, (seed.text.upper(),))
+
+and one line in its ``pyproject.toml``: ``[project.entry-points."breakfix.plugins"] mine = "my_package.attacks"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
+
+KINDS = ("technique", "judge", "suite", "backend", "world", "model", "persona")
+GROUP = "breakfix.plugins"
+# imported by name (not statically: the registry sits below the stages that register into it)
+BUILTIN_PACKAGES = ("breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends")
+
+T = TypeVar("T")
+_INSTANCES = ("technique", "suite")  # a decorated class of these kinds is registered as its one instance
+
+
+class UnknownName(ValueError):
+    """A config or command names something nobody registered."""
+
+
+@dataclass
+class Entry:
+    """One registered thing: its kind and name, the object, where it came from, and kind-specific facts."""
+
+    kind: str
+    name: str
+    obj: Any
+    origin: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the object's docstring."""
+        doc = (self.meta.get("help") or getattr(self.obj, "__doc__", None) or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+
+_entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+_failed: list[tuple[str, str]] = []  # (plug-in, why it did not load)
+_origin = ["breakfix"]
+_state = {"loaded": False}
+_lock = threading.RLock()
+
+
+@contextmanager
+def _from(origin: str) -> Iterator[None]:
+    _origin.append(origin)
+    try:
+        yield
+    finally:
+        _origin.pop()
+
+
+def register(kind: str, name: str, obj: Any, **meta: Any) -> Any:
+    """Register ``obj`` as the ``kind`` called ``name``; a second registration of a name from elsewhere is an
+    error (a plug-in never silently replaces a built-in)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown registry kind {kind!r}; known: {', '.join(KINDS)}")
+    if not name or ":" in name or name != name.strip():
+        raise ValueError(f"bad {kind} name {name!r}")
+    origin = _origin[-1]
+    with _lock:
+        old = _entries[kind].get(name)
+        if old is not None and old.obj is not obj and old.origin != origin:
+            raise ValueError(f"{kind} {name!r} of {origin} is already registered by {old.origin}")
+        _entries[kind][name] = Entry(kind, name, obj, origin, meta)
+    return obj
+
+
+def _decorator(kind: str) -> Callable[..., Callable[[T], T]]:
+    def deco(name: str, **meta: Any) -> Callable[[T], T]:
+        def wrap(obj: T) -> T:
+            if isinstance(obj, type) and kind in _INSTANCES:
+                inst = obj()
+                inst.name = name
+                register(kind, name, inst, **meta)
+            else:
+                register(kind, name, obj, **meta)
+            return obj
+
+        return wrap
+
+    deco.__name__ = kind
+    deco.__doc__ = f"Register the decorated object as the {kind} called ``name``."
+    return deco
+
+
+technique = _decorator("technique")  # a Technique subclass (instantiated once)
+judge = _decorator("judge")  # a factory: (model backend or None, rubric) -> Judge; meta needs_model, audit
+suite = _decorator("suite")  # a Suite subclass (instantiated once)
+backend = _decorator("backend")  # a factory: (ModelRef, seed) -> Backend
+world = _decorator("world")  # a factory: (seed) -> World
+model = _decorator("model")  # a builder: () -> model dir; meta judge, world, refusals
+persona = _decorator("persona")  # (converter_model: bool, attacker: bool) -> technique names
+
+
+def load() -> None:
+    """Import the built-ins and every ``breakfix.plugins`` entry point (once per process)."""
+    with _lock:
+        if _state["loaded"]:
+            return
+        _state["loaded"] = True
+        for pkg in BUILTIN_PACKAGES:
+            importlib.import_module(pkg)
+        for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.dist.name if e.dist else "", e.name)):
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist else "?"
+            origin = f"plug-in {ep.name} ({dist}: {ep.value})"
+            try:
+                with _from(origin):
+                    obj = ep.load()
+                    if callable(obj) and not isinstance(obj, type):
+                        obj()
+            except Exception as e:  # a broken plug-in is reported by `breakfix plugins` and by failed look-ups
+                _failed.append((origin, f"{e.__class__.__name__}: {e}"))
+
+
+def get(kind: str, name: str) -> Entry:
+    """The entry of ``kind`` called ``name``; ``UnknownName`` lists the known ones."""
+    load()
+    found = _entries[kind].get(name)
+    if found is None:
+        known = ", ".join(sorted(n for n, e in _entries[kind].items() if not e.meta.get("hidden")))
+        broken = f"; plug-ins that failed to load: {'; '.join(o for o, _ in _failed)}" if _failed else ""
+        raise UnknownName(f"unknown {kind} {name!r}; known: {known or 'none'}{broken}")
+    return found
+
+
+def find(kind: str, name: str) -> Entry | None:
+    """The entry of ``kind`` called ``name``, or None."""
+    load()
+    return _entries[kind].get(name)
+
+
+def names(kind: str, hidden: bool = False) -> list[str]:
+    """The registered names of ``kind``, sorted."""
+    load()
+    return sorted(n for n, e in _entries[kind].items() if hidden or not e.meta.get("hidden"))
+
+
+def entries() -> list[Entry]:
+    """Everything registered, by kind and name."""
+    load()
+    return [e for k in KINDS for _, e in sorted(_entries[k].items())]
+
+
+def failures() -> list[tuple[str, str]]:
+    """Plug-ins that failed to load, with the reason."""
+    load()
+    return list(_failed)

@@ -1,0 +1,66 @@
+"""Worlds and suites: where a run's material comes from, and how a held-out suite scores it.
+
+A **World** supplies the red-team seeds, the held-out items of each suite, the helpful data to mix into training,
+and reference answers, split so that nothing held out is ever attacked or trained on. Register a factory
+``(seed) -> World`` with ``@breakfix.registry.world(name)``; a config's ``world:`` names one.
+
+- ``demo`` (``breakfix.demo``, a plug-in): the synthetic world of the embedded default.
+- ``files`` (issue "Real models, real data"): public datasets and the user's own files, in ``breakfix.worlds``.
+
+A **Suite** turns a world's held-out items into plans and scores the attempts; register a subclass with
+``@breakfix.registry.suite(name)``. A suite may ignore the world and read its own file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from breakfix.types import Attempt, Plan, Seed
+
+
+@runtime_checkable
+class World(Protocol):
+    """Where a run's seeds, held-out suites, helpful data and references come from."""
+
+    name: str
+
+    def redteam_seeds(self, languages: Sequence[str]) -> list[Seed]:
+        """The red team's seeds in ``languages`` (never held out); a ``BreakfixError`` naming
+        ``redteam.languages`` when the world has none in them."""
+        ...
+
+    def heldout_plans(self, suite: str, *, simulated: bool = False) -> list[Plan]:
+        """The held-out plans of ``suite`` (empty when this world has no material for it). With ``simulated``, the
+        ``multiturn`` suite is simulated conversations (kind ``simulate``) instead of scripted openers."""
+        ...
+
+    def helpful_data(self) -> list[dict[str, Any]]:
+        """Chats (``{"messages": [...]}``) to mix into SFT so that safety training keeps the model helpful."""
+        ...
+
+    def references(self) -> dict[str, str]:
+        """Reference answers of benign seeds, by seed id (a safe-response source for curation)."""
+        ...
+
+
+class Suite:
+    """A held-out suite: its plans from a world, its scores, and the per-item outcome that paired tests compare.
+
+    ``name`` is set when the suite is registered. ``headline`` names the score that gates and summaries read.
+    """
+
+    name: str = ""
+    headline: str = "defect_rate"
+
+    def plans(self, world: World, *, simulated: bool = False) -> list[Plan]:
+        """The plans to run: the world's held-out items for this suite."""
+        return world.heldout_plans(self.name, simulated=simulated)
+
+    def score(self, attempts: list[Attempt]) -> dict[str, Any]:
+        """The suite's block in ``report.json`` (``n``, ``errors``, the headline and its breakdowns)."""
+        raise NotImplementedError
+
+    def hit(self, attempt: Attempt) -> bool | None:
+        """The outcome the headline counts for one item (None: the item does not count), for paired tests."""
+        return bool(attempt.verdict and attempt.verdict.severity >= 1)
