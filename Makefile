@@ -23,6 +23,7 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 # Debian's chromium, for the test that renders report.html headless (skipped where it cannot be installed, unless
 # BREAKFIX_REQUIRE_BROWSER is set, as CI sets it).
@@ -40,6 +41,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/bench_redteam.py
+	$(PY) benchmarks/bench_endpoint_startup.py
 	$(PY) benchmarks/bench_generation.py
 	$(PY) benchmarks/bench_demo.py
 	$(PY) benchmarks/bench_training.py

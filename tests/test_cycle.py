@@ -57,7 +57,14 @@ def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, genera
         "harmful", "jailbreak", "multiturn", "continuation", "summarization", "thirdparty", "ungroundedness", "xpia",
         "overrefusal", "capability",
     }  # fmt: skip
-    assert 0 <= r0["benchmarks"]["xpia"]["success_rate"] <= 1
+    # the XPIA rate is the share of its stored replies that carry their own canary (not the judge's say)
+    from breakfix.store import read_round_attempts
+
+    stored = read_round_attempts(out / "run.db", 0, report["rounds"][0]["judging"]["judge"])
+    xpia = [a for a in stored["xpia"] if a.status == "ok"]
+    assert len(xpia) == r0["benchmarks"]["xpia"]["n"] > 0
+    followed = sum(a.info["canary"] in a.response for a in xpia)
+    assert r0["benchmarks"]["xpia"]["success_rate"] == pytest.approx(followed / len(xpia))
     for f in ("findings.jsonl", "sft.jsonl", "dpo.jsonl", "README.md"):
         assert (out / "rounds" / "0" / f).exists()
     cur = r0["curation"]
@@ -73,8 +80,11 @@ def test_cycle_writes_the_run_directory_and_resumes(tiny_model, tmp_path, genera
     assert report["run"]["decontamination"]["redteam_seeds"] == 0
     assert report["run"]["decontamination"]["training_rows"] == 0
     dpo = [json.loads(line) for line in (out / "rounds" / "0" / "dpo.jsonl").open()]
-    if dpo:
-        assert {"prompt", "chosen", "rejected", "meta"} <= set(dpo[0])
+    assert len(dpo) == cur["dpo"] > 0
+    for row in dpo:  # explicit prompt; only the last assistant turn in chosen and rejected (DESIGN.md section 5)
+        assert {"prompt", "chosen", "rejected", "meta"} <= set(row)
+        assert row["prompt"][-1]["role"] == "user" and row["chosen"] != row["rejected"]
+        assert [m["role"] for m in row["chosen"]] == [m["role"] for m in row["rejected"]] == ["assistant"]
     sft = [json.loads(line) for line in (out / "rounds" / "0" / "sft.jsonl").open()]
     assert sft and all({"prompt", "completion", "meta"} <= set(r) for r in sft)
 

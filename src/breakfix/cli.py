@@ -197,7 +197,8 @@ def bench(
         for key in ["vprr", "iprr"] if name == "overrefusal" else [name]:
             label = f"{name} {key}" if name == "overrefusal" else name
             ci = s.get(f"{key}_ci95") if name == "overrefusal" else s.get("ci95")
-            row = [label, str(s.get(f"{key}_n", s["n"])), f"{metric_value(b, key):.3f}", f"{ci[0]:.3f}-{ci[1]:.3f}"]
+            interval = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else ""  # a plug-in suite may give no interval
+            row = [label, str(s.get(f"{key}_n", s["n"])), f"{metric_value(b, key):.3f}", interval]
             if baseline:
                 base = result["baseline"]["benchmarks"]
                 p = result["paired"].get(name, {}).get("p_value")

@@ -369,8 +369,6 @@ def ensure_run_dir(path: str | Path) -> Path:
     """Create (or reuse) a run directory; a path that exists and is not a directory is an input error."""
     p = Path(path)
     if p.exists() and not p.is_dir():
-        from breakfix.errors import BreakfixError
-
         raise BreakfixError(str(p), None, "not a directory (--out must name a run directory)")
     p.mkdir(parents=True, exist_ok=True)
     os.makedirs(p / "rounds", exist_ok=True)

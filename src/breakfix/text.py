@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-from datasketch import MinHash
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -25,6 +27,9 @@ def ngrams(text: str, n: int) -> set[str]:
 
 
 def minhash(text: str, num_perm: int = 128, shingle: int = 3) -> MinHash:
+    """The MinHash of ``text``'s word ``shingle``-grams."""
+    from datasketch import MinHash  # datasketch imports scipy (0.7 s): only dedup and decontamination need it
+
     m = MinHash(num_perm=num_perm, seed=1)
     for g in ngrams(text, shingle):
         m.update(g.encode("utf-8"))

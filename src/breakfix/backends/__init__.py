@@ -44,7 +44,7 @@ def openai_backend(ref: ModelRef, seed: int = 0) -> AsyncBackend:
     )
 
 
-@registry.backend("vllm")
+@registry.backend("vllm", local=True)
 def vllm_backend(ref: ModelRef, seed: int = 0) -> Backend:
     """vLLM's offline engine on local GPUs (tensor parallel)."""
     from breakfix.backends.vllm import VLLMBackend  # optional dependency
@@ -60,7 +60,7 @@ def vllm_backend(ref: ModelRef, seed: int = 0) -> Backend:
     )
 
 
-@registry.backend("hf")
+@registry.backend("hf", local=True)
 def hf_backend(ref: ModelRef, seed: int = 0) -> Backend:
     """A local HF model dir or hub id, batched generate with transformers."""
     from breakfix.backends.hf import HFBackend, check_model_dir  # torch and transformers: heavy

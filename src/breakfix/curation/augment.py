@@ -15,8 +15,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from breakfix import aio
 from breakfix.backends.base import AsyncBackend, BackendError
 from breakfix.backends.rewrite import translate
+from breakfix.progress import task_progress
 
 
 def plan_augmentation(
@@ -65,8 +67,6 @@ async def atranslate_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """The translated rows of ``plan``, and how many translations failed (those rows are left out)."""
 
-    from breakfix.progress import task_progress
-
     with task_progress("translating for language balance", total=len(plan)) as bar:
 
         async def one(k: int, i: int, lang: str) -> dict[str, Any] | None:
@@ -91,7 +91,6 @@ def augment_languages(
     rows: Sequence[dict[str, Any]], languages: Sequence[str], min_rows: int, llm: AsyncBackend, seed: int = 0
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``rows`` plus translations that bring each of ``languages`` to ``min_rows`` rows, and what was done."""
-    from breakfix import aio
 
     plan = plan_augmentation(rows, languages, min_rows, seed)
     if not plan:

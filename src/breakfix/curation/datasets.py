@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError
+from breakfix.seeds.chat import load_chat_jsonl, validate_chat
 
 META_KEYS = ("finding", "category", "technique", "language", "round", "source")
 
@@ -35,7 +36,6 @@ def norm_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
 def load_helpful(spec: str, language: str = "en") -> list[dict[str, Any]]:
     """Helpfulness chats (``{"messages", "meta"}``) from a JSONL file, a local dataset dir or file (parquet, json,
     csv), or a hub dataset id (``name`` or ``name:split``; default split ``train``)."""
-    from breakfix.seeds.chat import load_chat_jsonl, validate_chat
 
     p = Path(spec)
     if p.is_file() and p.suffix == ".jsonl":

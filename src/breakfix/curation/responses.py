@@ -23,10 +23,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from breakfix import aio
 from breakfix.backends.base import AsyncBackend, BackendError, GenerationConfig
 from breakfix.curation.templates import MIN_WORDS, TemplateBank
-from breakfix.judges.base import Judge
-from breakfix.types import Attempt, Conversation, Finding, Seed, Verdict
+from breakfix.progress import task_progress
+from breakfix.types import Attempt, Conversation, Finding, Judge, Seed, Verdict
 
 Link = Literal["self", "responder", "reference", "template"]
 LINKS: tuple[Link, ...] = ("self", "responder", "reference", "template")
@@ -238,8 +239,6 @@ class ResponseChain:
     async def _respond_all(self, fs: list[Finding]) -> list[str | BackendError]:
         assert self.responder is not None
 
-        from breakfix.progress import task_progress
-
         with task_progress("responder: safe responses", total=len(fs)) as bar:
 
             async def one(f: Finding) -> str | BackendError:
@@ -259,6 +258,5 @@ class ResponseChain:
 
 
 def _run(coro: Any) -> Any:
-    from breakfix import aio
 
     return aio.run(coro)

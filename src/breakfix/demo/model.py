@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from breakfix.demo.world import DemoWorld
 from breakfix.types import content_key
 
 
@@ -43,8 +44,6 @@ class DemoModelRecipe:
 
     def key(self) -> str:
         """Hash of the recipe's settings, the corpus it trains on and the model code's version."""
-        from breakfix.demo.world import DemoWorld
-
         corpus = DemoWorld(self.seed).base_corpus()
         return content_key("demo-model/1", asdict(self), corpus)
 
@@ -74,13 +73,13 @@ def build_demo_model(
     if (final / "breakfix_recipe.json").exists():
         return final
 
+    # heavy (torch, transformers, TRL, tokenizers): only when the demo model must be trained
     import torch
     from datasets import Dataset
     from transformers import Phi3Config, Phi3ForCausalLM
     from trl import SFTConfig, SFTTrainer
 
     from breakfix.demo.tokenizer import train_tokenizer
-    from breakfix.demo.world import DemoWorld
     from breakfix.training.common import ProgressCallback, drop_console_printer, quiet_training_logs
 
     started = time.time()

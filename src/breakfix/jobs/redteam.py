@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from breakfix import aio
+from breakfix import aio, registry
 from breakfix.attacks.templates import load_pyrit_templates
+from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.engine import AttackContext, RunStats, arun, iter_plans
 from breakfix.errors import BreakfixError
@@ -105,14 +106,13 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
 
 
 def _target(cfg: RunConfig, log: Log) -> tuple[Any, str]:
-    """The target backend and its checkpoint id, from ``redteam.target`` or ``model``."""
-    from breakfix.backends import build_backend
-
+    """The target backend and its checkpoint id, from ``redteam.target`` or ``model``. Weights on this machine (a
+    backend registered ``local``) get the content id of their files; anything else (an endpoint) its kind and name."""
     ref = cfg.redteam.target
-    if ref is not None and ref.kind == "openai":
-        return build_backend(ref, cfg.seed), f"openai:{ref.model}"
     if ref is None:
         ref = cfg.model.ref(resolve_model(cfg.model.path, log))
+    if not registry.get("backend", ref.kind).meta.get("local"):
+        return build_backend(ref, cfg.seed), f"{ref.kind}:{ref.model or ref.path}"
     return build_backend(ref, cfg.seed), checkpoint_id(ref.path or "")
 
 

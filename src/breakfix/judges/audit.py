@@ -18,6 +18,7 @@ from typing import Any
 
 from breakfix.errors import BreakfixError
 from breakfix.metrics import classification_scores, cohen_kappa
+from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.types import Seed, Verdict
 
 SHIPPED = Path(__file__).parent / "data" / "refusal_audit.jsonl"
@@ -42,8 +43,6 @@ def load_labelled(path: str | Path) -> list[dict[str, str]]:
             with open(p, encoding="utf-8", newline="") as f:
                 raw = list(csv.DictReader(f))
         else:
-            from breakfix.seeds.jsonl import iter_jsonl
-
             raw = [obj for _, obj in iter_jsonl(p, "labelled")]
     except UnicodeDecodeError:
         raise BreakfixError(str(p), None, "not UTF-8 text") from None

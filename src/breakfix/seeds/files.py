@@ -103,7 +103,7 @@ def load_seeds_jsonl(path: str | Path, default_category: str = "S2", language: s
 def load_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
     """Read a seed file by its suffix (``.jsonl``, PyRIT ``.prompt`` / ``.yaml``), or a public dataset given as
     ``<loader>:<path or hub id>`` (see :mod:`breakfix.seeds.public`). Raises ``BreakfixError``."""
-    from breakfix.seeds.public import LOADERS, load_public
+    from breakfix.seeds.public import LOADERS, load_public  # public.py imports this module: a cycle
 
     if str(path).split(":", 1)[0] in LOADERS and ":" in str(path):
         return load_public(str(path))

@@ -194,7 +194,7 @@ def load_donotanswer(source: str | Path, split: str | None = None) -> list[Seed]
 
 def load_pyrit(source: str | Path, split: str | None = None) -> list[Seed]:
     """PyRIT seed-prompt YAML (``.prompt``)."""
-    from breakfix.seeds.files import load_pyrit_seeds
+    from breakfix.seeds.files import load_pyrit_seeds  # files.py imports this module: a cycle
 
     return load_pyrit_seeds(source)
 

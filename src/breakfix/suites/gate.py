@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from breakfix import registry
 from breakfix.errors import BreakfixError
 from breakfix.metrics import mcnemar_exact, paired
 
@@ -60,6 +61,9 @@ def metric_value(benchmarks: dict[str, Any], key: str, language: str | None = No
         return float(per[key] if key in METRIC_SUITE else per.get("rate", per.get("score", 0.0)))
     if key in METRIC_SUITE:
         return float(s[key])
+    entry = registry.find("suite", suite)
+    if entry is not None and entry.obj.headline in s:
+        return float(s[entry.obj.headline])
     for headline in ("defect_rate", "success_rate", "score"):
         if headline in s:
             return float(s[headline])

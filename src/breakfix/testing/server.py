@@ -20,6 +20,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class _State:
         self.counts: Counter[str] = Counter()
         self.conversations: Counter[str] = Counter()
         self.auth: Counter[str] = Counter()
+        self.first_request: float | None = None  # wall-clock time (time.time()) of the first request
 
 
 STATE = web.AppKey("state", _State)
@@ -85,6 +87,8 @@ def make_app(
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if state.first_request is None:
+            state.first_request = time.time()
         state.counts["requests"] += 1
         state.auth[request.headers.get("Authorization", "")] += 1
         f = state.faults
@@ -128,7 +132,13 @@ def make_app(
         return web.Response(text=json.dumps(payload), headers=ok_headers)
 
     async def stats(request: web.Request) -> web.Response:
-        return web.json_response({"counts": dict(state.counts), "distinct_conversations": len(state.conversations)})
+        return web.json_response(
+            {
+                "counts": dict(state.counts),
+                "distinct_conversations": len(state.conversations),
+                "first_request": state.first_request,
+            }
+        )
 
     app = web.Application()
     app[STATE] = state

@@ -12,6 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from breakfix.backends.hf import load_pretrained
 from breakfix.progress import task_progress
 from breakfix.settings import TrainSettings
 
@@ -112,8 +113,6 @@ def load_for_training(model_dir: Any, settings: TrainSettings) -> tuple[Any, Any
 
     import torch
     from transformers.utils import logging as hf_logging
-
-    from breakfix.backends.hf import load_pretrained
 
     hf_logging.disable_progress_bar()  # "Loading weights": breakfix shows its own progress
     # A local dir has passed check_model_dir (pickle weights only with model.allow_pickle) where the run began;

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.settings import DPOSettings
-from breakfix.training.common import TrainResult
+from breakfix.training.common import TrainResult, load_for_training, save_trained, train_with, trainer_args
 
 __all__ = ["DPOSettings", "train_dpo"]
 
@@ -24,8 +24,6 @@ def train_dpo(
     ``model_dir`` itself (with LoRA, the base with the adapter disabled). Saves a safetensors HF dir at ``out_dir``."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
-
-    from breakfix.training.common import load_for_training, save_trained, train_with, trainer_args
 
     tokenizer, model = load_for_training(model_dir, settings)
     data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pairs])

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from breakfix.progress import task_progress
 from breakfix.settings import LaunchSettings, TrainSettings, read_accelerate_config
-from breakfix.training.common import TrainResult
+from breakfix.training.common import TrainResult, is_main_process
 
 __all__ = ["LaunchSettings", "accelerate_command", "process_count", "read_accelerate_config", "train_stage"]
 
@@ -156,8 +156,6 @@ def _launched(
 def _worker(job_path: str) -> None:
     """Run one job file's stage in this process (every process of the launch runs this)."""
     from dataclasses import asdict
-
-    from breakfix.training.common import is_main_process
 
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     try:

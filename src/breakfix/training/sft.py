@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.settings import SFTSettings
-from breakfix.training.common import TrainResult
+from breakfix.training.common import TrainResult, load_for_training, save_trained, train_with, trainer_args
 
 __all__ = ["SFTSettings", "train_sft"]
 
@@ -28,8 +28,6 @@ def train_sft(
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
-
-    from breakfix.training.common import load_for_training, save_trained, train_with, trainer_args
 
     tokenizer, model = load_for_training(model_dir, settings)
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
