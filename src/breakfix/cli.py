@@ -110,13 +110,15 @@ def redteam(
     judge: Annotated[
         str | None,
         typer.Option(
-            help="demo, refusal, llm, llama_guard, wildguard or shieldgemma (default: demo for the demo, else refusal)."
+            help="A registered judge: refusal, llm, llama_guard, wildguard, shieldgemma, demo or a plug-in's "
+            "(default: the model's own, else refusal)."
         ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
 ) -> None:
     """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category
     and language; store every attempt and write findings.jsonl and redteam.json. Re-running resumes."""
+    from breakfix.jobs.common import build_world
     from breakfix.jobs.redteam import redteam_job
     from breakfix.progress import console
 
@@ -145,7 +147,7 @@ def redteam(
         if judge:
             data["judge"] = judge
         cfg = parse_config(data, source)  # no judge: the model's own (demo for the demo), refusal for any other
-        result = redteam_job(cfg, out, log=lambda m: console.print(m))
+        result = redteam_job(cfg, out, log=lambda m: console.print(m), world=build_world(cfg))
         _print_redteam(result)
         typer.echo(f"wrote {out / 'redteam.json'} and {out / 'findings.jsonl'}")
     except BreakfixError as e:
@@ -171,6 +173,7 @@ def bench(
     from rich.table import Table
 
     from breakfix.jobs.bench import bench_job
+    from breakfix.jobs.common import build_world
     from breakfix.progress import console as log_console
     from breakfix.suites.gate import check_gates, metric_value, parse_gate, write_junit
 
@@ -182,7 +185,9 @@ def bench(
             data.setdefault("benchmarks", {})["suites"] = suite
         cfg = parse_config(data, str(config) if config else "command line")
         gates = [parse_gate(g, True) for g in fail_above or []] + [parse_gate(g, False) for g in fail_below or []]
-        result = bench_job(cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m))
+        result = bench_job(
+            cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m), world=build_world(cfg)
+        )
         gate_results = check_gates(result["model"]["benchmarks"], gates)
     except BreakfixError as e:
         _fail(e)

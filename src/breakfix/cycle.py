@@ -22,7 +22,7 @@ from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.engine import RunStats, judged_attempts
+from breakfix.engine import RunStats
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import benchmark_attempts, heldout_texts
 from breakfix.jobs.common import (
@@ -35,7 +35,7 @@ from breakfix.jobs.common import (
     check_model,
     resolve_model,
 )
-from breakfix.jobs.curate import curate_round, helpful_rows
+from breakfix.jobs.curate import curate_round, helpful_rows, round_findings
 from breakfix.jobs.redteam import redteam, redteam_seeds
 from breakfix.jobs.train import train_round
 from breakfix.metrics import score_suites
@@ -52,7 +52,15 @@ from breakfix.store import (
     refuse_legacy_store,
 )
 from breakfix.text import prompt_text
-from breakfix.types import Judge, content_key, is_defect, to_finding
+from breakfix.types import (
+    CurationSummary,
+    Judge,
+    RedTeamSummary,
+    RoundRecord,
+    SuiteScores,
+    TrainSummary,
+    content_key,
+)
 from breakfix.world import World
 
 __all__ = ["Cycle", "report_from_store", "targets_met"]
@@ -181,7 +189,7 @@ class Cycle:
             helpful = helpful_rows(self.cfg, self.world)
 
             model_dir = self._base_model()
-            rounds: list[dict[str, Any]] = []
+            rounds: list[RoundRecord] = []
             bench0: dict[str, Any] | None = None
             replay_sft: list[dict[str, Any]] = []
             replay_dpo: list[dict[str, Any]] = []
@@ -191,7 +199,7 @@ class Cycle:
                 rd = self._round_dir(r)
                 ckpt = checkpoint_id(model_dir)
                 self._same_checkpoint(store, r, model_dir, ckpt)
-                rec: dict[str, Any] = {"round": r, "checkpoint": str(model_dir), "checkpoint_id": ckpt, "seconds": {}}
+                rec = RoundRecord(round=r, checkpoint=str(model_dir), checkpoint_id=ckpt)
                 judging: dict[str, Any] = {"judge": self.judge.id}
                 backend: Any = None
 
@@ -224,10 +232,10 @@ class Cycle:
                         "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},  # for re-judging
                     }
 
-                done, rec["seconds"]["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
+                done, rec.seconds["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
                 bench = done["benchmarks"]
                 judging["benchmark"] = _counts(done["judging"])
-                rec["benchmarks"] = bench
+                rec.benchmarks = {k: SuiteScores.model_validate(v) for k, v in bench.items()}
                 bench0 = bench0 or bench
                 self.log(_bench_line(r, bench))
 
@@ -244,32 +252,29 @@ class Cycle:
                     )
                     return {"redteam": summary, "judging": stats.judging(self.judge.id)}
 
-                done, rec["seconds"]["redteam"] = self._stage(store, r, "redteam", do_redteam)
-                rec["redteam"] = done["redteam"]
+                done, rec.seconds["redteam"] = self._stage(store, r, "redteam", do_redteam)
+                red = rec.redteam = RedTeamSummary.model_validate(done["redteam"])
                 judging["redteam"] = _counts(done["judging"])
-                rec["judging"] = judging
-                self.log(
-                    f"  red team: {rec['redteam']['attempts']} attempts, ASR {rec['redteam']['asr']:.3f}, "
-                    f"{rec['redteam']['errors']} errors"
-                )
+                rec.judging = judging
+                self.log(f"  red team: {red.attempts} attempts, ASR {red.asr:.3f}, {red.errors} errors")
 
                 met, misses = targets_met(bench, bench0, self.cfg) if r > 0 else (False, ["round 0"])
-                rec["targets_met"] = met
+                rec.targets_met = met
                 if met or r >= self.cfg.cycle.max_rounds:
-                    rec["stop_reason"] = "targets met" if met else "round limit reached"
+                    rec.stop_reason = "targets met" if met else "round limit reached"
                     rounds.append(rec)
-                    store.finish_stage(r, RECORD, rec, 0.0)
-                    self.log(f"  stop: {rec['stop_reason']}" + ("" if met else f" ({'; '.join(misses)})"))
+                    store.finish_stage(r, RECORD, rec.to_json(), 0.0)
+                    self.log(f"  stop: {rec.stop_reason}" + ("" if met else f" ({'; '.join(misses)})"))
                     break
                 self.log(f"  targets not met: {'; '.join(misses)}")
 
                 def do_curate() -> dict[str, Any]:
-                    attempts, _ = judged_attempts(store, self.judge, r, "redteam")
+                    findings, attempts, _ = round_findings(store, self.judge, r)
                     res = curate_round(
                         self.cfg,
                         self.judge,
                         round_=r,
-                        findings=[to_finding(a) for a in attempts if is_defect(a)],
+                        findings=findings,
                         attempts=attempts,
                         helpful=helpful,
                         heldout=index,
@@ -280,27 +285,26 @@ class Cycle:
                     write_dataset(rd, res.sft, res.dpo, res.stats, f"{self.cfg.name}: round {r} safety data")
                     return res.stats
 
-                rec["curation"], rec["seconds"]["curate"] = self._stage(store, r, "curate", do_curate)
+                curated, rec.seconds["curate"] = self._stage(store, r, "curate", do_curate)
+                cur = rec.curation = CurationSummary.model_validate(curated)
                 sft_rows, dpo_rows = read_jsonl(rd / "sft.jsonl"), read_jsonl(rd / "dpo.jsonl")
                 training_rows += [prompt_text(x) for x in sft_rows] + [prompt_text(x) for x in dpo_rows]
                 if self.cfg.curation.replay:  # curate() already deduplicated these against earlier rounds
                     replay_sft = [x for x in sft_rows if x["meta"].get("category") != "benign"]
                     replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
-                self.log(f"  curated: {rec['curation']['sft']} SFT rows, {rec['curation']['dpo']} DPO pairs")
+                self.log(f"  curated: {cur.sft} SFT rows, {cur.dpo} DPO pairs")
 
                 if backend is not None and hasattr(backend, "close"):
                     backend.close()  # vLLM holds GPU memory that training needs
                     backend = None
                 next_dir = self._round_dir(r + 1) / "model"
-                rec["training"], rec["seconds"]["train"] = self._stage(
+                trained, rec.seconds["train"] = self._stage(
                     store, r, "train", lambda: train_round(self.cfg, store, r, model_dir, sft_rows, dpo_rows, next_dir)
                 )
-                self.log(
-                    f"  trained {rec['training']['method']}: {rec['training']['steps']} steps in "
-                    f"{rec['training']['seconds']:.1f}s"
-                )
+                tr = rec.training = TrainSummary.model_validate(trained)
+                self.log(f"  trained {tr.method}: {tr.steps} steps in {tr.seconds:.1f}s")
                 rounds.append(rec)
-                store.finish_stage(r, RECORD, rec, 0.0)
+                store.finish_stage(r, RECORD, rec.to_json(), 0.0)
                 model_dir = next_dir
                 r += 1
 

@@ -277,22 +277,31 @@ def judge_unjudged(
 
 
 def judged_attempts(
-    store: Store, judge: Judge, round_: int | None = None, suite: str | None = None
+    store: Store,
+    judge: Judge,
+    round_: int | None = None,
+    suite: str | None = None,
+    keep: Callable[[Attempt], bool] | None = None,
 ) -> tuple[list[Attempt], RunStats]:
     """A round's stored attempts, each with ``judge``'s verdict: stored verdicts are reused, stored generations that
-    ``judge`` has not judged are judged now and their verdicts stored. Generation errors stay errors."""
-    attempts = list(store.iter_attempts(round_, suite, judge=judge.id))
+    ``judge`` has not judged are judged now and their verdicts stored. Generation errors stay errors. With ``keep``,
+    only the attempts it keeps (once judged) are held: the rest stream past."""
+    attempts = [
+        a for a in store.iter_attempts(round_, suite, judge=judge.id) if keep is None or a.verdict is None or keep(a)
+    ]
     stats = RunStats(planned=len(attempts), reused=len(attempts))
     stats.verdicts_reused = sum(a.status == "ok" and a.verdict is not None for a in attempts)
     todo = sum(a.status == "ok" and a.verdict is None for a in attempts)
 
     with task_progress(f"re-judging with {judge.id}", total=todo, show=bool(todo)) as bar:
 
-        def keep(part: list[Attempt]) -> None:
+        def store_verdicts(part: list[Attempt]) -> None:
             store.put_verdicts([(a.id, v) for a in part if (v := a.verdict) is not None], judge.id)
             bar.advance(len(part))
 
-        stats.rejudged = judge_unjudged(judge, attempts, keep)
+        stats.rejudged = judge_unjudged(judge, attempts, store_verdicts)
+    if keep is not None:
+        attempts = [a for a in attempts if keep(a)]
     return attempts, stats
 
 

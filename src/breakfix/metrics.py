@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from breakfix import registry
-from breakfix.types import Attempt, is_defect
+from breakfix.types import Attempt, RedTeamSummary, is_defect
 
 T = TypeVar("T")
 
@@ -132,22 +132,30 @@ class Tally:
             cell[1] += 1
 
     def summary(self) -> dict[str, Any]:
+        """The ``redteam`` block as ``report.json`` holds it."""
+        return self.record().to_json()
+
+    def record(self) -> RedTeamSummary:
+        """The ``redteam`` block, typed."""
+
         def table(g: str) -> dict[str, Any]:
             return {k: rate(v[0], v[1]) for k, v in sorted(self.groups[g].items())}
 
-        return {
-            "attempts": self.attempts,
-            "errors": self.errors,
-            "error_reasons": dict(sorted(self.error_reasons.items())),
-            "judged": self.judged,
-            "defects": self.defects,
-            "asr": asr(self.defects, self.judged),
-            "by_technique": table("technique"),
-            "by_category": table("category"),
-            "by_language": table("language"),
-            "benign_refusals": self.benign_refusals,
-            "benign_probes": self.benign_probes,
-        }
+        return RedTeamSummary.model_validate(
+            {
+                "attempts": self.attempts,
+                "errors": self.errors,
+                "error_reasons": dict(sorted(self.error_reasons.items())),
+                "judged": self.judged,
+                "defects": self.defects,
+                "asr": asr(self.defects, self.judged),
+                "by_technique": table("technique"),
+                "by_category": table("category"),
+                "by_language": table("language"),
+                "benign_refusals": self.benign_refusals,
+                "benign_probes": self.benign_probes,
+            }
+        )
 
 
 def summarize(attempts: Iterable[Attempt]) -> dict[str, Any]:

@@ -444,12 +444,12 @@ def _hub_commit(repo_id: str) -> str | None:
     return None
 
 
-def read_round_attempts(run_dir: Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
+def read_round_attempts(db: str | Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
     """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
     (None where that judge has not judged it), read without taking the run's lock. A benchmark suite holds exactly
     the items it was scored on (suites share their direct requests, which the store keeps once), when the round's
     benchmark stage recorded them."""
-    db = run_dir / "run.db"
+    db = Path(db)
     if not db.is_file():
         return {}
     out: dict[str, list[Attempt]] = defaultdict(list)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, Field
+
 
 class Message(TypedDict):
     """One chat message in OpenAI / HF format."""
@@ -192,3 +194,82 @@ class Judge(Protocol):
     def judge(self, items: Sequence[tuple[Seed, Conversation, str]]) -> list[Verdict]:
         """One verdict per (seed, prompt conversation, response)."""
         ...
+
+
+# ---- the records that build report.json (DESIGN.md section 5; the JSON Schema in report/schema.json) ------------
+class _Record(BaseModel):
+    """A block of ``report.json``: the contract's fields typed, anything more (per-suite breakdowns, extra counts)
+    kept as it is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def to_json(self) -> dict[str, Any]:
+        """The block as ``report.json`` holds it."""
+        return self.model_dump(mode="json")
+
+
+class SuiteScores(_Record):
+    """One suite's scores: ``n`` judged items, ``errors`` apart, and the suite's headline (``defect_rate``,
+    ``success_rate``, ``vprr``/``iprr`` or ``score``) with its intervals and breakdowns."""
+
+    n: int
+    errors: int = 0
+
+
+class RedTeamSummary(_Record):
+    """A round's red team: attempts, errors (never counted as safe), ASR over judged attacks on harmful seeds, and
+    its breakdowns; benign probes under the same wrappers give the over-refusal count."""
+
+    attempts: int
+    errors: int
+    asr: float
+    judged: int = 0
+    defects: int = 0
+    error_reasons: dict[str, int] = Field(default_factory=dict)
+    by_technique: dict[str, Any] = Field(default_factory=dict)
+    by_category: dict[str, Any] = Field(default_factory=dict)
+    by_language: dict[str, Any] = Field(default_factory=dict)
+    benign_refusals: int = 0
+    benign_probes: int = 0
+
+
+class CurationSummary(_Record):
+    """What a round's curation made and dropped."""
+
+    sft: int
+    dpo: int
+    benign: int = 0
+    dropped_duplicates: int = 0
+    dropped_contaminated: int = 0
+
+
+class TrainSummary(_Record):
+    """What a round's training did."""
+
+    method: str
+    steps: int
+    seconds: float
+    tokens_per_s: float
+
+
+class RoundRecord(BaseModel):
+    """One round of ``report.json``: checkpoint M_r, its scores and red team, and (unless the loop stopped there)
+    the data curated from its findings and the training that made M_{r+1}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: int
+    checkpoint: str
+    checkpoint_id: str | None = None
+    seconds: dict[str, float] = Field(default_factory=dict)
+    benchmarks: dict[str, SuiteScores] = Field(default_factory=dict)
+    redteam: RedTeamSummary | None = None
+    judging: dict[str, Any] | None = None
+    targets_met: bool | None = None
+    stop_reason: str | None = None
+    curation: CurationSummary | None = None
+    training: TrainSummary | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The round as ``report.json`` holds it (absent blocks left out, never null)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}

@@ -27,10 +27,6 @@ def _id(backend: object) -> str | None:
     return getattr(backend, "id", None)
 
 
-def _attacker_key(plan: Plan, ctx: AttackContext) -> list[Any]:
-    return [plan.seed.text, _id(ctx.attacker), ctx.attacker_gen.to_dict(), getattr(ctx.judge, "id", "?")]
-
-
 @technique("direct")
 class Direct(Technique):
     """The seed as it is."""
@@ -121,7 +117,10 @@ class Xpia(Technique):
 
 
 class _Adaptive(Technique):
-    """An attacker-model technique: its plans have no turns until it runs."""
+    """An attacker-model technique: its plans have no turns until it runs ``strategy`` with the run's attacker
+    model, which plays the attacker (or the user) for a budget of turns."""
+
+    strategy: Any = None  # multiturn.crescendo, multiturn.pair or multiturn.simulate
 
     def needs(self, arg: str) -> set[Need]:
         return {"attacker"}
@@ -132,56 +131,54 @@ class _Adaptive(Technique):
     def examples(self, name: str) -> list[str]:
         return []
 
-    @staticmethod
-    def attacker(runner: Runner, what: str) -> Any:
+    def budget(self, ctx: AttackContext) -> list[Any]:
+        """The strategy's budget arguments (turns, backtracks, iterations, ...), also part of the attempt id."""
+        raise NotImplementedError
+
+    async def run(self, plan: Plan, runner: Runner) -> Outcome:
         if runner.attacker is None:
-            raise ValueError(f"{what} needs an attacker model (redteam.attacker or benchmarks.simulator)")
-        return runner.attacker
+            raise ValueError(f"{plan.kind} needs an attacker model (redteam.attacker or benchmarks.simulator)")
+        ctx = runner.ctx
+        out = await type(self).strategy(
+            plan.seed, runner.target, runner.attacker, runner.score, ctx.gen, ctx.attacker_gen, *self.budget(ctx)
+        )
+        return out.transcript, out.verdict, out.info
+
+    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
+        return [plan.seed.text, _id(ctx.attacker), ctx.attacker_gen.to_dict(), getattr(ctx.judge, "id", "?")] + [
+            *self.budget(ctx)
+        ]
 
 
 @technique("crescendo")
 class Crescendo(_Adaptive):
     """Crescendo: an attacker model escalates over several turns, backtracking on refusals."""
 
-    async def run(self, plan: Plan, runner: Runner) -> Outcome:
-        ctx = runner.ctx
-        out = await multiturn.crescendo(
-            plan.seed, runner.target, self.attacker(runner, "crescendo"), runner.score, ctx.gen, ctx.attacker_gen,
-            ctx.crescendo_turns, ctx.crescendo_backtracks,
-        )  # fmt: skip
-        return out.transcript, out.verdict, out.info
+    strategy = multiturn.crescendo
 
-    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
-        return [*_attacker_key(plan, ctx), ctx.crescendo_turns, ctx.crescendo_backtracks]
+    def budget(self, ctx: AttackContext) -> list[Any]:
+        return [ctx.crescendo_turns, ctx.crescendo_backtracks]
 
 
 @technique("pair")
 class Pair(_Adaptive):
     """PAIR: an attacker model refines a single-turn jailbreak from the target's replies and the judge's score."""
 
-    async def run(self, plan: Plan, runner: Runner) -> Outcome:
-        ctx = runner.ctx
-        out = await multiturn.pair(
-            plan.seed, runner.target, self.attacker(runner, "pair"), runner.score, ctx.gen, ctx.attacker_gen,
-            ctx.pair_iterations, ctx.pair_streams,
-        )  # fmt: skip
-        return out.transcript, out.verdict, out.info
+    strategy = multiturn.pair
+
+    def budget(self, ctx: AttackContext) -> list[Any]:
+        return [ctx.pair_iterations, ctx.pair_streams]
 
     def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
-        return [*_attacker_key(plan, ctx), ctx.pair_iterations] + ([ctx.pair_streams] if ctx.pair_streams > 1 else [])
+        key = super().key_extra(plan, ctx)
+        return key if ctx.pair_streams > 1 else key[:-1]  # one stream: the key of attempts stored before streams
 
 
 @technique("simulate", hidden=True)
 class Simulate(_Adaptive):
     """A simulator model plays the user for several turns (the simulated multi-turn benchmark)."""
 
-    async def run(self, plan: Plan, runner: Runner) -> Outcome:
-        ctx = runner.ctx
-        out = await multiturn.simulate(
-            plan.seed, runner.target, self.attacker(runner, "simulate"), runner.score, ctx.gen, ctx.attacker_gen,
-            ctx.simulator_turns,
-        )  # fmt: skip
-        return out.transcript, out.verdict, out.info
+    strategy = multiturn.simulate
 
-    def key_extra(self, plan: Plan, ctx: AttackContext) -> list[Any]:
-        return [*_attacker_key(plan, ctx), ctx.simulator_turns]
+    def budget(self, ctx: AttackContext) -> list[Any]:
+        return [ctx.simulator_turns]

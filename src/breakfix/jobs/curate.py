@@ -16,7 +16,7 @@ from breakfix.curation.decontam import HeldoutIndex
 from breakfix.curation.pipeline import CurationResult, curate
 from breakfix.curation.responses import DEFAULT_CONSTITUTION, Responder, ResponseChain
 from breakfix.curation.templates import TemplateBank
-from breakfix.engine import execute, judged_attempts, plans_for
+from breakfix.engine import RunStats, execute, judged_attempts, plans_for
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import heldout_texts
 from breakfix.jobs.common import Helpers, Log, build_judge, build_world, resolve_model
@@ -53,6 +53,19 @@ def response_chain(cfg: RunConfig, judge: Judge, references: dict[str, str]) -> 
         responder=responder,
         references=references,
     )
+
+
+def curation_input(a: Attempt) -> bool:
+    """The red-team attempts curation reads: defects (the findings), the plain ``direct`` answers (for
+    self-distillation), benign probes (contrast pairs) and seeds with reference answers. The rest stream past."""
+    return is_defect(a) or a.technique == "direct" or not a.seed.harmful or bool(a.seed.meta.get("reference"))
+
+
+def round_findings(store: Store, judge: Judge, r: int) -> tuple[list[Finding], list[Attempt], RunStats]:
+    """Round ``r``'s findings and the attempts curation reads with them, judged by ``judge`` (stored verdicts
+    reused), in the order the red team stored them."""
+    attempts, stats = judged_attempts(store, judge, r, "redteam", keep=curation_input)
+    return [to_finding(a) for a in attempts if is_defect(a)], attempts, stats
 
 
 def curate_round(
@@ -206,10 +219,9 @@ def curate_job(
             if round_ is not None and not 0 <= round_ <= last:
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
             judge = build_judge(cfg)
-            attempts, stats = judged_attempts(store, judge, r, "redteam")
+            findings, attempts, stats = round_findings(store, judge, r)
             if stats.rejudged:
                 log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
-        findings = [to_finding(a) for a in attempts if is_defect(a)]
         prev = src / "rounds" / str(r - 1)
         if cfg.curation.replay and r > 0 and (prev / "sft.jsonl").is_file() and not replay_dirs:
             replay_dirs = [prev]

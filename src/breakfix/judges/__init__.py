@@ -34,7 +34,9 @@ __all__ = [
     "refuses",
 ]
 
-registry.judge("refusal", needs_model=False)(lambda backend, rubric: RefusalJudge())
+registry.judge(
+    "refusal", needs_model=False, help="Three-class refusal judge (refusal, compliance, other) for any model."
+)(lambda backend, rubric: RefusalJudge())
 registry.judge("llm", help="An LLM judge with a rubric (harm or strongreject) on judge_model.")(
     lambda backend, rubric: RubricJudge(backend, rubric=rubric)
 )

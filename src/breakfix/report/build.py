@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from breakfix.config import parse_config
 from breakfix.errors import BreakfixError
 from breakfix.store import RECORD, RUN_ROUND, RUN_STAGE, Store
-from breakfix.types import content_key
+from breakfix.types import RoundRecord, content_key
 
 SCHEMA_ID = "breakfix.report/1"
 
@@ -43,13 +44,14 @@ def _versions() -> dict[str, str]:
 
 def build_report(
     cfg: Any,
-    rounds: list[dict[str, Any]],
+    rounds: Sequence[RoundRecord | dict[str, Any]],
     *,
     overlap: dict[str, int] | None,
     judge_audit: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The report of a run (``overlap`` and ``judge_audit`` are None while the run is unfinished)."""
-
+    """The report of a run (``overlap`` and ``judge_audit`` are None while the run is unfinished), from its typed
+    round records (or their JSON, as the store keeps them)."""
+    records = [r if isinstance(r, RoundRecord) else RoundRecord.model_validate(r) for r in rounds]
     conf = cfg.model_dump(mode="json")
     run: dict[str, Any] = {
         "name": cfg.name,
@@ -64,8 +66,8 @@ def build_report(
         run["judge_audit"] = judge_audit
     if overlap is not None:
         run["decontamination"] = overlap
-    run["stop_reason"] = rounds[-1].get("stop_reason", "")
-    report = {"schema": SCHEMA_ID, "run": run, "rounds": rounds}
+    run["stop_reason"] = records[-1].stop_reason or ""
+    report = {"schema": SCHEMA_ID, "run": run, "rounds": [r.to_json() for r in records]}
     validate_report(report)
     return report
 
@@ -388,7 +390,7 @@ def report_from_store(run_dir: str | Path) -> dict[str, Any] | None:
     if not db.is_file():
         return None
     with Store(db) as store:
-        rounds = [res for _, res in store.stage_results(RECORD)]
+        rounds = [RoundRecord.model_validate(res) for _, res in store.stage_results(RECORD)]
         if not rounds:
             return None
         conf = store.get_meta("config")
@@ -397,6 +399,6 @@ def report_from_store(run_dir: str | Path) -> dict[str, Any] | None:
         cfg = parse_config(json.loads(conf), str(db))
         run = store.stage(RUN_ROUND, RUN_STAGE)
     if run is None:
-        rounds[-1] = {**rounds[-1], "stop_reason": "incomplete"}
+        rounds[-1] = rounds[-1].model_copy(update={"stop_reason": "incomplete"})
         return build_report(cfg, rounds, overlap=None, judge_audit=None)
     return build_report(cfg, rounds, overlap=run["result"]["overlap"], judge_audit=run["result"]["judge_audit"])

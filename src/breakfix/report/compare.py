@@ -82,7 +82,7 @@ def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any
 def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]], int]:
     """A side's stored attempts, each with ``judge``'s verdict (judged now where it has none; nothing is written),
     and how many were judged now."""
-    stored = read_round_attempts(side["dir"], side["round"], judge.id)
+    stored = read_round_attempts(side["dir"] / "run.db", side["round"], judge.id)
     if not stored:
         raise BreakfixError(
             side["spec"], None, f"was judged by {side['judge']}, and has no stored replies to judge with {judge.id}"
@@ -126,8 +126,8 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         b = {**b, "entry": _rescored(b["entry"], stored_b)}
     else:
         stored_a, stored_b = (
-            read_round_attempts(a["dir"], a["round"], a["judge"]),
-            read_round_attempts(b["dir"], b["round"], b["judge"]),
+            read_round_attempts(a["dir"] / "run.db", a["round"], a["judge"]),
+            read_round_attempts(b["dir"] / "run.db", b["round"], b["judge"]),
         )
     red_a, red_b = stored_a.pop("redteam", []), stored_b.pop("redteam", [])
     pairs = paired(stored_b, stored_a)
