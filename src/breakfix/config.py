@@ -136,7 +136,7 @@ class ModelRef(_Strict):
         return self
 
 
-DEFAULT_JUDGE_NOTE = "judge: refusal (default for models other than the demo; set judge: or --judge)"
+DEFAULT_JUDGE_NOTE = "judge: refusal (default for models without a judge of their own; set judge: or --judge)"
 
 
 def needs_model(judge: str) -> bool:
@@ -427,22 +427,21 @@ class RunConfig(_Strict):
         entry = self.model_entry
         return self.world or (entry.meta.get("world") if entry else None) or DEFAULT_WORLD
 
+    def _own_judge(self) -> str | None:
+        """The registered model's own judge, when that model is the target."""
+        entry = self.model_entry
+        return entry.meta.get("judge") if entry is not None and self.redteam.target is None else None
+
     @property
     def judge_name(self) -> str:
         """The judge this run uses: ``judge``, else the registered model's own judge (the demo judge for the demo
         model: the only model whose harmful replies it recognises) when the model is the target, else
         ``refusal``."""
-        if self.judge is not None:
-            return self.judge
-        entry = self.model_entry
-        own = entry.meta.get("judge") if entry is not None and self.redteam.target is None else None
-        return own or "refusal"
+        return self.judge or self._own_judge() or "refusal"
 
     def judge_note(self) -> str | None:
-        """The line to print when the judge was chosen by default for a model other than the demo."""
-        if self.judge is not None or self.judge_name == "demo":
-            return None
-        return DEFAULT_JUDGE_NOTE
+        """The line to print when the refusal judge was chosen by default."""
+        return DEFAULT_JUDGE_NOTE if self.judge is None and self._own_judge() is None else None
 
 
 def _first_error(e: ValidationError) -> tuple[str, str]:

@@ -38,7 +38,7 @@ class Seed:
         text: The request itself.
         category: Harm category id from the taxonomy (for example ``"S9"``) or ``"benign"``.
         language: ISO 639-1 code.
-        source: Where the seed came from (for example ``"demo"``).
+        source: Where the seed came from (a file, a dataset, a world; empty when unknown).
         split: ``"train"``, ``"redteam"`` or ``"heldout"``.
         meta: Extra facts (``kind``, ``expected`` answer for capability tasks, ``task`` phrase, ...).
     """
@@ -47,7 +47,7 @@ class Seed:
     text: str
     category: str
     language: str = "en"
-    source: str = "demo"
+    source: str = ""
     split: Split = "redteam"
     meta: dict[str, Any] = field(default_factory=dict)
 
