@@ -60,8 +60,8 @@ def _seed_file(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_vocab_model, tmp_path):
+    from breakfix.benchmarks.job import bench_job
     from breakfix.config import load_config
-    from breakfix.jobs.bench import bench_job
     from breakfix.store import checkpoint_id
 
     config = tmp_path / "run.yaml"
@@ -128,8 +128,8 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
 
 
 def _bench(tiny_model: Path, out: Path, judge: str) -> dict:
+    from breakfix.benchmarks.job import bench_job
     from breakfix.config import parse_config
-    from breakfix.jobs.bench import bench_job
 
     cfg = parse_config({"judge": judge})
     lines: list[str] = []
@@ -159,8 +159,8 @@ def test_bench_twice_with_two_judges_gives_each_judges_numbers_and_generates_onc
 
 
 def test_compare_scores_both_sides_with_one_judge(small_run, tmp_path):
+    from breakfix.benchmarks.job import bench_job
     from breakfix.config import load_config
-    from breakfix.jobs.bench import bench_job
     from breakfix.report.compare import compare
 
     config, run, report = small_run
@@ -191,9 +191,9 @@ def test_a_run_dir_keyed_by_the_old_checkpoint_ids_is_refused_with_one_line(tiny
     from conftest import small_config
     from test_store import _version_2_store
 
+    from breakfix.benchmarks.job import bench_job
     from breakfix.config import parse_config
     from breakfix.errors import BreakfixError
-    from breakfix.jobs.bench import bench_job
     from breakfix.redteam import redteam_job
 
     out = tmp_path / "old"
