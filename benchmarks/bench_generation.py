@@ -20,9 +20,9 @@ def main() -> None:
 
     from breakfix.backends.base import GenerationConfig
     from breakfix.backends.hf import HFBackend
-    from breakfix.benchmarks.suites import suite_plans
     from breakfix.demo.model import build_demo_model
     from breakfix.demo.world import DemoWorld
+    from breakfix.jobs.bench import suite_plans
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", default=None)

@@ -38,9 +38,9 @@ def main() -> None:
     from breakfix.backends.base import GenerationConfig
     from breakfix.backends.hf import HFBackend
     from breakfix.backends.vllm import VLLMBackend
-    from breakfix.benchmarks.suites import suite_plans
     from breakfix.demo.model import build_demo_model
     from breakfix.demo.world import DemoWorld
+    from breakfix.jobs.bench import suite_plans
 
     model = a.model or str(build_demo_model())
     plans = [p for ps in suite_plans(DemoWorld(), ["harmful", "jailbreak", "capability"]).values() for p in ps]
