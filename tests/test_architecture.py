@@ -89,6 +89,16 @@ def test_config_names_are_checked_against_the_registry():
         assert "unknown" in e.value.reason and "known:" in e.value.reason
 
 
+def test_an_ensemble_member_is_a_single_judge():
+    members = [{"judge": "ensemble", "model": {"kind": "openai", "model": "m", "base_urls": ["http://x/v1"]}},
+               {"judge": "refusal"}]  # fmt: skip
+    with pytest.raises(BreakfixError) as e:
+        parse_config({"judge": "ensemble", "judge_ensemble": {"members": members}}, "c.yaml")
+    assert e.value.field == "judge_ensemble.members.0.judge" and "single judges" in e.value.reason
+    cfg = parse_config({"judge": "ensemble", "judge_ensemble": {"members": [{"judge": "refusal"}, {"judge": "demo"}]}})
+    assert cfg.judge_name == "ensemble"
+
+
 def test_a_name_registered_twice_from_elsewhere_is_refused():
     registry.load()
     with registry._from("plug-in other"), pytest.raises(ValueError, match="already registered by breakfix"):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from breakfix import registry
 from breakfix.backends.base import GenerationConfig
-from breakfix.engine import check_technique
+from breakfix.engine import check_technique, judge_needs_model
 from breakfix.errors import BreakfixError
 from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config
 
@@ -139,11 +139,6 @@ class ModelRef(_Strict):
 DEFAULT_JUDGE_NOTE = "judge: refusal (default for models without a judge of their own; set judge: or --judge)"
 
 
-def needs_model(judge: str) -> bool:
-    """Whether the registered judge ``judge`` runs on a judge model."""
-    return bool(registry.get("judge", judge).meta.get("needs_model", True))
-
-
 class JudgeSpec(_Strict):
     """One member of a judge ensemble: a judge, its model (for model judges) and its rubric (for ``llm``)."""
 
@@ -154,11 +149,13 @@ class JudgeSpec(_Strict):
     @field_validator("judge")
     @classmethod
     def _known(cls, v: str) -> str:
+        if v == "ensemble":
+            raise ValueError("an ensemble's members are single judges")
         return _registered("judge", v)
 
     @model_validator(mode="after")
     def _model(self) -> JudgeSpec:
-        if needs_model(self.judge) and self.model is None:
+        if judge_needs_model(self.judge) and self.model is None:
             raise ValueError(f"judge {self.judge!r} needs a model")
         return self
 
@@ -385,7 +382,7 @@ class RunConfig(_Strict):
         if self.judge == "ensemble":
             if self.judge_ensemble is None:
                 raise ValueError("judge 'ensemble' needs judge_ensemble")
-        elif self.judge is not None and needs_model(self.judge) and self.judge_model is None:
+        elif self.judge is not None and judge_needs_model(self.judge) and self.judge_model is None:
             raise ValueError(f"judge {self.judge!r} needs judge_model")
         return self
 
@@ -414,7 +411,7 @@ class RunConfig(_Strict):
     @field_validator("judge")
     @classmethod
     def _judge(cls, v: str | None) -> str | None:
-        return v if v in (None, "ensemble") else _registered("judge", v)  # type: ignore[arg-type]
+        return v if v is None else _registered("judge", v)
 
     @property
     def model_entry(self) -> registry.Entry | None:

@@ -185,7 +185,7 @@ class Cycle:
             heldout = heldout_texts(self.cfg, self.world)
             index = HeldoutIndex(heldout)
             self.log(f"red team: {len(redteam_seed_list)} seeds from {seed_source}; judge {self.judge.id}")
-            helpers = Helpers.build(self.cfg)  # once per run, not once per round
+            helpers = Helpers(self.cfg)  # once per run, not once per round
             helpful = helpful_rows(self.cfg, self.world)
 
             model_dir = self._base_model()

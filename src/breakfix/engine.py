@@ -119,13 +119,17 @@ def plans_for(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int 
     return list(iter_plans(seeds, techniques, seed_value))
 
 
+def judge_needs_model(name: str) -> bool:
+    """Whether the registered judge ``name`` runs on a judge model (its ``needs_model``; model judges by default)."""
+    return bool(registry.get("judge", name).meta.get("needs_model", True))
+
+
 def make_judge(name: str, model: Any, rubric: str, seed: int = 0) -> Judge:
     """The registered judge ``name`` (on the judge model ``model``, a ``ModelRef``, when it needs one)."""
-    entry = registry.get("judge", name)
-    needs = entry.meta.get("needs_model", True)
+    needs = judge_needs_model(name)
     if needs and model is None:
         raise ValueError(f"judge {name!r} needs a model")
-    return entry.obj(build_backend(model, seed) if needs else None, rubric)
+    return registry.get("judge", name).obj(build_backend(model, seed) if needs else None, rubric)
 
 
 def build_judge(cfg: Any) -> Judge:

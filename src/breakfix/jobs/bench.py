@@ -115,7 +115,7 @@ def bench_job(
             log(DEFAULT_JUDGE_NOTE)
     judge = build_judge(cfg)
     gen = cfg.generation.config()
-    simulator = Helpers.build(cfg).simulator
+    simulator = Helpers(cfg).simulator
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"judge": judge.id, "suites": list(suites), "generation": gen.to_dict()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,39 +79,39 @@ def spec_model_entry(spec: str) -> registry.Entry | None:
 
 def check_model(cfg: RunConfig, path: Path | str) -> None:
     """Check a local model dir and its tokenizer before anything is written (a hub id is left to transformers)."""
-    if isinstance(path, Path) and path.exists():
-        check_model_dir(path, allow_pickle=cfg.model.allow_pickle)
-        load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
-    elif isinstance(path, Path):
+    if isinstance(path, Path):
         check_model_dir(path, allow_pickle=cfg.model.allow_pickle)  # a path that does not exist: one line
+        load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
 
 
-@dataclass
 class Helpers:
-    """A run's helper models, built once: the red team's attacker and converter model, the benchmark's simulated
-    user, and curation's translator. Each is None when the config names none."""
+    """A run's helper models: the red team's attacker and converter model, the benchmark's simulated user, and
+    curation's translator (default: the converter model). Each is built when first asked for, then kept for the
+    run, not rebuilt each round; each is None when the config names none."""
 
-    attacker: Backend | AsyncBackend | None = None
-    converter_model: Backend | AsyncBackend | None = None
-    simulator: Backend | AsyncBackend | None = None
-    translator: AsyncBackend | None = None
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
 
-    @classmethod
-    def build(cls, cfg: RunConfig) -> Helpers:
-        rt = cfg.redteam
+    def _make(self, ref: Any) -> Any:
+        return build_backend(ref, self.cfg.seed) if ref is not None else None
 
-        def make(ref: Any) -> Any:
-            return build_backend(ref, cfg.seed) if ref is not None else None
+    @cached_property
+    def attacker(self) -> Backend | AsyncBackend | None:
+        return self._make(self.cfg.redteam.attacker)
 
-        converter = make(rt.converter_model)
-        translator_ref = cfg.curation.translator
-        translator = make(translator_ref) if translator_ref is not None else converter
-        return cls(
-            attacker=make(rt.attacker),
-            converter_model=converter,
-            simulator=make(cfg.benchmarks.simulator),
-            translator=as_async(translator) if translator is not None else None,
-        )
+    @cached_property
+    def converter_model(self) -> Backend | AsyncBackend | None:
+        return self._make(self.cfg.redteam.converter_model)
+
+    @cached_property
+    def simulator(self) -> Backend | AsyncBackend | None:
+        return self._make(self.cfg.benchmarks.simulator)
+
+    @cached_property
+    def translator(self) -> AsyncBackend | None:
+        own = self._make(self.cfg.curation.translator)
+        model = own if own is not None else self.converter_model
+        return as_async(model) if model is not None else None
 
 
 def attack_context(cfg: RunConfig, target: Backend | AsyncBackend, judge: Judge, helpers: Helpers) -> AttackContext:

@@ -265,7 +265,7 @@ def curate_job(
         heldout=index,
         replay_sft=replay_sft,
         replay_dpo=replay_dpo,
-        translator=Helpers.build(cfg).translator,
+        translator=Helpers(cfg).translator,
     )
     out = Path(out)
     write_dataset(out, res.sft, res.dpo, res.stats, f"{cfg.name}: safety data from {src.name}")

@@ -111,9 +111,10 @@ def _target(cfg: RunConfig, log: Log) -> tuple[Any, str]:
     ref = cfg.redteam.target
     if ref is None:
         ref = cfg.model.ref(resolve_model(cfg.model.path, log))
-    if not registry.get("backend", ref.kind).meta.get("local"):
-        return build_backend(ref, cfg.seed), f"{ref.kind}:{ref.model or ref.path}"
-    return build_backend(ref, cfg.seed), checkpoint_id(ref.path or "")
+    local = registry.get("backend", ref.kind).meta.get("local")
+    return build_backend(ref, cfg.seed), checkpoint_id(
+        ref.path or ""
+    ) if local else f"{ref.kind}:{ref.model or ref.path}"
 
 
 def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World | None = None) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = attack_context(cfg, target, build_judge(cfg), Helpers.build(cfg))
+    ctx = attack_context(cfg, target, build_judge(cfg), Helpers(cfg))
     if note := cfg.judge_note():
         log(note)
     log(f"red team: {len(seeds)} seeds x {len(techniques)} techniques against {target.id} (judge {ctx.judge.id})")
