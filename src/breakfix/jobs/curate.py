@@ -206,6 +206,7 @@ def curate_job(
     configured judge has not judged are judged now (and the verdicts stored)."""
     src = Path(source)
     attempts: list[Attempt] = []
+    judge: Judge | None = None
     replay_dirs = [Path(d) for d in replay]
     if src.is_dir():
         if not (src / "run.db").is_file():
@@ -243,7 +244,7 @@ def curate_job(
                 raise BreakfixError(str(d), name, "missing: not a curated dataset dir")
             rows += [x for x in read_jsonl(d / name) if (x.get("meta") or {}).get("category") != "benign"]
     world = world or build_world(cfg)
-    judge = build_judge(cfg)  # with overrides applied (they touch curation only)
+    judge = judge or build_judge(cfg)  # built once: the overrides touch curation only
     helpful = helpful_rows(cfg, world)
     index = HeldoutIndex(heldout_texts(cfg, world))
     references: dict[str, str] = {}
