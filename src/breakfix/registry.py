@@ -139,10 +139,9 @@ def load() -> None:
 
 def get(kind: str, name: str) -> Entry:
     """The entry of ``kind`` called ``name``; ``UnknownName`` lists the known ones."""
-    load()
-    found = _entries[kind].get(name)
+    found = find(kind, name)
     if found is None:
-        known = ", ".join(sorted(n for n, e in _entries[kind].items() if not e.meta.get("hidden")))
+        known = ", ".join(names(kind))
         broken = f"; plug-ins that failed to load: {'; '.join(o for o, _ in _failed)}" if _failed else ""
         raise UnknownName(f"unknown {kind} {name!r}; known: {known or 'none'}{broken}")
     return found
