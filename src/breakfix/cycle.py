@@ -36,7 +36,7 @@ from breakfix.jobs.common import (
     resolve_model,
 )
 from breakfix.jobs.curate import curate_round, helpful_rows, round_findings
-from breakfix.jobs.redteam import redteam, redteam_seeds
+from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques
 from breakfix.jobs.train import train_round
 from breakfix.metrics import score_suites
 from breakfix.progress import console
@@ -166,6 +166,7 @@ class Cycle:
         if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
             check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
+        techniques = redteam_techniques(self.cfg, self.world)
         refuse_legacy_store(self.out / "run.db")
         if note := self.cfg.judge_note():
             self.log(note)
@@ -242,7 +243,7 @@ class Cycle:
                 def do_redteam() -> dict[str, Any]:
                     summary, stats = redteam(
                         redteam_seed_list,
-                        self.cfg.redteam.effective_techniques(),
+                        techniques,
                         attack_context(self.cfg, get_backend(), self.judge, helpers),
                         store,
                         checkpoint=ckpt,

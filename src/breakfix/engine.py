@@ -251,12 +251,25 @@ class RunStats:
         }
 
 
+def choice_verdict(pick: int, answer: int) -> Verdict:
+    """The verdict of a multiple-choice item scored by log-likelihood: no judge reads a pick."""
+    return Verdict(refusal=False, harmful=False, severity=0, category="benign", label="compliance",
+                   rationale=f"log-likelihood pick {pick}, answer {answer}", judge="choice")  # fmt: skip
+
+
+def decided_verdict(a: Attempt) -> Verdict | None:
+    """The verdict an attempt's own facts decide (an XPIA canary, a multiple-choice pick), or None for the judge."""
+    if "canary" in a.info:
+        return canary_verdict(a.seed, a.response, a.info["canary"])
+    if "choice" in a.info:
+        return choice_verdict(int(a.info["choice"]), int(a.seed.meta.get("answer", -1)))
+    return None
+
+
 def judge_attempts(judge: Judge, attempts: Sequence[Attempt]) -> list[Verdict]:
     """Verdicts on finished attempts: the canary check for XPIA attempts (their ``info`` holds the canary), the
     judge's batch call for the rest."""
-    out: list[Verdict | None] = [
-        canary_verdict(a.seed, a.response, a.info["canary"]) if "canary" in a.info else None for a in attempts
-    ]
+    out: list[Verdict | None] = [decided_verdict(a) for a in attempts]
     rest = [i for i, v in enumerate(out) if v is None]
     if rest:
         got = judge.judge([(attempts[i].seed, attempts[i].prompt, attempts[i].response) for i in rest])
@@ -348,8 +361,8 @@ class Runner:
     async def verdict(self, a: Attempt) -> Verdict | None:
         """A finished attempt's verdict by this run's judge: the canary check, or the async judge; None leaves it
         to the batch judge at the next flush."""
-        if "canary" in a.info:
-            return canary_verdict(a.seed, a.response, a.info["canary"])
+        if (decided := decided_verdict(a)) is not None:
+            return decided
         if self.ajudge is not None:
             return await self.ajudge(a.seed, a.prompt, a.response)
         return None

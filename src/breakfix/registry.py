@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 KINDS = ("technique", "judge", "suite", "backend", "world", "model", "persona")
 GROUP = "breakfix.plugins"
 # imported by name (not statically: the registry sits below the stages that register into it)
-BUILTIN_PACKAGES = ("breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends")
+BUILTIN_PACKAGES = ("breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends", "breakfix.worlds")
 
 T = TypeVar("T")
 _INSTANCES = ("technique", "suite")  # a decorated class of these kinds is registered as its one instance

