@@ -61,10 +61,14 @@ def demo(
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config.")],
     out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")],
+    max_new_tokens: MaxNewTokens = None,
+    limit: Limit = None,
+    template_path: TemplatePath = None,
 ) -> None:
     """Run (or resume) the break-fix cycle described by a YAML config."""
     try:
-        _run(load_config(config), out)
+        data = _overlay(read_config_data(config), max_new_tokens, limit, template_path)
+        _run(parse_config(data, str(config)), out)
     except BreakfixError as e:
         _fail(e)
 
@@ -105,7 +109,10 @@ def redteam(
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable with the endpoint's API key.")] = None,
     persona: Annotated[str | None, typer.Option(help="Adversary preset: low_skill or intermediate.")] = None,
     technique: Annotated[list[str] | None, typer.Option(help="A technique (repeatable).")] = None,
-    seeds: Annotated[list[Path] | None, typer.Option(help="Seed file: JSONL or PyRIT .prompt (repeatable).")] = None,
+    seeds: Annotated[
+        list[str] | None,
+        typer.Option(help="Seed file: JSONL, CSV, TXT, PyRIT .prompt or <loader>:<path> (repeatable)."),
+    ] = None,
     language: Annotated[list[str] | None, typer.Option(help="Seed language to keep (repeatable).")] = None,
     judge: Annotated[
         str | None,
@@ -115,6 +122,9 @@ def redteam(
         ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
+    max_new_tokens: MaxNewTokens = None,
+    limit: Limit = None,
+    template_path: TemplatePath = None,
 ) -> None:
     """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category
     and language; store every attempt and write findings.jsonl and redteam.json. Re-running resumes."""
@@ -124,7 +134,7 @@ def redteam(
 
     try:
         source = str(config) if config else "command line"
-        data = _config_data(config)
+        data = _overlay(_config_data(config), max_new_tokens, limit, template_path)
         rt = data.setdefault("redteam", {})
         if model is not None:
             data.setdefault("model", {})["path"] = model
@@ -157,7 +167,17 @@ def redteam(
 @app.command()
 def bench(
     model: Annotated[str, typer.Option(help="A model dir, hub id, RUN_DIR@ROUND, or 'demo'.")] = "demo",
-    suite: Annotated[list[str] | None, typer.Option(help="A suite (repeatable; default: the config's).")] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A suite, or NAME=<loader>:<file> to score that file as the suite (repeatable; default: the config's)."
+        ),
+    ] = None,
+    world: Annotated[
+        str | None, typer.Option(help="Where the suites come from: a registered world, or a config with files:.")
+    ] = None,
+    max_new_tokens: MaxNewTokens = None,
+    limit: Limit = None,
     baseline: Annotated[str | None, typer.Option(help="Compare with this checkpoint (paired McNemar test).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Where bench.db and bench.json go.")] = Path("runs/bench"),
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config: model, judge.")] = None,
@@ -178,16 +198,21 @@ def bench(
     from breakfix.suites.gate import check_gates, metric_value, parse_gate, write_junit
 
     try:
-        data = _config_data(config)
+        from breakfix.jobs.bench import file_suite
+
+        data = _overlay(_config_data(config), max_new_tokens, limit)
+        _world_data(data, world)
         if judge:
             data["judge"] = judge
+        extra = dict(file_suite(s) for s in suite or [] if "=" in s)
         if suite:
-            data.setdefault("benchmarks", {})["suites"] = suite
+            data.setdefault("benchmarks", {})["suites"] = [s.partition("=")[0] for s in suite]
         cfg = parse_config(data, str(config) if config else "command line")
         gates = [parse_gate(g, True) for g in fail_above or []] + [parse_gate(g, False) for g in fail_below or []]
         result = bench_job(
-            cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m), world=build_world(cfg)
-        )
+            cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
+            world=build_world(cfg), extra=extra,
+        )  # fmt: skip
         gate_results = check_gates(result["model"]["benchmarks"], gates)
     except BreakfixError as e:
         _fail(e)
@@ -218,6 +243,49 @@ def bench(
     typer.echo(f"wrote {out / 'bench.json'}")
     if any(not g["passed"] for g in gate_results):
         raise typer.Exit(1)
+
+
+MaxNewTokens = Annotated[int | None, typer.Option(help="New tokens per reply at most (generation.max_new_tokens).")]
+Limit = Annotated[
+    int | None, typer.Option(help="Items per suite and red-team seeds at most (a sample stratified by category).")
+]
+TemplatePath = Annotated[
+    list[str] | None, typer.Option(help="PyRIT template YAML file or folder for the red team (repeatable).")
+]
+
+
+def _overlay(
+    data: dict[str, Any],
+    max_new_tokens: int | None = None,
+    limit: int | None = None,
+    template_path: list[str] | None = None,
+) -> dict[str, Any]:
+    """Lay the speed and size options over a config mapping (before its one parse)."""
+    if max_new_tokens is not None:
+        data.setdefault("generation", {})["max_new_tokens"] = max_new_tokens
+    if limit is not None:
+        data.setdefault("benchmarks", {})["limit"] = limit
+        data.setdefault("redteam", {})["limit"] = limit
+    if template_path:
+        rt = data.setdefault("redteam", {})
+        rt["template_paths"] = list(rt.get("template_paths") or []) + list(template_path)
+    return data
+
+
+def _world_data(data: dict[str, Any], world: str | None) -> None:
+    """``--world``: a registered world's name, or a YAML config whose ``world`` and ``files`` blocks are taken."""
+    if world is None:
+        return
+    if world.endswith((".yaml", ".yml")) or Path(world).is_file():
+        other = read_config_data(world)
+        if "files" not in other and "world" not in other:
+            raise BreakfixError(world, "world", "this config names no world and has no files: block")
+        for key in ("world", "files"):
+            if key in other:
+                data[key] = other[key]
+        data.setdefault("world", "files" if "files" in other else other.get("world"))
+    else:
+        data["world"] = world
 
 
 def _config_data(config: Path | None) -> dict[str, Any]:
@@ -474,6 +542,74 @@ def compare(
     if out is not None:
         write_json(out, result)
         typer.echo(f"wrote {out}")
+
+
+datasets_app = typer.Typer(
+    no_args_is_help=False, invoke_without_command=True, help="The dataset loaders, and the world a config builds."
+)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.callback()
+def datasets(ctx: typer.Context) -> None:
+    """List the loaders a files: config names (harmful and benign prompts, templates, openers, capability sets)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from breakfix.attacks.templates import TEMPLATE_LOADERS
+    from breakfix.seeds.capability import CAPABILITY_HELP
+    from breakfix.seeds.public import LOADER_HELP
+
+    groups = [
+        ("files.harmful / files.benign / --seeds", LOADER_HELP),
+        ("files.templates", TEMPLATE_LOADERS),
+        ("files.openers", {"text": "one opening turn a line", "jsonl": "rows with text",
+                           "pyrit": "a PyRIT .prompt of jailbreak text (the skeleton key)"}),
+        ("files.capability / --suite capability=", CAPABILITY_HELP),
+        ("files.documents / files.protected", {"(path)": "a .txt file, a folder of them, or a JSONL of name/text"}),
+    ]  # fmt: skip
+    for title, loaders in groups:
+        typer.echo(title)
+        for name, help_ in loaders.items():
+            typer.echo(f"  {name:<12} {help_}")
+
+
+@datasets_app.command("prepare")
+def datasets_prepare(
+    config: Annotated[Path, typer.Argument(help="A run config with world: files and a files: block.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write world.json here (default: beside nothing).")] = None,
+) -> None:
+    """Load, split and decontaminate a config's world; print the split counts by source, category and language, the
+    overlaps dropped and a sample row per suite; write them as world.json. Nothing is generated."""
+    from breakfix.jobs.common import build_world
+    from breakfix.store import write_json
+
+    try:
+        cfg = load_config(config)
+        world = build_world(cfg)
+        describe = getattr(world, "describe", None)
+        if describe is None:
+            raise BreakfixError(str(config), "world", f"the {cfg.world_name} world does not describe its splits")
+        info = describe(cfg.benchmarks.suites)
+    except BreakfixError as e:
+        _fail(e)
+        return
+    for kind in ("harmful", "benign"):
+        for split in ("redteam", "heldout"):
+            c = info[kind][split]
+            typer.echo(f"{kind} {split}: {c['n']} | sources {c['by_source']} | categories {c['by_category']} | "
+                       f"languages {c['by_language']}")  # fmt: skip
+    t = info["templates"]
+    typer.echo(f"templates: {len(t['redteam'])} red team, {len(t['heldout'])} held out; openers {info['openers']}")
+    typer.echo(f"capability: {info['capability']['n']} items {info['capability']['by_source']}; documents "
+               f"{info['documents']}, protected {info['protected']}")  # fmt: skip
+    typer.echo(f"overlaps dropped from the red-team split: {info['overlaps_dropped']}")
+    typer.echo(f"suite items: {info.get('suites', {})} (a suite with none is absent from reports)")
+    for suite, row in info["samples"].items():
+        typer.echo(f"sample {suite}: {json.dumps(row, ensure_ascii=False)[:400]}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "world.json", info)
+        typer.echo(f"wrote {out / 'world.json'}")
 
 
 @app.command()

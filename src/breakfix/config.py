@@ -136,7 +136,10 @@ class ModelRef(_Strict):
         return self
 
 
-DEFAULT_JUDGE_NOTE = "judge: refusal (default for models without a judge of their own; set judge: or --judge)"
+DEFAULT_JUDGE_NOTE = (
+    "judge: refusal (default for models without a judge of their own; set judge: or --judge). It measures refusal, "
+    "not harm: any reply that does not refuse a harmful prompt counts as a defect"
+)
 
 
 class JudgeSpec(_Strict):
@@ -185,6 +188,7 @@ class RedteamConfig(_Strict):
     )
     languages: list[str] = Field(default_factory=lambda: ["en", "es"])
     template_paths: list[str] = Field(default_factory=list, description="PyRIT template YAML files or folders")
+    limit: int | None = Field(None, ge=1, description="seeds at most (a sample stratified by category; --limit)")
     target: ModelRef | None = Field(None, description="what `breakfix redteam` attacks (default: model)")
     attacker: ModelRef | None = None
     converter_model: ModelRef | None = None
@@ -254,6 +258,7 @@ class BenchConfig(_Strict):
             _registered("suite", name)
         return v
 
+    limit: int | None = Field(None, ge=1, description="items per suite at most (stratified by category; --limit)")
     simulator: ModelRef | None = Field(None, description="a model that plays the user in the multiturn suite")
     simulator_turns: int = Field(3, ge=1, le=20)
 
@@ -385,8 +390,6 @@ class FilesConfig(_Strict):
     helpful: list[str] = Field(default_factory=list, description="chat data to mix into training (JSONL)")
     capability: list[str] = Field(default_factory=list, description="capability sets (mc:, evals:, qa:)")
     split: SplitSettings = Field(default_factory=SplitSettings)
-    max_redteam: int | None = Field(None, ge=1, description="red-team behaviours at most (stratified sample)")
-    max_per_suite: int | None = Field(None, ge=1, description="items per held-out suite at most (--limit)")
     max_templates: int | None = Field(None, ge=1, description="red-team templates at most")
 
 

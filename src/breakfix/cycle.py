@@ -50,6 +50,7 @@ from breakfix.store import (
     checkpoint_id,
     ensure_run_dir,
     refuse_legacy_store,
+    write_json,
 )
 from breakfix.text import prompt_text
 from breakfix.types import (
@@ -146,8 +147,8 @@ class Cycle:
     def _base_model(self) -> Path:
         """M_0: a registered model is built (or taken from its cache) and copied into ``rounds/0/model``; a user's
         model dir or hub id is used where it is."""
-        if self.cfg.model_entry is None:
-            return Path(self.cfg.model.path)  # a hub id is loaded by transformers (network or a local HF cache)
+        if self.cfg.model_entry is None:  # a dir, a .gguf (made into a dir once), or a hub id (loaded by transformers)
+            return Path(resolve_model(self.cfg.model.path, self.log))
         cached = resolve_model(self.cfg.model.path, self.log)
         dest = self._round_dir(0) / "model"
         if not (dest / "config.json").exists():
@@ -167,6 +168,8 @@ class Cycle:
             check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
         techniques = redteam_techniques(self.cfg, self.world)
+        helpful = helpful_rows(self.cfg, self.world) if self.cfg.cycle.max_rounds else []  # bad data: before writing
+        heldout = heldout_texts(self.cfg, self.world)
         refuse_legacy_store(self.out / "run.db")
         if note := self.cfg.judge_note():
             self.log(note)
@@ -182,12 +185,15 @@ class Cycle:
                 )
             store.set_meta("config_key", cfg_key)
             store.set_meta("config", json.dumps(self.cfg.model_dump(mode="json")))
+            describe = getattr(self.world, "describe", None)
+            if describe is not None:  # the world's splits, recorded with the run
+                world_info = describe(self.cfg.benchmarks.suites)
+                store.set_meta("world", json.dumps(world_info))
+                write_json(self.out / "world.json", world_info)
 
-            heldout = heldout_texts(self.cfg, self.world)
             index = HeldoutIndex(heldout)
             self.log(f"red team: {len(redteam_seed_list)} seeds from {seed_source}; judge {self.judge.id}")
             helpers = Helpers(self.cfg)  # once per run, not once per round
-            helpful = helpful_rows(self.cfg, self.world)
 
             model_dir = self._base_model()
             rounds: list[RoundRecord] = []
@@ -226,6 +232,7 @@ class Cycle:
                         simulator=helpers.simulator,
                         simulator_turns=self.cfg.benchmarks.simulator_turns,
                         stats=stats,
+                        limit=self.cfg.benchmarks.limit,
                     )
                     return {
                         "benchmarks": score_suites(attempts),
@@ -294,6 +301,12 @@ class Cycle:
                     replay_sft = [x for x in sft_rows if x["meta"].get("category") != "benign"]
                     replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
                 self.log(f"  curated: {cur.sft} SFT rows, {cur.dpo} DPO pairs")
+                if curated.get("helpful_repeats", 0) > 1:
+                    self.log(
+                        f"  [yellow]note[/]: the helpful data ({curated['helpful_pool']} rows) was repeated "
+                        f"{curated['helpful_repeats']}x to fill the mix; give more (files.helpful or "
+                        "curation.helpful_dataset) or raise curation.safety_share"
+                    )
 
                 if backend is not None and hasattr(backend, "close"):
                     backend.close()  # vLLM holds GPU memory that training needs

@@ -13,10 +13,33 @@ A **Suite** turns a world's held-out items into plans and scores the attempts; r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from breakfix.types import Attempt, Plan, Seed
+
+T = TypeVar("T")
+
+
+def stratified(items: Sequence[T], stratum: Callable[[T], str], n: int | None, seed: int) -> list[T]:
+    """At most ``n`` of ``items`` (all when ``n`` is None), taken round-robin over the strata, each shuffled with
+    ``seed``: a deterministic sample that keeps every category in."""
+    if n is None or len(items) <= n:
+        return list(items)
+    by: dict[str, list[T]] = defaultdict(list)
+    for it in items:
+        by[stratum(it)].append(it)
+    for name, xs in by.items():
+        random.Random(f"{seed}:{name}").shuffle(xs)
+    out: list[T] = []
+    names = sorted(by)
+    while len(out) < n:
+        for name in names:
+            if by[name] and len(out) < n:
+                out.append(by[name].pop(0))
+    return out
 
 
 @runtime_checkable
@@ -60,6 +83,10 @@ class Suite:
     def score(self, attempts: list[Attempt]) -> dict[str, Any]:
         """The suite's block in ``report.json`` (``n``, ``errors``, the headline and its breakdowns)."""
         raise NotImplementedError
+
+    def stratum(self, plan: Plan) -> str:
+        """The group a ``--limit`` sample keeps balanced (default: the seed's category)."""
+        return plan.seed.category
 
     def hit(self, attempt: Attempt) -> bool | None:
         """The outcome the headline counts for one item (None: the item does not count), for paired tests."""

@@ -60,6 +60,47 @@ def load_pretrained(
     return tokenizer, model
 
 
+def gguf_to_hf(path: str | Path, cache: str | Path | None = None) -> Path:
+    """A model dir made once from a ``.gguf`` file (cached by the file's content key): transformers dequantizes
+    the GGUF to float32 (it needs the ``gguf`` package), and the weights go into the plain model class of the same
+    architecture, which transformers can save and train (a GGUF-loaded model keeps a quantization config that
+    ``save_pretrained`` refuses)."""
+    import hashlib
+    import os
+    import shutil
+
+    p = Path(path)
+    if not p.is_file():
+        raise BreakfixError(str(p), None, "GGUF file not found")
+    h = hashlib.sha256(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    root = Path(cache or os.environ.get("BREAKFIX_CACHE", Path.home() / ".cache" / "breakfix"))
+    dest = root / "gguf" / f"{p.stem}-{h}"
+    if (dest / "config.json").is_file():
+        return dest
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise BreakfixError(str(p), None, "reading a .gguf model needs the gguf package (pip install gguf)") from None
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+        loaded = AutoModelForCausalLM.from_pretrained(str(p.parent), gguf_file=p.name, dtype="float32")
+    except _LOAD_ERRORS as e:
+        raise _load_error(p, "gguf", e) from None
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = type(loaded)(config)
+    plain.load_state_dict(loaded.state_dict())
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
 _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError)
 
 

@@ -111,6 +111,7 @@ def curate(
     dpo = dpo_safety + benign_dpo
     rng.shuffle(dpo)
     n_benign_sft = helpful_count(len(sft_safety), st.safety_share) if sft_safety else 0
+    pool = len(benign_sft) + len(helpful_sft)
     reasons = Counter(dup_reasons) + Counter(contam_reasons)
     stats = {
         "sft": len(sft),
@@ -125,6 +126,9 @@ def curate(
         "response_sources": synth_stats["sources"],
         "responses_rejected": synth_stats["rejected"],
         "unresolved_findings": synth_stats["unresolved"],
+        # the helpful pool is cycled when it is smaller than the mix needs: each row is seen this many times
+        "helpful_pool": pool,
+        "helpful_repeats": round(n_benign_sft / pool, 2) if pool else 0.0,
     }
     if augmentation:
         stats["augmentation"] = augmentation

