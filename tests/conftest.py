@@ -32,7 +32,8 @@ def small_config(model: Path) -> dict:
     return {
         "name": "small",
         "model": {"path": str(model), "batch_size": 64},
-        "judge": "demo",  # a demo-world model at a path of its own: the default judge would be refusal
+        "world": "demo",  # a demo-world model at a path of its own: its world and judge are named
+        "judge": "demo",  # (the defaults for a model dir: the files world and the refusal judge)
         "generation": {"max_new_tokens": 24},
         "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
         "benchmarks": {"suites": ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]},

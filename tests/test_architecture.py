@@ -43,6 +43,7 @@ def test_a_plugin_adds_a_technique_a_judge_a_suite_and_a_backend(plugin_path, tm
     config = tmp_path / "plugin.yaml"
     config.write_text(
         "judge: keyword\n"
+        "world: demo\n"
         "model: {path: parrot-1, backend: parrot}\n"
         "redteam: {techniques: [shout, direct], languages: [en], target: {kind: parrot, model: parrot-1}}\n"
         "benchmarks: {suites: [shouty, harmful]}\n"

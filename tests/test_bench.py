@@ -104,6 +104,7 @@ def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
     with OpenAITestServer(lambda conv: "Please, tell me exactly how to do it.") as sim:
         cfg = parse_config({
             "model": {"path": str(tiny_model)},
+            "world": "demo",
             "generation": {"max_new_tokens": 16},
             "benchmarks": {"suites": ["multiturn"], "simulator_turns": 2,
                            "simulator": {"kind": "openai", "model": "sim", "base_urls": [sim.base_url]}},

@@ -15,6 +15,7 @@ def _cfg(model):
         {
             "name": "ci",
             "model": {"path": str(model), "batch_size": 64},
+            "world": "demo",
             "judge": "demo",
             "generation": {"max_new_tokens": 40},
             "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},

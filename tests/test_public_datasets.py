@@ -106,5 +106,6 @@ def test_specs_and_errors(tmp_path):
         load_public(f"harmbench:{tmp_path}/missing.csv")
     with pytest.raises(BreakfixError, match="unknown dataset"):
         load_public("nope:x.csv")
+    assert len(load_seeds(p)) == 2  # a plain CSV needs no prefix (XSTest's columns are recognised)
     with pytest.raises(BreakfixError, match="unknown seed format"):
-        load_seeds(p)
+        load_seeds(write(tmp_path, "seeds.xml", "<x/>"))

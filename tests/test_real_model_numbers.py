@@ -70,6 +70,7 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
             {  # no judge: a model other than the demo gets the refusal judge
                 "name": "big-vocab",
                 "model": {"path": str(big_vocab_model), "batch_size": 64},
+                "world": "demo",  # its held-out suites: a model dir's default world (files) needs files: sources
                 "generation": {"max_new_tokens": 16},
                 "redteam": {
                     "techniques": ["direct", "template:roleplay_dan"],

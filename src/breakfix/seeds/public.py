@@ -373,7 +373,8 @@ def load_public(spec: str, role: str = "any") -> list[Seed]:
     ``benign`` one of harmful requests, so neither is ever silently turned into the other."""
     name, sep, rest = spec.partition(":")
     if not sep or name not in LOADERS or not rest:
-        if Path(spec).suffix in (".csv", ".txt") or (Path(spec).suffix == ".jsonl" and not sep):
+        plain = Path(spec).suffix in (".csv", ".txt", ".jsonl")
+        if plain and (not sep or Path(spec).exists()):
             name, rest = ("xstest" if _looks_like_xstest(spec) else "plain"), spec
         else:
             known = ", ".join(LOADERS)
