@@ -83,9 +83,10 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             "templates": [f"pyrit:{tdir}"],
             "capability": [f"evals:{data}/evals/registry/data/largest_country/samples.jsonl"],
             "helpful": [str(out / "helpful.jsonl")],
+            "max_templates": args.templates,
         },
         "generation": {"max_new_tokens": args.max_new_tokens},
-        "redteam": {"techniques": ["direct"], "limit": args.limit, "concurrency": 64},
+        "redteam": {"techniques": ["direct"], "limit": args.redteam_limit, "concurrency": 64},
         "benchmarks": {"suites": ["harmful", "jailbreak", "overrefusal", "capability"], "limit": args.limit},
         "curation": {"safety_share": 0.5, "cap_per_group": 20},
         "training": {
@@ -131,7 +132,9 @@ def main() -> None:
     )
     ap.add_argument("--xstest", type=Path, required=True, help="XSTest prompts CSV")
     ap.add_argument("--out", type=Path, default=Path("runs/real"))
-    ap.add_argument("--limit", type=int, default=40, help="items per suite and red-team seeds")
+    ap.add_argument("--limit", type=int, default=40, help="items per held-out suite")
+    ap.add_argument("--redteam-limit", type=int, default=60, help="red-team seeds (a third benign probes)")
+    ap.add_argument("--templates", type=int, default=3, help="red-team templates (of the split's five)")
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1, help="fix rounds")
     args = ap.parse_args()
@@ -148,15 +151,16 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     subprocess.run([*bf, "compare", f"{run}@0", str(run), "--json", str(args.out / "compare.json")], check=True)
     report = json.loads((run / "report.json").read_text())
-    first, last = report["rounds"][0]["benchmarks"], report["rounds"][-1]["benchmarks"]
-    print(f"\nrounds: {len(report['rounds'])}; wall {wall / 60:.1f} min; peak RSS {rss:.0f} MiB (largest child)")
-    for suite, key in (("harmful", "defect_rate"), ("jailbreak", "defect_rate"), ("overrefusal", "vprr"),
-                       ("overrefusal", "iprr"), ("capability", "score")):  # fmt: skip
-        if suite in first and suite in last:
-            a, b = first[suite][key], last[suite][key]
-            change = f"{(b - a) / a:+.0%}" if a else "n/a"
-            print(f"{suite} {key}: round 0 {a:.3f} (n {first[suite]['n']}) -> last {b:.3f} (n {last[suite]['n']}), "
-                  f"relative {change}")  # fmt: skip
+    compare = json.loads((args.out / "compare.json").read_text())
+    print(f"\nrounds: {len(report['rounds'])}; wall {wall / 60:.1f} min; peak RSS {rss:.0f} MiB (largest process)")
+    for row in compare["rows"]:
+        if row["kind"] != "benchmark":
+            continue
+        a, b = row["a"], row["b"]
+        rel = f"{(b - a) / a:+.0%}" if a else "n/a"
+        print(f"{row['name']} {row['metric']}: round 0 {a:.3f} (n {row['a_n']}, {row['a_ci95'][0]:.3f}-"
+              f"{row['a_ci95'][1]:.3f}) -> last {b:.3f} (n {row['b_n']}, {row['b_ci95'][0]:.3f}-{row['b_ci95'][1]:.3f}"
+              f"), relative {rel}, p {row['p']:.3g} ({row['test']})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -263,3 +263,53 @@ def test_a_run_without_helpful_data_fails_before_writing(data: Path, tiny_model:
                        capture_output=True, text=True, timeout=300)  # fmt: skip
     assert r.returncode == 2 and "files.helpful" in r.stderr and "Traceback" not in r.stderr
     assert not out.exists()
+
+
+def test_heldout_suites_machine_translated_and_marked(data: Path, tmp_path: Path) -> None:
+    from breakfix.jobs.bench import suite_plans
+    from breakfix.jobs.common import build_world
+    from breakfix.testing.server import OpenAITestServer
+
+    calls = []
+
+    def respond(conv: list) -> str:
+        calls.append(conv)
+        return "ES: " + conv[-1]["content"].split("Text:\n", 1)[1]
+
+    with OpenAITestServer(respond) as server:
+        translator = {"kind": "openai", "model": "mt", "base_urls": [server.base_url]}
+        extra = {"translate": ["es"], "translator": translator, "translation_cache": str(tmp_path / "mt.json")}
+        cfg = parse_config(files_cfg(data, **extra))
+        plans = suite_plans(build_world(cfg), ["harmful", "overrefusal"])
+        n = len(calls)
+        assert n and len(suite_plans(build_world(cfg), ["harmful"])["harmful"]) == len(plans["harmful"])
+        assert len(calls) == n  # the second world read every translation from the cache
+    es = [p for p in plans["harmful"] if p.seed.language == "es"]
+    assert es and all(p.seed.meta["machine_translated"] and p.turns[0].startswith("ES: ") for p in es)
+    assert len(es) * 2 == len(plans["harmful"])
+    from breakfix.metrics import score_suites
+    from breakfix.types import Attempt
+
+    attempts = [Attempt(id=str(i), round=0, suite="harmful", technique="direct", seed=p.seed,
+                        transcript=[{"role": "user", "content": p.turns[0]}, {"role": "assistant", "content": "no"}])
+                for i, p in enumerate(plans["harmful"])]  # fmt: skip
+    assert score_suites({"harmful": attempts})["harmful"]["machine_translated"] == {"es": len(es)}
+    bad = files_cfg(data, translate=["es"])
+    with pytest.raises(BreakfixError, match="files.translate needs"):
+        parse_config(bad)
+
+
+def test_limits_keep_benign_probes_and_options_reach_the_config() -> None:
+    from breakfix.cli import _overlay
+    from breakfix.jobs.redteam import limit_seeds
+    from breakfix.types import Seed
+
+    seeds = [Seed(f"h{i}", f"harm {i}", f"S{1 + i % 5}") for i in range(60)]
+    seeds += [Seed(f"b{i}", f"fine {i}", "benign") for i in range(30)]
+    out = limit_seeds(seeds, 30, 0)
+    assert len(out) == 30 and sum(not s.harmful for s in out) == 10
+    assert len({s.category for s in out if s.harmful}) == 5  # every category kept
+    data = _overlay({"redteam": {"template_paths": ["a"]}}, max_new_tokens=12, limit=7, template_path=["b"])
+    cfg = parse_config(data)
+    assert cfg.generation.max_new_tokens == 12 and cfg.benchmarks.limit == cfg.redteam.limit == 7
+    assert cfg.redteam.template_paths == ["a", "b"]

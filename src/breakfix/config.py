@@ -390,6 +390,14 @@ class FilesConfig(_Strict):
     helpful: list[str] = Field(default_factory=list, description="chat data to mix into training (JSONL)")
     capability: list[str] = Field(default_factory=list, description="capability sets (mc:, evals:, qa:)")
     split: SplitSettings = Field(default_factory=SplitSettings)
+    translate: list[str] = Field(
+        default_factory=list,
+        description="add these languages to the held-out suites by machine translation (marked so in reports)",
+    )
+    translator: ModelRef | None = Field(
+        None, description="the translation model (default: curation.translator, else redteam.converter_model)"
+    )
+    translation_cache: str | None = Field(None, description="a JSON file of translations (default: in the cache)")
     max_templates: int | None = Field(None, ge=1, description="red-team templates at most")
 
 
@@ -413,6 +421,9 @@ class RunConfig(_Strict):
                 raise ValueError("judge 'ensemble' needs judge_ensemble")
         elif self.judge is not None and judge_needs_model(self.judge) and self.judge_model is None:
             raise ValueError(f"judge {self.judge!r} needs judge_model")
+        f = self.files
+        if f is not None and f.translate and not (f.translator or c.translator or self.redteam.converter_model):
+            raise ValueError("files.translate needs files.translator (or curation.translator)")
         return self
 
     name: str = "breakfix"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -177,8 +177,15 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 
 def score_suites(attempts: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:
-    """``{suite: scores}`` from each suite's attempts, scored by the registered suite."""
-    return {name: registry.get("suite", name).obj.score(a) for name, a in attempts.items()}
+    """``{suite: scores}`` from each suite's attempts, scored by the registered suite. A suite with machine-translated
+    items says so: ``machine_translated`` counts them by language."""
+    out = {}
+    for name, a in attempts.items():
+        out[name] = registry.get("suite", name).obj.score(a)
+        mt = Counter(x.seed.language for x in a if x.seed.meta.get("machine_translated"))
+        if mt:
+            out[name]["machine_translated"] = dict(sorted(mt.items()))
+    return out
 
 
 def paired(a: dict[str, list[Attempt]], b: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:

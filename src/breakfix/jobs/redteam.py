@@ -106,9 +106,19 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
     if not seeds:
         raise BreakfixError(source, "redteam.languages", f"no seeds in languages {rt.languages}")
     if rt.limit is not None and len(seeds) > rt.limit:
-        seeds = stratified(seeds, lambda s: s.category, rt.limit, cfg.seed)
+        seeds = limit_seeds(seeds, rt.limit, cfg.seed)
         source += f" (a stratified sample of {rt.limit})"
     return seeds, source
+
+
+def limit_seeds(seeds: Sequence[Seed], n: int, seed: int) -> list[Seed]:
+    """At most ``n`` seeds: up to a third benign probes (the over-refusal contrast that curation needs; one stratum
+    among fourteen would get a fourteenth), the rest harmful, each stratified by category."""
+    benign = [s for s in seeds if not s.harmful]
+    harmful = [s for s in seeds if s.harmful]
+    k = min(len(benign), n // 3) if harmful else min(len(benign), n)
+    k = max(k, n - len(harmful))
+    return stratified(harmful, lambda s: s.category, n - k, seed) + stratified(benign, lambda s: s.category, k, seed)
 
 
 def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:

@@ -15,6 +15,9 @@ harmful passages, which no public source here supplies.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -128,6 +131,7 @@ class FilesWorld:
     name = "files"
 
     def __init__(self, seed: int = 0, config: RunConfig | None = None) -> None:
+        self.run_cfg = config
         self.cfg = (config.files if config is not None else None) or FilesConfig()
         self.seed = self.cfg.split.seed if self.cfg.split.seed is not None else seed
 
@@ -161,12 +165,67 @@ class FilesWorld:
         out = {}
         for what, (kept, held) in raw.items():
             reasons = [index.reason(s.text) for s in kept]
+            held = [replace(s, split="heldout") for s in held]
             out[what] = (
                 [replace(s, split="redteam") for s, r in zip(kept, reasons, strict=True) if r is None],
-                [replace(s, split="heldout") for s in held],
+                held + self._translations(held),
                 dict(Counter(r for r in reasons if r)),
             )
         return out
+
+    def _translations(self, held: list[Seed]) -> list[Seed]:
+        """The held-out seeds in each ``files.translate`` language, machine-translated (cached in a JSON file) and
+        marked ``meta.machine_translated``: the suites' scores count them by language, and say so."""
+        langs = [x for x in self.cfg.translate if x]
+        if not langs or not held:
+            return []
+        from breakfix import aio
+        from breakfix.backends import build_backend
+        from breakfix.backends.base import as_async
+        from breakfix.backends.rewrite import translate
+
+        cache_path = Path(self.cfg.translation_cache or Path(os.environ.get("BREAKFIX_CACHE", Path.home() / ".cache"
+                          / "breakfix")) / "translations.json")  # fmt: skip
+        cache: dict[str, str] = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.is_file() else {}
+        todo = [(lang, s) for lang in langs for s in held if s.language != lang]
+        missing = [(lang, s) for lang, s in todo if content_key(lang, s.text) not in cache]
+        if missing:
+            rc = self.run_cfg
+            ref = self.cfg.translator or (rc.curation.translator or rc.redteam.converter_model if rc else None)
+            if ref is None:
+                raise BreakfixError("config", "files.translator", "files.translate needs a translation model")
+            llm = as_async(build_backend(ref, self.seed))
+
+            async def one(lang: str, s: Seed) -> None:
+                cache[content_key(lang, s.text)] = await translate(s.text, llm, lang)
+
+            async def run_all() -> None:
+                sem = asyncio.Semaphore(16)
+
+                async def bounded(lang: str, s: Seed) -> None:
+                    async with sem:
+                        await one(lang, s)
+
+                try:
+                    await asyncio.gather(*(bounded(lang, s) for lang, s in missing))
+                finally:
+                    await llm.aclose()
+
+            aio.run(run_all())
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(cache, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, cache_path)
+        return [
+            replace(
+                s,
+                id=f"{s.id}-{lang}",
+                text=cache[content_key(lang, s.text)],
+                language=lang,
+                meta={**s.meta, "machine_translated": True, "translated_from": s.id},
+            )  # fmt: skip
+            for lang, s in todo
+        ]
 
     @property
     def _harmful(self) -> tuple[list[Seed], list[Seed], dict[str, int]]:
@@ -316,6 +375,7 @@ class FilesWorld:
             "documents": len(self._documents),
             "protected": len(self._protected),
             "capability": counts(self._capability),
+            "machine_translated": list(self.cfg.translate),
             "overlaps_dropped": {"harmful": h_drop, "benign": b_drop},
             "heldout_ids": sorted(s.id for s in h_held + b_held),
         }
