@@ -49,6 +49,9 @@ class Outcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+OPENERS: dict[str, str] = {}  # opening turns registered for ``opener:<name>`` (a world's red-team split of openers)
+
+
 def parse_json_field(text: str, key: str) -> str | None:
     """The string ``key`` of the first JSON object in ``text`` (attacker models wrap JSON in prose or fences)."""
     for m in re.finditer(r"\{.*?\}", text, re.DOTALL):

@@ -43,6 +43,26 @@ class Escalation(Technique):
         return Plan(technique, seed, tuple(multiturn.escalation_turns(seed.text, seed.language)), seed_value=seed_value)
 
 
+@technique("opener")
+class Opener(Technique):
+    """A registered opening turn (a jailbreak preamble such as PyRIT's skeleton key), then the seed
+    (``opener:<name>``; a world with openers registers its red-team split)."""
+
+    takes_arg = True
+
+    def check(self, name: str, arg: str) -> None:
+        super().check(name, arg)
+        if arg not in multiturn.OPENERS:
+            known = ", ".join(sorted(multiturn.OPENERS)) or "none registered"
+            raise ValueError(f"unknown opener {arg!r}; known: {known}")
+
+    def plan(self, seed: Seed, technique: str, arg: str, seed_value: int) -> Plan:
+        return Plan(technique, seed, (multiturn.OPENERS[arg], seed.text), seed_value=seed_value)
+
+    def examples(self, name: str) -> list[str]:
+        return []
+
+
 @technique("template")
 class Template(Technique):
     """A jailbreak template wrapped around the seed (``template:<name>``; PyRIT YAML as ``template:pyrit/<stem>``)."""

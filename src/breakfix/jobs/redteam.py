@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import aio, registry
+from breakfix.attacks.multiturn import OPENERS
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
@@ -122,8 +123,9 @@ def limit_seeds(seeds: Sequence[Seed], n: int, seed: int) -> list[Seed]:
 
 
 def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
-    """The configured techniques, plus ``template:<name>`` for each template of the world's red-team split (a world
-    with templates, such as ``files``; they are registered here, and the held-out ones are never)."""
+    """The configured techniques, plus ``template:<name>`` and ``opener:<name>`` for each template and opener of the
+    world's red-team split (a world with them, such as ``files``; they are registered here, the held-out ones
+    never)."""
     techniques = cfg.redteam.effective_techniques()
     if cfg.redteam.seeds:
         return techniques
@@ -131,6 +133,9 @@ def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
     for t in getattr(world, "redteam_templates", list)():
         TEMPLATES.setdefault(t.name, t)
         extra.append(f"template:{t.name}")
+    for name, text in getattr(world, "redteam_openers", dict)().items():
+        OPENERS.setdefault(name, text)
+        extra.append(f"opener:{name}")
     return list(dict.fromkeys(techniques + extra))
 
 

@@ -276,6 +276,10 @@ class FilesWorld:
         """The red-team split of the configured templates (the held-out ones wrap the jailbreak suite)."""
         return stratified(self._templates[0], lambda t: t.family, self.cfg.max_templates, self.seed)
 
+    def redteam_openers(self) -> dict[str, str]:
+        """The red-team split of the configured openers, by name (the held-out ones open the multiturn suite)."""
+        return {f"files-{content_key(o)[:8]}": o for o in self._openers[0]}
+
     def helpful_data(self) -> list[dict[str, Any]]:
         rows = [r for spec in self.cfg.helpful for r in load_helpful(spec)]
         return self._need(rows, "helpful data", "helpful (or curation.helpful_dataset)")
