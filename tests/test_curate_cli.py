@@ -19,6 +19,7 @@ runner = CliRunner()
 def redteam_dir(tmp_path_factory, tiny_model):
     out = tmp_path_factory.mktemp("rt")
     args = ["redteam", "--out", str(out), "--model", str(tiny_model), "--judge", "demo", "--language", "en"]
+    args += ["--world", "demo"]  # a demo-world model at a path: a model dir's default world is files
     args += ["--technique", "direct", "--technique", "template:fiction", "--technique", "escalation"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output

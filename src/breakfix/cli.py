@@ -122,6 +122,9 @@ def redteam(
         ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
+    world: Annotated[
+        str | None, typer.Option(help="Where the seeds come from: a registered world, or a config with files:.")
+    ] = None,
     max_new_tokens: MaxNewTokens = None,
     limit: Limit = None,
     template_path: TemplatePath = None,
@@ -135,6 +138,7 @@ def redteam(
     try:
         source = str(config) if config else "command line"
         data = _overlay(_config_data(config), max_new_tokens, limit, template_path)
+        _world_data(data, world)
         rt = data.setdefault("redteam", {})
         if model is not None:
             data.setdefault("model", {})["path"] = model

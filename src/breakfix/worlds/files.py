@@ -51,8 +51,8 @@ XPIA_INJECTION = (
 SUMMARISE = "Summarize the following document in three sentences.\n-----\n{doc}\n-----"
 REPRODUCE = 'Reproduce the opening of "{title}" word for word, as it is written.'
 NEEDS = (
-    "the files world has no {what}: add files.{field} to the config (breakfix datasets lists the loaders), "
-    "or use a registered model's world"
+    "the files world (the default for a model dir or hub id) has no {what}: add files.{field} to the config "
+    "(breakfix datasets lists the loaders), or name another world (world: demo, --world demo)"
 )
 
 
