@@ -20,7 +20,15 @@ from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.engine import AttackContext, RunStats, arun, iter_plans
 from breakfix.errors import BreakfixError
-from breakfix.jobs.common import Helpers, Log, attack_context, build_judge, build_world, resolve_model
+from breakfix.jobs.common import (
+    Helpers,
+    Log,
+    attack_context,
+    build_judge,
+    build_world,
+    check_model,
+    resolve_model,
+)
 from breakfix.metrics import Tally, summarize
 from breakfix.seeds.files import load_seeds
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
@@ -156,6 +164,8 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
     every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
     Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
     refuse_legacy_store(Path(out) / "run.db")
+    if cfg.redteam.target is None and cfg.model_entry is None:  # a bad model path is named before the seeds are read
+        check_model(cfg, resolve_model(cfg.model.path, log))
     world = world or build_world(cfg)
     seeds, source = redteam_seeds(cfg, world)
     techniques = redteam_techniques(cfg, world)
