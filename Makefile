@@ -40,7 +40,7 @@ browser:
 	  echo "note: chromium is not installed; the report.html browser test will be skipped"
 
 test: lint browser $(REAL_WHEEL)
-	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q
+	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q --durations=12
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -m "not slow"

@@ -93,6 +93,8 @@ def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_
     assert DEFAULT_JUDGE_NOTE in r.stdout + r.stderr  # one line
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["judge"].startswith("refusal/")
+    assert "measures refusal, not harm" in report["run"]["judge_note"]  # said plainly, in the report too
+    assert "measures refusal, not harm" in (out / "report.html").read_text()
     r0, r1 = report["rounds"]
 
     # training moved only weights past the first 64 MiB: the old id could not tell the checkpoints apart
