@@ -325,3 +325,18 @@ def test_limits_keep_benign_probes_and_options_reach_the_config() -> None:
     cfg = parse_config(data)
     assert cfg.generation.max_new_tokens == 12 and cfg.benchmarks.limit == cfg.redteam.limit == 7
     assert cfg.redteam.template_paths == ["a", "b"]
+
+
+def test_a_pyrit_template_by_name_without_pyrit_fails_before_anything_is_written(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("pyrit") is not None:
+        pytest.skip("pyrit is installed here")
+    out = tmp_path / "rt"
+    r = subprocess.run([sys.executable, "-m", "breakfix", "redteam", "--model", str(tiny_model), "--world", "demo",
+                        "--technique", "template:pyrit/aim", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and "redteam.techniques" in r.stderr and "pyrit is not installed" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -105,6 +105,17 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
     rt = cfg.redteam
     for path in rt.template_paths:
         load_pyrit_templates(path)
+    for (
+        t
+    ) in rt.effective_techniques():  # a PyRIT template by name: found now, before any model loads or file is written
+        family, _, arg = t.partition(":")
+        if family == "template" and arg.startswith("pyrit/") and arg not in TEMPLATES:
+            try:
+                load_pyrit_templates(None, only=arg.split("/", 1)[1])
+            except KeyError as e:
+                raise BreakfixError("config", "redteam.techniques", str(e).strip("\"'")) from None
+            except BreakfixError as e:
+                raise BreakfixError("config", "redteam.techniques", f"{t}: {e.reason}") from None
     if rt.seeds:
         seeds = [s for path in rt.seeds for s in load_seeds(path, language=rt.languages[0])]
         seeds = [s for s in seeds if s.language in rt.languages]
