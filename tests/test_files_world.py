@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from breakfix import registry
+from breakfix.cli import app
 from breakfix.config import parse_config
 from breakfix.errors import BreakfixError
 from breakfix.seeds.capability import load_capability
@@ -247,10 +249,9 @@ def test_datasets_prepare_and_bench_on_a_files_world(data: Path, tiny_model: Pat
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     bf = [sys.executable, "-m", "breakfix"]
-    r = subprocess.run([*bf, "datasets", "prepare", str(config), "--out", str(tmp_path / "w")], capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    assert "harmful heldout" in r.stdout and (tmp_path / "w" / "world.json").is_file()
+    r = CliRunner().invoke(app, ["datasets", "prepare", str(config), "--out", str(tmp_path / "w")])
+    assert r.exit_code == 0, r.output
+    assert "harmful heldout" in r.output and (tmp_path / "w" / "world.json").is_file()
     out = tmp_path / "bench"
     r = subprocess.run([*bf, "bench", "--model", str(tiny_model), "--world", str(config), "--limit", "3",
                         "--max-new-tokens", "8", "--suite", "harmful", "--suite", "capability",
@@ -271,9 +272,8 @@ def test_a_run_without_helpful_data_fails_before_writing(data: Path, tiny_model:
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "run"
-    r = subprocess.run([sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 2 and "files.helpful" in r.stderr and "Traceback" not in r.stderr
+    r = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(out)])
+    assert r.exit_code == 2 and "files.helpful" in r.output and "Traceback" not in r.output
     assert not out.exists()
 
 
@@ -335,8 +335,7 @@ def test_a_pyrit_template_by_name_without_pyrit_fails_before_anything_is_written
     if importlib.util.find_spec("pyrit") is not None:
         pytest.skip("pyrit is installed here")
     out = tmp_path / "rt"
-    r = subprocess.run([sys.executable, "-m", "breakfix", "redteam", "--model", str(tiny_model), "--world", "demo",
-                        "--technique", "template:pyrit/aim", "--out", str(out)],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert r.returncode == 2 and "redteam.techniques" in r.stderr and "pyrit is not installed" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+    args = ["redteam", "--model", str(tiny_model), "--world", "demo", "--technique", "template:pyrit/aim"]
+    r = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert r.exit_code == 2 and "redteam.techniques" in r.output and "pyrit is not installed" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not out.exists()
