@@ -90,7 +90,8 @@ def load_documents(spec: str) -> list[tuple[str, str]]:
                 if str(r.get("text") or "").strip()]  # fmt: skip
     files = sorted(p.glob("*.txt")) if p.is_dir() else [p]
     try:
-        return [(f.stem, f.read_text(encoding="utf-8").strip()) for f in files if f.read_text(encoding="utf-8").strip()]
+        docs = [(f.stem, f.read_text(encoding="utf-8").strip()) for f in files]
+        return [(name, text) for name, text in docs if text]
     except UnicodeDecodeError:
         raise BreakfixError(str(p), None, "not UTF-8 text") from None
 
@@ -243,9 +244,7 @@ class FilesWorld:
     @cached_property
     def _templates(self) -> tuple[list[Template], list[Template]]:
         ts = {t.name: t for spec in self.cfg.templates for t in load_template_source(spec)}
-        kept, held = split_items(list(ts.values()), lambda t: t.name, lambda t: t.family, self.cfg.split.heldout,
-                                 self.seed)  # fmt: skip
-        return kept, held
+        return split_items(list(ts.values()), lambda t: t.name, lambda t: t.family, self.cfg.split.heldout, self.seed)
 
     @cached_property
     def _openers(self) -> tuple[list[str], list[str]]:
