@@ -36,7 +36,7 @@ from breakfix.registry import world
 from breakfix.seeds.capability import capability_plan, load_capability
 from breakfix.seeds.files import load_pyrit_seeds
 from breakfix.seeds.jsonl import iter_jsonl
-from breakfix.seeds.public import load_public
+from breakfix.seeds.public import _lines, load_public
 from breakfix.text import normalise
 from breakfix.types import Plan, Seed, content_key
 from breakfix.world import stratified
@@ -74,10 +74,7 @@ def load_openers(spec: str) -> list[str]:
                 raise BreakfixError(str(p), f"line {n}: text", "missing or empty")
             out.append(row["text"].strip())
         return out
-    try:
-        return [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError:
-        raise BreakfixError(str(p), None, "not UTF-8 text") from None
+    return _lines(p, "opener")
 
 
 def load_documents(spec: str) -> list[tuple[str, str]]:
