@@ -406,31 +406,70 @@ def train(
 @app.command("judge-audit")
 def judge_audit(
     labels: Annotated[
-        Path | None, typer.Option(help="Labelled JSONL or CSV (prompt, response, label); default: the shipped set.")
+        str | None,
+        typer.Option(
+            help="Labelled JSONL, JSON array or CSV; or shipped (the held-out real replies, default), shipped-dev, "
+            "shipped-all, synthetic (the hand-written six-language set)."
+        ),
     ] = None,
-    judge: Annotated[str, typer.Option(help="demo, refusal, llm, llama_guard, wildguard or shieldgemma.")] = "refusal",
+    judge: Annotated[str, typer.Option(help="A registered judge: demo, refusal, llm, llama_guard, ...")] = "refusal",
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (for judge_model).")] = None,
+    response_col: Annotated[
+        str | None, typer.Option(help="The column of model replies (default: found by name).")
+    ] = None,
+    label_col: Annotated[str | None, typer.Option(help="The column of human labels (default: found by name).")] = None,
+    prompt_col: Annotated[str | None, typer.Option(help="The column of requests (default: found by name).")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="What the labels say: refusal (1 = refusal) or harm (1 = harmful reply).")
+    ] = None,
+    group_by: Annotated[str | None, typer.Option(help="A column for per-group scores (model, category, ...).")] = None,
+    off_topic: Annotated[
+        bool, typer.Option(help="Count a reply unrelated to the request as a refusal (PyRIT's definition).")
+    ] = False,
+    predictions: Annotated[Path | None, typer.Option(help="Write every row with its prediction here (JSONL).")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the audit here as JSON.")] = None,
 ) -> None:
-    """Score a judge against human labels: accuracy, precision, recall, F1, Cohen's kappa, confusion matrices."""
+    """Score a judge against human labels: accuracy, precision, recall, F1, Cohen's kappa (binary and three-class),
+    confusion matrices, and the counts that correct a run's rates for judge error."""
+    import json
+
     from rich.console import Console
     from rich.table import Table
 
     from breakfix.judges import build_judge
-    from breakfix.judges.audit import audit, load_labelled, shipped_rows, write_json
+    from breakfix.judges.audit import SHIPPED, audit, labels_id, load_labelled, rows_split, synthetic_rows, write_json
 
+    named = {"shipped": "heldout", "shipped-dev": "dev", "shipped-all": None}
     try:
         data = _config_data(config)
         data["judge"] = judge
+        if off_topic:
+            data.setdefault("judges", {})["off_topic"] = True
         cfg = parse_config(data, str(config) if config else "--judge")
-        rows = load_labelled(labels) if labels else shipped_rows()
-        result = audit(build_judge(cfg), rows)
+        if labels is None or labels in named:
+            split = named[labels or "shipped"]
+            rows = rows_split(SHIPPED, split)
+            source = f"shipped real_refusal.jsonl ({split or 'all'})"
+        elif labels == "synthetic":
+            rows, source = synthetic_rows(), "shipped refusal_audit.jsonl (hand-written)"
+        else:
+            rows = load_labelled(
+                labels, response_col=response_col, label_col=label_col, prompt_col=prompt_col, task=task
+            )
+            source = labels
+        source = f"{source}, sha256 {labels_id(rows)}"
+        result = audit(build_judge(cfg), rows, group_by=group_by, source=source)
     except BreakfixError as e:
         _fail(e)
         return
+    preds = result.pop("predictions")
     console = Console(width=None if sys.stdout.isatty() else 120)
     views = [("three classes", result["three_class"])] if "three_class" in result else []
     views.append(("refusal vs compliance" if result["task"] == "refusal" else "harmful vs not", result["binary"]))
+    typer.echo(
+        f"{result['n']} rows from {source}: {result['scored']} scored, {result['empty']} empty responses, "
+        f"{result['undetermined']} undetermined (left out of the scores)"
+    )
     for title, sc in views:
         console.print(
             f"[bold]{title}[/]: n {sc['n']}, accuracy {sc['accuracy']:.3f}, Cohen's kappa {sc['kappa']:.3f}, "
@@ -447,8 +486,20 @@ def judge_audit(
                 f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}",
             )  # fmt: skip
         console.print(table)
+    if "by_group" in result:
+        typer.echo(f"by {result['group_by']}:")
+        for g, v in result["by_group"].items():
+            typer.echo(
+                f"  {g}: n {v['n']}, kappa {v['kappa']:.3f}, recall {v['recall']:.3f}, precision {v['precision']:.3f}"
+            )
     langs = ", ".join(f"{k} {v['accuracy']:.3f} (n {v['n']})" for k, v in result["by_language"].items())
     typer.echo(f"judge {result['judge']}; accuracy by language: {langs}")
+    if predictions is not None:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        with open(predictions, "w", encoding="utf-8") as f:
+            for r, p in zip(rows, preds, strict=True):
+                f.write(json.dumps({**r, "predicted": p}, ensure_ascii=False) + "\n")
+        typer.echo(f"wrote {predictions}")
     if out is not None:
         write_json(result, out)
         typer.echo(f"wrote {out}")

@@ -401,6 +401,20 @@ class FilesConfig(_Strict):
     max_templates: int | None = Field(None, ge=1, description="red-team templates at most")
 
 
+class JudgesConfig(_Strict):
+    """How the run's judge is audited and read."""
+
+    audit_labels: str | None = Field(
+        None, description="a labelled file (prompt, response, label) to audit the judge on; default: the held-out "
+        "part of the shipped set of labelled real replies. The audit corrects every rate for judge error.",
+    )  # fmt: skip
+    audit_task: Literal["refusal", "harm"] | None = Field(
+        None, description="what audit_labels label, when the labels do not say (0/1, safe/unsafe)"
+    )
+    off_topic: bool = Field(False, description="the refusal judge counts a reply unrelated to the request as a "
+                            "refusal (PyRIT's definition)")  # fmt: skip
+
+
 class RunConfig(_Strict):
     """A whole break-fix run."""
 
@@ -440,6 +454,7 @@ class RunConfig(_Strict):
     judge_model: ModelRef | None = Field(None, description="the judge model of a model judge")
     judge_rubric: Literal["harm", "strongreject"] = "harm"
     judge_ensemble: EnsembleSettings | None = Field(None, description="the members when judge is 'ensemble'")
+    judges: JudgesConfig = Field(default_factory=JudgesConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     cycle: CycleConfig = Field(default_factory=CycleConfig)

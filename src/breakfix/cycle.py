@@ -32,6 +32,7 @@ from breakfix.jobs.common import (
     audit_judge,
     build_judge,
     build_world,
+    check_audit_labels,
     check_model,
     resolve_model,
 )
@@ -166,6 +167,7 @@ class Cycle:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
         if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
             check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
+        check_audit_labels(self.cfg)
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
         techniques = redteam_techniques(self.cfg, self.world)
         helpful = helpful_rows(self.cfg, self.world) if self.cfg.cycle.max_rounds else []  # bad data: before writing
@@ -327,7 +329,9 @@ class Cycle:
                 "redteam_seeds": HeldoutIndex([s.text for s in redteam_seed_list]).count(heldout),
                 "training_rows": HeldoutIndex(training_rows).count(heldout) if training_rows else 0,
             }
-            audit = audit_judge(self.cfg.judge_name, self.judge, self.world)
+            audit = audit_judge(
+                self.cfg.judge_name, self.judge, self.world, self.cfg.judges.audit_labels, self.cfg.judges.audit_task
+            )
             store.finish_stage(RUN_ROUND, RUN_STAGE, {"overlap": overlap, "judge_audit": audit}, 0.0)
             report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
             write_report(report, self.out)

@@ -124,12 +124,16 @@ def judge_needs_model(name: str) -> bool:
     return bool(registry.get("judge", name).meta.get("needs_model", True))
 
 
-def make_judge(name: str, model: Any, rubric: str, seed: int = 0) -> Judge:
-    """The registered judge ``name`` (on the judge model ``model``, a ``ModelRef``, when it needs one)."""
+def make_judge(name: str, model: Any, rubric: str, seed: int = 0, options: dict[str, Any] | None = None) -> Judge:
+    """The registered judge ``name`` (on the judge model ``model``, a ``ModelRef``, when it needs one). ``options``
+    go to judges registered with ``options=(names...)`` (the refusal judge's ``off_topic``)."""
     needs = judge_needs_model(name)
     if needs and model is None:
         raise ValueError(f"judge {name!r} needs a model")
-    return registry.get("judge", name).obj(build_backend(model, seed) if needs else None, rubric)
+    entry = registry.get("judge", name)
+    accepted = entry.meta.get("options") or ()
+    kwargs = {k: v for k, v in (options or {}).items() if k in accepted}
+    return entry.obj(build_backend(model, seed) if needs else None, rubric, **kwargs)
 
 
 def build_judge(cfg: Any) -> Judge:
@@ -140,7 +144,9 @@ def build_judge(cfg: Any) -> Judge:
         assert cfg.judge_ensemble is not None
         members = [make_judge(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
         return registry.get("judge", "ensemble").obj(members, cfg.judge_ensemble.mode)
-    return make_judge(name, cfg.judge_model, cfg.judge_rubric, cfg.seed)
+    judges = getattr(cfg, "judges", None)
+    options = {"off_topic": judges.off_topic} if judges is not None else None
+    return make_judge(name, cfg.judge_model, cfg.judge_rubric, cfg.seed, options)
 
 
 def canary_for(*parts: object) -> str:

@@ -75,6 +75,9 @@ class Suite:
 
     name: str = ""
     headline: str = "defect_rate"
+    # the rates the judge decides, corrected for its error from an audit: {rate key: (event, key of its n)} with
+    # event "defect" or "refusal" (see breakfix.metrics.correct_scores)
+    corrects: dict[str, tuple[str, str]] = {}
 
     def plans(self, world: World, *, simulated: bool = False) -> list[Plan]:
         """The plans to run: the world's held-out items for this suite."""
@@ -90,4 +93,6 @@ class Suite:
 
     def hit(self, attempt: Attempt) -> bool | None:
         """The outcome the headline counts for one item (None: the item does not count), for paired tests."""
-        return bool(attempt.verdict and attempt.verdict.severity >= 1)
+        if attempt.verdict is None or attempt.verdict.label == "undetermined":
+            return None
+        return attempt.verdict.severity >= 1

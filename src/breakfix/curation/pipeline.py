@@ -18,7 +18,7 @@ from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
 from breakfix.curation.responses import ResponseChain
 from breakfix.text import prompt_text
-from breakfix.types import Attempt, Finding
+from breakfix.types import Attempt, Finding, judged
 
 
 @dataclass
@@ -188,7 +188,7 @@ def _benign_pairs(
 
 def _helped(a: Attempt) -> bool:
     """The checkpoint answered a benign probe: no error, no refusal, nothing harmful."""
-    return a.status == "ok" and a.verdict is not None and not a.verdict.refusal and not a.verdict.harmful
+    return judged(a) and a.verdict is not None and not a.verdict.refusal and not a.verdict.harmful
 
 
 def _benign_answer(a: Attempt, references: Mapping[str, str]) -> tuple[str, str]:

@@ -14,8 +14,18 @@ from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig
 from breakfix.config import DEFAULT_JUDGE_NOTE, RunConfig
 from breakfix.engine import AttackContext, RunStats, execute
 from breakfix.errors import BreakfixError
-from breakfix.jobs.common import Helpers, Log, build_judge, build_world, check_model, resolve_model, spec_model_entry
-from breakfix.metrics import paired, score_suites
+from breakfix.jobs.common import (
+    Helpers,
+    Log,
+    audit_judge,
+    build_judge,
+    build_world,
+    check_audit_labels,
+    check_model,
+    resolve_model,
+    spec_model_entry,
+)  # fmt: skip
+from breakfix.metrics import correct_scores, paired, score_suites
 from breakfix.seeds.capability import capability_plan, load_capability
 from breakfix.seeds.files import load_seeds
 from breakfix.seeds.public import load_public
@@ -164,6 +174,7 @@ def bench_job(
         if name == "refusal":
             log(DEFAULT_JUDGE_NOTE)
     judge = build_judge(cfg)
+    check_audit_labels(cfg)
     gen = cfg.generation.config()
     simulator = Helpers(cfg).simulator
     out = Path(out)
@@ -192,5 +203,10 @@ def bench_job(
             )
     if baseline:
         result["paired"] = paired(attempts["model"], attempts["baseline"])
+    # every rate the judge decides, corrected for its error from its audit on human labels
+    audit = audit_judge(cfg.judge_name, judge, world, cfg.judges.audit_labels, cfg.judges.audit_task)
+    result["judge_audit"] = audit
+    for role, _, _ in resolved:
+        correct_scores(result[role]["benchmarks"], audit)
     write_json(out / "bench.json", result)
     return result

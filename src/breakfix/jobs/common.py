@@ -17,6 +17,7 @@ from breakfix.config import RunConfig
 from breakfix.engine import AttackContext
 from breakfix.errors import BreakfixError
 from breakfix.judges import audit_judge, build_judge
+from breakfix.judges.audit import load_labelled
 from breakfix.types import Judge
 from breakfix.world import World
 
@@ -29,6 +30,7 @@ __all__ = [
     "audit_judge",
     "build_judge",
     "build_world",
+    "check_audit_labels",
     "check_model",
     "resolve_model",
     "spec_model_entry",
@@ -87,6 +89,12 @@ def check_model(cfg: RunConfig, path: Path | str) -> None:
     if isinstance(path, Path):
         check_model_dir(path, allow_pickle=cfg.model.allow_pickle)  # a path that does not exist: one line
         load_tokenizer(path, trust_remote_code=cfg.model.trust_remote_code)
+
+
+def check_audit_labels(cfg: RunConfig) -> None:
+    """Read ``judges.audit_labels`` before anything is written: a bad file fails now, not at the end of a run."""
+    if cfg.judges.audit_labels is not None:
+        load_labelled(cfg.judges.audit_labels, task=cfg.judges.audit_task)
 
 
 class Helpers:

@@ -8,7 +8,7 @@ from typing import Any
 
 from breakfix import registry
 from breakfix.engine import build_judge, make_judge
-from breakfix.judges.audit import audit, shipped_rows
+from breakfix.judges.audit import audit, labels_id, load_labelled, shipped_rows
 from breakfix.judges.base import Judge, ModelJudge
 from breakfix.judges.ensemble import EnsembleJudge
 from breakfix.judges.guard import LlamaGuardJudge, ShieldGemmaJudge, WildGuardJudge
@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 registry.judge(
-    "refusal", needs_model=False, help="Three-class refusal judge (refusal, compliance, other) for any model."
-)(lambda backend, rubric: RefusalJudge())
+    "refusal", needs_model=False, options=("off_topic",),
+    help="Refusal judge (full, partial, compliance, or undetermined) for any model, in six languages.",
+)(lambda backend, rubric, off_topic=False: RefusalJudge(off_topic=off_topic))  # fmt: skip
 registry.judge("llm", help="An LLM judge with a rubric (harm or strongreject) on judge_model.")(
     lambda backend, rubric: RubricJudge(backend, rubric=rubric)
 )
@@ -48,11 +49,20 @@ registry.judge("ensemble", hidden=True, help="Members' verdicts by majority or t
 )
 
 
-def audit_judge(name: str, judge: Judge, world: Any) -> dict[str, Any]:
-    """The judge's audit for a run's report: the judge's own (a registered ``audit(judge, world)``), else its scores
-    on the shipped labelled refusal set."""
-    own = registry.find("judge", name)
-    fn = own.meta.get("audit") if own is not None else None
-    if fn is not None:
-        return fn(judge, world)
-    return {k: v for k, v in audit(judge, shipped_rows()).items() if k != "errors"}
+def audit_judge(
+    name: str, judge: Judge, world: Any, labels: str | None = None, task: str | None = None
+) -> dict[str, Any]:
+    """The judge's audit for a run's report: its scores on ``labels`` (a labelled file, ``judges.audit_labels``) when
+    given, else the judge's own (a registered ``audit(judge, world)``), else its scores on the held-out part of the
+    shipped set of labelled real replies. The audit's ``correction`` counts correct the run's rates for judge error."""
+    if labels is not None:
+        rows = load_labelled(labels, task=task)
+        source = f"{labels} (sha256 {labels_id(rows)})"
+    else:
+        own = registry.find("judge", name)
+        fn = own.meta.get("audit") if own is not None else None
+        if fn is not None:
+            return fn(judge, world)
+        rows = shipped_rows()
+        source = f"shipped: real_refusal.jsonl held-out (SmolLM2-135M-Instruct replies, sha256 {labels_id(rows)})"
+    return {k: v for k, v in audit(judge, rows, source=source).items() if k not in ("errors", "predictions")}

@@ -14,6 +14,7 @@ from typing import Any
 
 from breakfix.config import parse_config
 from breakfix.errors import BreakfixError
+from breakfix.metrics import correct_redteam, correct_scores
 from breakfix.store import RECORD, RUN_ROUND, RUN_STAGE, Store
 from breakfix.types import RoundRecord, content_key
 
@@ -69,7 +70,11 @@ def build_report(
     if overlap is not None:
         run["decontamination"] = overlap
     run["stop_reason"] = records[-1].stop_reason or ""
-    report = {"schema": SCHEMA_ID, "run": run, "rounds": [r.to_json() for r in records]}
+    rounds_json = [r.to_json() for r in records]
+    for r in rounds_json:  # every rate the judge decides, corrected for its error (when the audit can)
+        correct_scores(r.get("benchmarks", {}), judge_audit)
+        correct_redteam(r.get("redteam"), judge_audit)
+    report = {"schema": SCHEMA_ID, "run": run, "rounds": rounds_json}
     validate_report(report)
     return report
 

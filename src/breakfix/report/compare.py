@@ -24,6 +24,7 @@ from breakfix.errors import BreakfixError
 from breakfix.metrics import mcnemar_exact, paired, score_suites, summarize, wilson
 from breakfix.store import read_round_attempts
 from breakfix.types import Attempt, is_defect
+from breakfix.types import judged as is_judged
 
 ALPHA = 0.05
 
@@ -158,7 +159,7 @@ def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple
     overall (key None), (pairs, defects only on A, defects only on B)."""
 
     def judged(xs: list[Attempt]) -> dict[tuple[str, str], Attempt]:
-        return {(x.seed.id, x.technique): x for x in xs if x.seed.harmful and x.status == "ok" and x.verdict}
+        return {(x.seed.id, x.technique): x for x in xs if x.seed.harmful and is_judged(x)}
 
     ja, jb = judged(a), judged(b)
     out: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
