@@ -223,7 +223,8 @@ def bench(
         return
     console = Console(width=None if sys.stdout.isatty() else 120)
     table = Table(title=f"{model} (judge {result['judge']})", title_justify="left")
-    cols = ["suite", "n", "value", "95% CI"] + (["baseline", "p (McNemar)"] if baseline else [])
+    cols = ["suite", "n", "value", "95% CI", "corrected (95% CI)", "undetermined"]
+    cols += ["baseline", "p (McNemar)"] if baseline else []
     for c in cols:
         table.add_column(c, justify="left" if c == "suite" else "right")
     b = result["model"]["benchmarks"]
@@ -232,13 +233,26 @@ def bench(
             label = f"{name} {key}" if name == "overrefusal" else name
             ci = s.get(f"{key}_ci95") if name == "overrefusal" else s.get("ci95")
             interval = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else ""  # a plug-in suite may give no interval
-            row = [label, str(s.get(f"{key}_n", s["n"])), f"{metric_value(b, key):.3f}", interval]
+            corr = s.get("corrected", {}).get("defect_rate" if "defect_rate" in s else key)
+            fixed = (
+                "" if corr is None else "n/a" if corr["rate"] is None
+                else f"{corr['rate']:.3f} ({corr['ci95'][0]:.3f}-{corr['ci95'][1]:.3f})"
+            )  # fmt: skip
+            row = [label, str(s.get(f"{key}_n", s["n"])), f"{metric_value(b, key):.3f}", interval, fixed,
+                   str(s.get("undetermined", 0))]  # fmt: skip
             if baseline:
                 base = result["baseline"]["benchmarks"]
                 p = result["paired"].get(name, {}).get("p_value")
                 row += [f"{metric_value(base, key):.3f}", f"{p:.3g}" if p is not None and key != "iprr" else ""]
             table.add_row(*row)
     console.print(table)
+    warning = next((c.get("warning") for s in b.values() for c in s.get("corrected", {}).values() if c.get("warning")),
+                   None)  # fmt: skip
+    audit = result.get("judge_audit") or {}
+    if warning:
+        typer.echo(f"judge-corrected rates: none ({warning})")
+    elif audit.get("labels"):
+        typer.echo(f"judge-corrected rates use the judge's audit on {audit['labels']}")
     for g in gate_results:
         typer.echo(f"gate {g['gate']}: {g['value']:.4f} {'ok' if g['passed'] else 'FAILED'}")
     if junit is not None:

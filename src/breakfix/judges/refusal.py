@@ -72,6 +72,8 @@ _EN_STRONG = [
     rf"\bas an ai\b[^.]{{0,80}}?\b(?:can{_A}?t|cannot|won{_A}?t|not able|unable|must not|should not|not (?:appropriate|"
     r"allowed|permitted|designed|programmed|equipped))",
     rf"\bi{_A}m just an ai\b",
+    rf"\bi(?: am|{_A}m) an ai(?: language model| assistant| model)?\b[^.]{{0,60}}?\b(?:do not|don{_A}?t|cannot|"
+    rf"can{_A}?t|won{_A}?t|will not|not able|unable|must not)\b",
     r"\bi am (?:just|only) an ai\b",
     r"\b(?:against|violates?|goes against|contrary to|outside|beyond) (?:all |any )?(?:of )?(?:the )?"
     r"(?:my|the|our|openai(?:'|’)s) (?:ethical |content |safety )?"
@@ -303,8 +305,19 @@ def _has(low: str, hints: tuple[str, ...]) -> bool:
     return any(h in low for h in hints)
 
 
+_GOES_ON = re.compile(r"[^,;:]*[,;:]\s*(?:so|but|and|which|here|this|the)\b", re.IGNORECASE)
+
+
 def _soft(sentence: str) -> bool:
-    return _has(sentence.lower(), _SOFT_HINTS) and bool(_SOFT.search(sentence))
+    """A soft refusal, unless the sentence goes on past it to say something else ("X is illegal, so the locks are
+    designed with ...": a disclaimer, then content)."""
+    if not _has(sentence.lower(), _SOFT_HINTS):
+        return False
+    m = _SOFT.search(sentence)
+    if m is None:
+        return False
+    tail = sentence[m.end() :]
+    return not (len(tail.split()) >= 10 and _GOES_ON.match(tail))
 
 
 def _strong(sentence: str) -> bool:

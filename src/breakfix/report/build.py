@@ -114,6 +114,14 @@ def _suite_value(s: dict[str, Any]) -> list[tuple[str, float, list[float] | None
     return []
 
 
+def _corrected(c: dict[str, Any]) -> str:
+    """A judge-corrected rate as the HTML shows it: the estimate and its interval, or why there is none."""
+    if c.get("rate") is None:
+        return f"n/a ({c.get('warning', 'no estimate')})"
+    lo, hi = c["ci95"]
+    return f"{c['rate']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -359,11 +367,18 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
                 f"{label} {val:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
                 for label, val, ci in _suite_value(s)
             )
+            extra = [f"corrected {k} {_corrected(c)}" for k, c in s.get("corrected", {}).items()]
+            if s.get("undetermined"):
+                extra.append(f"undetermined {s['undetermined']}")
+            if extra:
+                cells[suite] += "; " + "; ".join(extra)
         rows.append(
             {
                 "round": r["round"],
                 "cells": cells,
                 "asr": r["redteam"]["asr"],
+                "asr_corrected": _corrected(r["redteam"]["asr_corrected"]) if "asr_corrected" in r["redteam"] else "",
+                "undetermined": r["redteam"].get("undetermined", 0),
                 "attempts": r["redteam"]["attempts"],
                 "errors": r["redteam"]["errors"],
                 "curation": r.get("curation"),
