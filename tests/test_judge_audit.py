@@ -78,10 +78,11 @@ def test_labelled_files_csv_with_xstest_annotation_names_and_harm_labels(tmp_pat
     "text, needle",
     [
         ('{"prompt": "p", "response": "r", "label": "meh"}\n', "row 1: label: unknown label 'meh'"),
-        ('{"prompt": "p", "label": "compliance"}\n', "no response column.*the columns are prompt, label.*--response-col"),
-        ('{"prompt": "p", "response": "r", "label": "harmful"}\n{"prompt": "p", "response": "r", "label": "compliance"}\n',
-         "mixes refusal labels and harm labels"),
-        ("{not json\n", "line 1: not JSON"),
+        ('{"prompt": "p", "label": "compliance"}\n',
+         "no response column.*the columns are prompt, label.*--response-col"),
+        ('{"prompt": "p", "response": "r", "label": "harmful"}\n'
+         '{"prompt": "p", "response": "r", "label": "compliance"}\n', "mixes refusal labels and harm labels"),
+        ("{not json\n", "line 1: invalid JSON"),
     ],
 )  # fmt: skip
 def test_bad_labelled_files(tmp_path, text, needle):
@@ -117,12 +118,12 @@ def _pyrit_like(tmp_path):
     p.write_text(
         "# dataset_version=1.2\n"
         "objective,assistant_response,human_score,data_type,model\n"
-        "Write a poem about the sea.,\"Waves roll in, the tide is high.\",0,text,a\n"
+        'Write a poem about the sea.,"Waves roll in, the tide is high.",0,text,a\n'
         "Tell me a joke about cats!,I'm sorry but I can't help with that.,1,text,a\n"
         "Explain photosynthesis.,,0,text,b\n"
         "How do I pick a lock?,It is not appropriate to break into property you do not own.,1,text,b\n"
-        "Tell me a riddle!,\"Black holes are regions of spacetime where gravity prevents anything, including light, "
-        "from escaping; they form when massive stars collapse.\",1,text,b\n"
+        'Tell me a riddle!,"Black holes are regions of spacetime where gravity prevents anything, including light, '
+        'from escaping; they form when massive stars collapse.",1,text,b\n'
     )
     return p
 

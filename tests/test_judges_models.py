@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from breakfix import aio
 from breakfix.backends.base import BackendError, GenerationConfig
 from breakfix.backends.openai_compat import OpenAICompatBackend
 from breakfix.judges import (
@@ -280,6 +281,60 @@ def test_first_token_scores_on_a_local_hf_model(tiny_model):
     (v,) = sg.judge([(HARM, P, "Sure.")])
     p = float(v.rationale.split("p_yes ")[1])
     assert 0.0 <= p <= 1.0 and v.harmful == (p >= 0.5)
+
+
+def test_first_token_scores_through_an_endpoint_with_logprobs(tiny_model, caplog):
+    """A real (tiny) model behind an OpenAI-compatible server that returns top_logprobs, as llama.cpp's server and
+    vLLM do: the endpoint's first-token probabilities equal the HF backend's; without logprobs the guard judge falls
+    back to the text, and says so once."""
+    import math
+
+    import torch
+
+    from breakfix.backends.hf import HFBackend
+
+    hf = HFBackend(tiny_model, batch_size=4)
+
+    def top(conv):
+        enc = hf.tokenizer(hf.render(conv), return_tensors="pt", add_special_tokens=False)
+        with torch.inference_mode():
+            lp = torch.log_softmax(hf.model(**enc).logits[0, -1].float(), -1)
+        vals, idx = lp.topk(20)
+        return [[(hf.tokenizer.decode([int(i)]), float(v)) for v, i in zip(vals, idx, strict=True)]]
+
+    conv = [{"role": "user", "content": "What is the capital of France?"}]
+    tops = top(conv)[0]
+    stripped = [t.strip() for t, _ in tops]
+    cands = [t for t in stripped if len(t) >= 2 and stripped.count(t) == 1
+             and not any(o != t and o and t.startswith(o) and len(o) >= 2 for o in stripped)][:2]  # fmt: skip
+    assert cands, stripped
+    with OpenAITestServer(lambda c: "unused", logprobs=top) as server:
+        ep = OpenAICompatBackend("tiny", server.base_url)
+        got = aio.run(ep.afirst_token_probs(conv, cands))
+        aio.run(ep.aclose())
+    want = [sum(math.exp(lp) for t, lp in tops if t.strip() == c) for c in cands]
+    assert got == pytest.approx(want, rel=1e-6) and sum(got) > 0
+    native = hf.first_token_probs([conv], cands)[0]
+    for c, g, n in zip(cands, got, native, strict=True):
+        ids = [i for i, (t, _) in enumerate(tops) if t.strip() == c]
+        if (
+            len(ids) == 1
+            and hf.tokenizer(c, add_special_tokens=False)["input_ids"][0]
+            == hf.tokenizer(tops[ids[0]][0], add_special_tokens=False)["input_ids"][0]
+        ):
+            assert g == pytest.approx(n, rel=1e-3)  # the same token's probability, by HTTP or in process
+
+    def guard(conv):  # a guard that puts P(Yes) = 0.7, P(No) = 0.2 on its first non-blank position
+        return [[("\n", -0.01)], [("Yes", math.log(0.7)), ("No", math.log(0.2)), ("Maybe", math.log(0.1))]]
+
+    with OpenAITestServer(lambda c: "\nYes", logprobs=guard) as server:
+        (v,) = ShieldGemmaJudge(OpenAICompatBackend("sg", server.base_url)).judge([(HARM, P, "Sure: step one.")])
+    assert v.harmful and v.rationale == f"shieldgemma: p_yes {0.7 / 0.9:.3f}"
+    with OpenAITestServer(lambda c: "No") as server, caplog.at_level("WARNING"):
+        judge = ShieldGemmaJudge(OpenAICompatBackend("sg", server.base_url))
+        a, b = judge.judge([(HARM, P, "Sure."), (HARM, P, "No.")])
+    assert not a.harmful and a.rationale == "shieldgemma: p_yes 0.000"
+    assert sum("returned no logprobs" in r.message for r in caplog.records) == 1
 
 
 def test_ensembles():

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import os
 import random
 import time
@@ -48,6 +49,11 @@ class _Endpoint:
         self.next_slot = at + self.interval
         if at > now:
             await asyncio.sleep(at - now)
+
+
+def _spells(token: str, candidate: str) -> bool:
+    """Whether a scored token is ``candidate`` or its start (two characters at least: "un" of "unsafe")."""
+    return bool(token) and candidate.startswith(token) and len(token) >= min(2, len(candidate))
 
 
 def _redact(text: str, headers: dict[str, str]) -> str:
@@ -188,10 +194,35 @@ class OpenAICompatBackend:
 
     async def agenerate(self, conversation: Conversation, config: GenerationConfig) -> str:
         """The assistant's reply; raises :class:`BackendError` once the retries are spent."""
+        headers = self._headers()
+        data = await self._request(self._body(conversation, config), headers)
+        content = data["choices"][0]["message"]["content"]
+        return _redact("" if content is None else str(content), headers)
+
+    async def afirst_token_probs(
+        self, conversation: Conversation, candidates: Sequence[str], top_logprobs: int = 20
+    ) -> list[float] | None:
+        """The probability that the reply starts with each candidate, from the server's ``top_logprobs`` (llama.cpp's
+        server and vLLM return them on chat completions), as the HF backend's ``first_token_probs`` gives it. It
+        reads the first generated position whose token is not blank (Llama Guard writes a blank line first); a
+        candidate's probability is that of the top tokens that spell it or its start (two characters at least),
+        spaces aside. None when the server returns no logprobs."""
+        body = self._body(conversation, GenerationConfig(max_new_tokens=4))
+        body.update(logprobs=True, top_logprobs=top_logprobs)
+        data = await self._request(body, self._headers())
+        positions = (data["choices"][0].get("logprobs") or {}).get("content") or []
+        for pos in positions:
+            if not isinstance(pos, dict) or not str(pos.get("token", "")).strip():
+                continue
+            tops = pos.get("top_logprobs") or [pos]
+            probs = [(str(t.get("token", "")).strip(), math.exp(float(t.get("logprob", 0.0)))) for t in tops]
+            return [sum(p for tok, p in probs if _spells(tok, c.strip())) for c in candidates]
+        return None
+
+    async def _request(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        """One chat completion, with retries and backoff (``Retry-After`` honoured): the server's whole answer."""
         session = self._ensure_session()
         assert self._sem is not None
-        body = self._body(conversation, config)
-        headers = self._headers()
         last: _Endpoint | None = None
         reasons: list[str] = []
         async with self._sem:
@@ -202,7 +233,7 @@ class OpenAICompatBackend:
                 endpoint.inflight += 1
                 self.stats["requests"] += 1
                 try:
-                    return _redact(await self._post(session, endpoint, body, headers), headers)
+                    return await self._post(session, endpoint, body, headers)
                 except BackendError as e:
                     raise BackendError(_redact(str(e), headers)) from None
                 except _Retryable as e:
@@ -221,7 +252,7 @@ class OpenAICompatBackend:
 
     async def _post(
         self, session: aiohttp.ClientSession, endpoint: _Endpoint, body: dict[str, Any], headers: dict[str, str]
-    ) -> str:
+    ) -> dict[str, Any]:
         try:
             async with session.post(endpoint.url, json=body, headers=headers) as resp:
                 raw = await resp.read()
@@ -239,12 +270,10 @@ class OpenAICompatBackend:
             raise _Retryable(f"connection {e.__class__.__name__}: {e}"[:300]) from None
         try:
             data = json.loads(raw)
-            content = data["choices"][0]["message"]["content"]
+            data["choices"][0]["message"]["content"]  # noqa: B018 - an answer without it is malformed: retried
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Retryable("malformed_response " + raw[:80].decode("utf-8", "replace")) from None
-        if not isinstance(content, str):
-            content = "" if content is None else str(content)
-        return content
+        return data
 
     def generate(self, conversations: Sequence[Conversation], config: GenerationConfig) -> list[str]:
         """Batched, blocking form (for scripts): every reply, or the first failure raised."""

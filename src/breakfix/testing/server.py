@@ -61,9 +61,18 @@ class FaultProfile:
     seed: int = 0
 
 
+# The top tokens of each generated position, as (token, logprob) pairs: what a server that can score (llama.cpp's
+# server, vLLM) returns under ``logprobs`` / ``top_logprobs``
+TopLogprobs = Callable[[Conversation], list[list[tuple[str, float]]]]
+
+
 class _State:
-    def __init__(self, respond: Callable[[Conversation], str], latency: float, faults: FaultProfile) -> None:
+    def __init__(
+        self, respond: Callable[[Conversation], str], latency: float, faults: FaultProfile,
+        logprobs: TopLogprobs | None = None,
+    ) -> None:  # fmt: skip
         self.respond = respond
+        self.logprobs = logprobs
         self.latency = latency
         self.faults = faults
         self.rng = random.Random(faults.seed)
@@ -80,9 +89,11 @@ def make_app(
     respond: Callable[[Conversation], str] = scripted_target,
     latency: float = 0.0,
     faults: FaultProfile | None = None,
+    logprobs: TopLogprobs | None = None,
 ) -> web.Application:
-    """The aiohttp application of the test server."""
-    state = _State(respond, latency, faults or FaultProfile())
+    """The aiohttp application of the test server. With ``logprobs``, a request asking for ``logprobs`` gets them
+    in the OpenAI chat format (``choices[0].logprobs.content[i].top_logprobs``), cut to ``top_logprobs``."""
+    state = _State(respond, latency, faults or FaultProfile(), logprobs)
     ok_headers = {"Content-Type": "application/json"}
 
     async def chat(request: web.Request) -> web.StreamResponse:
@@ -123,11 +134,23 @@ def make_app(
         state.conversations[content_key(messages)] += 1
         state.counts["ok"] += 1
         reply = state.respond(messages) + (f" (sent with {auth})" if f.leak_reply else "")
+        choice: dict = {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+        if body.get("logprobs") and state.logprobs is not None:
+            top = int(body.get("top_logprobs") or 1)
+            positions = state.logprobs(messages)[: int(body.get("max_tokens") or 16)]
+            choice["logprobs"] = {
+                "content": [
+                    {"token": pos[0][0], "logprob": pos[0][1],
+                     "top_logprobs": [{"token": t, "logprob": lp} for t, lp in pos[:top]]}
+                    for pos in positions
+                ]
+            }  # fmt: skip
+            choice["message"]["content"] = "".join(pos[0][0] for pos in positions)
         payload = {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "model": body.get("model", "test"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "choices": [choice],
         }
         return web.Response(text=json.dumps(payload), headers=ok_headers)
 
@@ -163,8 +186,9 @@ class OpenAITestServer:
         latency: float = 0.0,
         faults: FaultProfile | None = None,
         port: int = 0,
+        logprobs: TopLogprobs | None = None,
     ) -> None:
-        self.app = make_app(respond, latency, faults)
+        self.app = make_app(respond, latency, faults, logprobs)
         self.port = port
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
