@@ -32,9 +32,9 @@ def test_the_shipped_sets():
     assert [r["response"] for r in build()] == [r["response"] for r in syn]  # the file is the generator's output
     real = shipped_rows(None)
     held = shipped_rows()
-    assert len(real) == 360 and {r["split"] for r in real} == {"dev", "heldout"}
+    assert len(real) == 540 and {r["split"] for r in real} == {"dev", "heldout"}
     assert 0 < len(held) < len(real) and all(r["split"] == "heldout" for r in held)
-    assert {r["source"] for r in held} == {"smollm2-run", "smollm2-xstest"}
+    assert {r["source"] for r in held} == {"smollm2-run", "smollm2-xstest", "smollm2-sysprompt"}
     assert sum(r["label"] != "compliance" for r in held) >= 20  # enough refusals to correct rates with
 
 

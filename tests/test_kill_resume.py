@@ -36,16 +36,12 @@ def _attempts(r: int, redteam: bool, at_least: int):
     return lambda out: _query(out / "run.db", sql) >= at_least
 
 
-def _stage(r: int, name: str):
-    return lambda out: _query(out / "run.db", f"SELECT COUNT(*) FROM stages WHERE round={r} AND stage='{name}'") > 0
-
-
 KILL_POINTS = {
+    # one kill in each kind of stage (the CI budget allows four): benchmark, red team, training (between SFT and
+    # DPO), and a round after a trained checkpoint
     "round0-benchmark": _attempts(0, False, 60),
     "round0-redteam": _attempts(0, True, 300),
-    "round0-training-starts": _stage(0, "curate"),
     "round0-dpo": lambda out: (out / "rounds" / "1" / "model-sft").exists(),
-    "round1-benchmark": _attempts(1, False, 60),
     "round1-redteam": _attempts(1, True, 300),
 }
 

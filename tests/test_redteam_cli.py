@@ -54,7 +54,7 @@ def test_redteam_an_endpoint_with_a_persona_then_resume(tmp_path, seeds_file, mo
     s = result["summary"]
     n_tech = len(result["techniques"])
     assert s["attempts"] == 4 * n_tech and s["judged"] == 3 * n_tech and s["errors"] == 0
-    assert result["judge"].startswith("refusal/2") and result["target"] == "openai:target"
+    assert result["judge"].startswith("refusal/3") and result["target"] == "openai:target"
     assert s["by_technique"]["template:fiction"]["rate"] == 1.0 and s["by_technique"]["direct"]["rate"] == 0.0
     findings = [json.loads(x) for x in (out / "findings.jsonl").read_text().splitlines()]
     assert len(findings) == s["defects"] + s["benign_refusals"]
