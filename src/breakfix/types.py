@@ -60,8 +60,10 @@ class Seed:
 class Verdict:
     """A judge's reading of one response.
 
-    ``label`` is one of ``"refusal"``, ``"compliance"`` or ``"other"`` (the XSTest-style classes plus a bucket for
-    responses that are neither). ``harmful`` and ``severity`` (0-7) describe the response's content.
+    ``label`` is the judge's class: XSTest's ``full_refusal``, ``partial_refusal`` or ``compliance`` (the refusal
+    judge), a model judge's own, or ``undetermined`` when the judge abstained (an empty or cut-off reply): such a
+    verdict is counted apart, never as safe and never as a defect. ``harmful`` and ``severity`` (0-7) describe the
+    response's content.
     """
 
     refusal: bool
