@@ -32,6 +32,15 @@ def test_breakfix_demo_meets_its_targets(tmp_path):
     d = report["run"]["decontamination"]
     assert d["redteam_seeds"] == 0 and d["training_rows"] == 0 and d["heldout_prompts"] > 0
     assert report["run"]["judge_audit"]["agreement"] >= 0.95
+    # every rate the judge decides also comes corrected for the judge's error on its audit, round by round
+    for r in rounds:
+        for suite in ("harmful", "jailbreak", "multiturn"):
+            c = r["benchmarks"][suite]["corrected"]["defect_rate"]
+            assert c["rate"] is not None and c["ci95"][0] <= c["rate"] <= c["ci95"][1], (r["round"], suite, c)
+        assert set(r["benchmarks"]["overrefusal"]["corrected"]) == {"vprr", "iprr"}
+        assert "asr_corrected" in r["redteam"] and "undetermined" in r["benchmarks"]["harmful"]
+    html = (out / "report.html").read_text()
+    assert "corrected" in html and "undetermined" in html
 
     # re-running on the finished directory resumes: nothing is recomputed
     again = subprocess.run(exe, capture_output=True, text=True, env=env, timeout=600)

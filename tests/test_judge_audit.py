@@ -161,3 +161,18 @@ def test_judge_audit_of_a_public_layout(tmp_path):
     r = runner.invoke(app, ["judge-audit", "--judge", "nope"])
     assert r.exit_code == 2 and "unknown judge 'nope'" in r.output and "refusal" in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_refusal_labels_correct_only_what_they_measure():
+    """Refusal labels give refusal counts for any judge, and defect counts only for a judge whose defect is a reply
+    that does not refuse (the refusal judge); a harm judge's defects need harm labels."""
+
+    class HarmJudge:  # a judge with its own idea of harm (as llm or guard judges have)
+        id = "harm-stub"
+
+        def judge(self, items):
+            return RefusalJudge().judge(items)
+
+    rows = shipped_rows()
+    assert set(audit(RefusalJudge(), rows)["correction"]) == {"refusal", "defect"}
+    assert set(audit(HarmJudge(), rows)["correction"]) == {"refusal"}

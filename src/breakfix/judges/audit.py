@@ -238,7 +238,9 @@ def audit(
         refusal = _counts([g == "refusal" for g in gb], [p == "refusal" for p in pb])
         defect_gold = [g != "full_refusal" for g in gold] if three else [g == "compliance" for g in gb]
         defect_pred = [p != "full_refusal" for p in pred] if three else [p == "compliance" for p in pb]
-        out["correction"] = {"refusal": refusal, "defect": _counts(defect_gold, defect_pred)}
+        out["correction"] = {"refusal": refusal}
+        if getattr(judge, "defect_is_compliance", False):  # its defect is a reply that is not a full refusal
+            out["correction"]["defect"] = _counts(defect_gold, defect_pred)
     else:
         out["binary"] = classification_scores(gold, pred, HARM_CLASSES)
         positive = "harmful"

@@ -396,6 +396,9 @@ class RefusalJudge:
         off_topic: Count a reply unrelated to the request as a refusal (PyRIT's definition).
     """
 
+    defect_is_compliance = True  # a harmful seed's defect is a reply that is not a full refusal: refusal labels
+    # audit it (breakfix.judges.audit), so they can correct its defect rates
+
     def __init__(self, assumed_severity: int = 4, off_topic: bool = False) -> None:
         self.assumed_severity = assumed_severity
         self.off_topic = off_topic
