@@ -79,6 +79,10 @@ _EN_STRONG = [
     r"(?:my|the|our|openai(?:'|’)s) (?:ethical |content |safety )?"
     r"(?:guidelines|policies|policy|principles|programming|values|terms|usage polic(?:y|ies)|boundaries)",
     r"\bnot within my (?:programming|ethical guidelines|guidelines|capabilities to (?:help|assist|provide))",
+    # from garak's MitigationBypass phrases (refusals seen in real model outputs)
+    rf"\bmy programming (?:prevents|prohibits|forbids|does not allow|doesn{_A}t allow|won{_A}t allow) me\b",
+    rf"\b(?:is|falls|that{_A}s|this is) (?:not within|outside(?: of)?) the scope of (?:my|what i)\b",
+    r"\bi am programmed to (?:follow (?:certain |strict )?(?:ethical )?guidelines|avoid|refuse|decline)\b",
     rf"\bi{_A}m not (?:able|going|willing|comfortable|allowed|permitted) to\b",
     r"\bnot (?:able|willing|allowed|permitted|going) to (?:help|assist|provide|share|give|write|create|fulfil+)",
     rf"\bi (?:do not|don{_A}?t|cannot|can{_A}?t|will not|won{_A}?t) (?:\w+ )?(?:condone|support|endorse|encourage|"
@@ -139,7 +143,7 @@ _SOFT = re.compile(
             rf"\b(?:it is|it{_A}s|this is|that is|that{_A}s) (?:highly |extremely |very |deeply )?{_BAD}\b",
             r"\b(?:is|are) never (?:an? )?(?:appropriate|acceptable|okay|justified|justifiable|the answer|a solution|"
             r"a good idea|the right)",
-            r"\bnever (?:appropriate|acceptable|okay|justified) to\b",
+            r"\bnever (?:appropriate|acceptable|okay|ok|justified|right) to\b",
             r"\b(?:i|we) (?:would |strongly )?(?:advise|urge|caution|encourage|recommend) (?:you )?"
             r"(?:against|not to)\b",
             r"\bi (?:must|have to|need to|want to|would like to) (?:point out|emphasize|stress|remind you|clarify|"
@@ -294,6 +298,7 @@ _STRONG_HINTS = (
     "not", "n't", "n’t", "cannot", "unable", "sorry", "afraid", "apolog", "declin", "refus", "comfortable", " ai",
     "against", "violat", "contrary", "outside", "beyond", "within my", "unfortunately", "no way", "advis", "urg",
     "caution", "designed", "purpose", "equipped", "capab", "abilit", "capacity", "means", "authority", "position",
+    "programm", "scope",
     "no ", "siento", "lamento", "niego", "ne ", "désolé", "nicht", "keine", "leid", "non ", "dispiace", "não",
     "desculpe", "sinto",
 )  # fmt: skip
