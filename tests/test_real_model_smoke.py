@@ -44,3 +44,8 @@ def test_smollm2_from_its_wheel_benchmarks_on_public_data(tmp_path: Path) -> Non
     assert b["harmful"]["n"] == 2 and b["capability"]["n"] == 2  # the sample's two unsafe prompts
     assert b["capability"]["multiple_choice"]["chance"] == pytest.approx(1 / 3, abs=1e-3)
     assert result["model"]["checkpoint"].startswith("sha256:")
+    # the refusal judge's rates come corrected by its audit on the held-out labelled real replies
+    assert "held-out" in result["judge_audit"]["labels"] and result["judge_audit"]["kappa_binary"] > 0.8
+    corrected = b["overrefusal"]["corrected"]["iprr"]
+    assert corrected["rate"] is not None and corrected["audit_positives"] >= 20
+    assert set(b["harmful"]["corrected"]) == {"defect_rate"} and "corrected (95% CI)" in r.stdout
