@@ -105,3 +105,27 @@ def test_export_input_errors_are_one_line(tiny_model, tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["export", str(tiny_model), "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "convert_hf_to_gguf.py" in r.output and "--llama-cpp" in r.output
     assert not (tmp_path / "y").exists()  # nothing written
+
+
+def test_bench_a_gguf_build_under_llama_cpp_against_the_hf_checkpoint(exported, tiny_model, tmp_path):
+    """`bench --gguf` starts the server, benchmarks through it (paired with the HF checkpoint), and stops it."""
+    import psutil
+
+    out, manifest, _ = exported
+    q8 = out / manifest["files"][1]["file"]
+    r = subprocess.run(
+        [sys.executable, "-m", "breakfix", "bench", "--gguf", str(q8), "--baseline", str(tiny_model), "--world", "demo",
+         "--judge", "demo", "--suite", "harmful", "--suite", "overrefusal", "--limit", "4", "--max-new-tokens", "12",
+         "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert result["model"]["checkpoint"] == "gguf:sha256:" + manifest["files"][1]["sha256"]
+    assert result["model"]["benchmarks"]["harmful"]["n"] + result["model"]["benchmarks"]["harmful"]["errors"] == 4
+    assert result["model"]["benchmarks"]["harmful"]["errors"] == 0 and set(result["paired"]) == {
+        "harmful",
+        "overrefusal",
+    }
+    assert "llama.cpp server (pid" in r.stdout + r.stderr
+    assert not [p for p in psutil.process_iter(["cmdline"]) if str(q8) in " ".join(p.info["cmdline"] or [])]

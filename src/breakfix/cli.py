@@ -191,6 +191,10 @@ def bench(
     fail_above: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. harmful=0.05.")] = None,
     fail_below: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. capability=0.8.")] = None,
     junit: Annotated[Path | None, typer.Option(help="Write the gates as JUnit XML.")] = None,
+    gguf: Annotated[
+        Path | None,
+        typer.Option(help="Benchmark this GGUF build under a real llama.cpp server that breakfix starts and stops."),
+    ] = None,
 ) -> None:
     """Benchmark a model on the held-out suites; compare with a baseline; gate a release (exit 1 on a broken gate)."""
     from rich.console import Console
@@ -213,10 +217,22 @@ def bench(
             data.setdefault("benchmarks", {})["suites"] = [s.partition("=")[0] for s in suite]
         cfg = parse_config(data, str(config) if config else "command line")
         gates = [parse_gate(g, True) for g in fail_above or []] + [parse_gate(g, False) for g in fail_below or []]
-        result = bench_job(
-            cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
-            world=build_world(cfg), extra=extra,
-        )  # fmt: skip
+        if gguf is None:
+            result = bench_job(
+                cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
+                world=build_world(cfg), extra=extra,
+            )  # fmt: skip
+        else:
+            from breakfix.backends.llamacpp import llama_server, served_ref
+
+            model = str(gguf)
+            ref, ckpt = served_ref(gguf)
+            world_ = build_world(cfg)  # bad data fails before the server starts
+            with llama_server(gguf, log=lambda m: log_console.print(m)) as base:
+                result = bench_job(
+                    cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
+                    world=world_, extra=extra, served=(ref.model_copy(update={"base_urls": [base]}), ckpt),
+                )  # fmt: skip
         gate_results = check_gates(result["model"]["benchmarks"], gates)
     except BreakfixError as e:
         _fail(e)

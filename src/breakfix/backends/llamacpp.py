@@ -235,6 +235,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def served_ref(gguf: Path) -> tuple[Any, str]:
+    """The endpoint settings for a build under llama-cpp-python's server (it answers one request at a time) and the
+    build's content id (``gguf:sha256:...``); the base URL is filled in once the server is up."""
+    from breakfix.config import ModelRef
+
+    if not gguf.is_file():
+        raise BreakfixError(str(gguf), None, "GGUF file not found")
+    ref = ModelRef(kind="openai", model=gguf.name, base_urls=["http://127.0.0.1:1/v1"], concurrency=1, timeout=600.0,
+                   max_retries=2)  # fmt: skip
+    return ref, f"gguf:sha256:{sha256_file(gguf)}"
+
+
 @contextmanager
 def llama_server(gguf: Path, *, n_ctx: int = 2048, timeout: float = 120.0, log: Any = None) -> Iterator[str]:
     """A real ``python -m llama_cpp.server`` on a free loopback port, serving ``gguf``: yields its ``/v1`` base URL

@@ -11,7 +11,7 @@ from typing import Any
 from breakfix import registry
 from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig
-from breakfix.config import DEFAULT_JUDGE_NOTE, RunConfig
+from breakfix.config import DEFAULT_JUDGE_NOTE, ModelRef, RunConfig
 from breakfix.engine import AttackContext, RunStats, execute
 from breakfix.errors import BreakfixError
 from breakfix.jobs.common import (
@@ -154,6 +154,7 @@ def bench_job(
     log: Log = print,
     world: World | None = None,
     extra: dict[str, list[Plan]] | None = None,
+    served: tuple[ModelRef, str] | None = None,
 ) -> dict[str, Any]:
     """Benchmark ``model`` (and ``baseline``, with a paired comparison); write ``out/bench.json``; return it.
 
@@ -164,9 +165,10 @@ def bench_job(
     refuse_legacy_store(Path(out) / "bench.db")
     world = world or build_world(cfg)
     specs = [("model", model)] + ([("baseline", baseline)] if baseline else [])
-    resolved = [(role, spec, resolve_model(spec, log)) for role, spec in specs]
-    for _, _, path in resolved:  # bad paths fail before anything is written
-        check_model(cfg, path)
+    resolved = [(role, spec, spec if served and role == "model" else resolve_model(spec, log)) for role, spec in specs]
+    for role, _, path in resolved:  # bad paths fail before anything is written
+        if not (served and role == "model"):
+            check_model(cfg, path)
     if cfg.judge is None:
         owns = {(e.meta.get("judge") if e else None) for e in (spec_model_entry(spec) for _, spec in specs)}
         name = owns.pop() if len(owns) == 1 and None not in owns else "refusal"
@@ -183,8 +185,11 @@ def bench_job(
     attempts: dict[str, Any] = {}
     with Store(out / "bench.db", refuse_legacy=True) as store:
         for role, spec, path in resolved:
-            backend = build_backend(cfg.model.ref(path), cfg.seed)
-            ckpt = checkpoint_id(path)
+            if served and role == "model":  # a build served by an endpoint (a llama.cpp server): its file's id
+                backend, ckpt = build_backend(served[0], cfg.seed), served[1]
+            else:
+                backend = build_backend(cfg.model.ref(path), cfg.seed)
+                ckpt = checkpoint_id(path)
             log(f"benchmarking {role} {spec} ({ckpt}) with judge {judge.id}")
             stats = RunStats()
             attempts[role] = benchmark_attempts(
