@@ -129,3 +129,14 @@ def test_bench_a_gguf_build_under_llama_cpp_against_the_hf_checkpoint(exported, 
     }
     assert "llama.cpp server (pid" in r.stdout + r.stderr
     assert not [p for p in psutil.process_iter(["cmdline"]) if str(q8) in " ".join(p.info["cmdline"] or [])]
+
+
+def test_redteam_a_gguf_build_under_llama_cpp(exported, tmp_path):
+    out, manifest, _ = exported
+    q4 = out / manifest["files"][2]["file"]
+    cmd = [sys.executable, "-m", "breakfix", "redteam", "--gguf", str(q4), "--world", "demo", "--judge", "demo",
+           "--technique", "direct", "--limit", "3", "--max-new-tokens", "12", "--out", str(tmp_path / "r")]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((tmp_path / "r" / "redteam.json").read_text())["summary"]
+    assert s["attempts"] >= 3 and s["errors"] == 0 and "llama.cpp server (pid" in r.stdout + r.stderr

@@ -128,9 +128,13 @@ def redteam(
     max_new_tokens: MaxNewTokens = None,
     limit: Limit = None,
     template_path: TemplatePath = None,
+    gguf: Annotated[
+        Path | None, typer.Option(help="Target: this GGUF build under a real llama.cpp server (started and stopped).")
+    ] = None,
 ) -> None:
-    """Red-team a model (local HF dir, vLLM, or any OpenAI-compatible endpoint); print ASR by technique, category
-    and language; store every attempt and write findings.jsonl and redteam.json. Re-running resumes."""
+    """Red-team a model (local HF dir, vLLM, any OpenAI-compatible endpoint, or a GGUF build under llama.cpp); print
+    ASR by technique, category and language; store every attempt and write findings.jsonl and redteam.json.
+    Re-running resumes."""
     from breakfix.jobs.common import build_world
     from breakfix.jobs.redteam import redteam_job
     from breakfix.progress import console
@@ -151,6 +155,10 @@ def redteam(
             rt["target"] = {"kind": "openai", "model": served_model, "base_urls": endpoint, "api_key_env": api_key_env}
             if concurrency:
                 rt["target"]["concurrency"] = concurrency
+        if gguf is not None:
+            from breakfix.backends.llamacpp import served_ref
+
+            rt["target"] = served_ref(gguf)[0].model_dump(mode="json", exclude_defaults=True)
         for key, value in (("persona", persona), ("techniques", technique), ("languages", language)):
             if value:
                 rt[key] = value
@@ -161,7 +169,16 @@ def redteam(
         if judge:
             data["judge"] = judge
         cfg = parse_config(data, source)  # no judge: the model's own (demo for the demo), refusal for any other
-        result = redteam_job(cfg, out, log=lambda m: console.print(m), world=build_world(cfg))
+        world_ = build_world(cfg)
+        if gguf is None:
+            result = redteam_job(cfg, out, log=lambda m: console.print(m), world=world_)
+        else:
+            from breakfix.backends.llamacpp import llama_server
+
+            with llama_server(gguf, log=lambda m: console.print(m)) as base:
+                target = cfg.redteam.target.model_copy(update={"base_urls": [base]})  # type: ignore[union-attr]
+                cfg = cfg.model_copy(update={"redteam": cfg.redteam.model_copy(update={"target": target})})
+                result = redteam_job(cfg, out, log=lambda m: console.print(m), world=world_)
         _print_redteam(result)
         typer.echo(f"wrote {out / 'redteam.json'} and {out / 'findings.jsonl'}")
     except BreakfixError as e:
