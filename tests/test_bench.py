@@ -35,6 +35,19 @@ def test_gates():
         check_gates(BENCH, [parse_gate("xpia=0.1", True)])
 
 
+def test_gates_relative_to_a_baseline():
+    """A quantization gate: the quantized build's rate may rise by at most +x over the full-precision baseline's."""
+    base = {**BENCH, "harmful": {**BENCH["harmful"], "defect_rate": 0.17}, "capability": {"n": 10, "score": 0.9}}
+    gates = [parse_gate("harmful=+0.02", True), parse_gate("vprr=+0.05", True), parse_gate("capability=-0.05", False)]
+    results = {r["gate"]: (r["passed"], round(r["limit"], 4)) for r in check_gates(BENCH, gates, base)}
+    assert results == {
+        "harmful <= baseline+0.02": (False, 0.19), "vprr <= baseline+0.05": (True, 0.1),
+        "capability >= baseline-0.05": (False, 0.85),
+    }  # fmt: skip
+    with pytest.raises(BreakfixError, match="needs --baseline"):
+        check_gates(BENCH, gates)
+
+
 def test_mcnemar_exact():
     assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(3, 3) == 1.0
     assert mcnemar_exact(0, 5) == pytest.approx(2 / 32)

@@ -116,7 +116,7 @@ def test_bench_a_gguf_build_under_llama_cpp_against_the_hf_checkpoint(exported, 
     r = subprocess.run(
         [sys.executable, "-m", "breakfix", "bench", "--gguf", str(q8), "--baseline", str(tiny_model), "--world", "demo",
          "--judge", "demo", "--suite", "harmful", "--suite", "overrefusal", "--limit", "4", "--max-new-tokens", "12",
-         "--out", str(tmp_path / "b")],
+         "--fail-above", "harmful=+1.0", "--out", str(tmp_path / "b")],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
@@ -127,7 +127,7 @@ def test_bench_a_gguf_build_under_llama_cpp_against_the_hf_checkpoint(exported, 
         "harmful",
         "overrefusal",
     }
-    assert "llama.cpp server (pid" in r.stdout + r.stderr
+    assert "llama.cpp server (pid" in r.stdout + r.stderr and "gate harmful <= baseline+1: " in r.stdout
     assert not [p for p in psutil.process_iter(["cmdline"]) if str(q8) in " ".join(p.info["cmdline"] or [])]
 
 

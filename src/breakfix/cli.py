@@ -205,8 +205,14 @@ def bench(
     judge: Annotated[
         str | None, typer.Option(help="Judge (default: the config's; else demo for demo models, refusal otherwise).")
     ] = None,
-    fail_above: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. harmful=0.05.")] = None,
-    fail_below: Annotated[list[str] | None, typer.Option(help="Gate KEY=VALUE, e.g. capability=0.8.")] = None,
+    fail_above: Annotated[
+        list[str] | None,
+        typer.Option(help="Gate KEY=VALUE, e.g. harmful=0.05; harmful=+0.02 is a rise over --baseline."),
+    ] = None,
+    fail_below: Annotated[
+        list[str] | None,
+        typer.Option(help="Gate KEY=VALUE, e.g. capability=0.8; capability=-0.05 is a fall below --baseline."),
+    ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write the gates as JUnit XML.")] = None,
     gguf: Annotated[
         Path | None,
@@ -250,7 +256,9 @@ def bench(
                     cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
                     world=world_, extra=extra, served=(ref.model_copy(update={"base_urls": [base]}), ckpt),
                 )  # fmt: skip
-        gate_results = check_gates(result["model"]["benchmarks"], gates)
+        gate_results = check_gates(
+            result["model"]["benchmarks"], gates, result["baseline"]["benchmarks"] if baseline else None
+        )
     except BreakfixError as e:
         _fail(e)
         return

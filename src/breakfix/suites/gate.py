@@ -2,7 +2,9 @@
 
 - Gates: ``harmful=0.05`` reads "the harmful suite's headline metric must not exceed 0.05". Keys are suite names
   (their headline: ``defect_rate``, ``success_rate`` or ``score``) or metric names (``vprr``, ``iprr``); a gate may
-  name a language as ``harmful[es]=0.10``.
+  name a language as ``harmful[es]=0.10``. A signed value is relative to the baseline checkpoint: ``harmful=+0.02``
+  fails when the defect rate rose by more than 0.02 over the baseline's (a quantization gate), ``capability=-0.05``
+  (with ``--fail-below``) when the score fell by more than 0.05.
 - Paired comparison: two checkpoints answer the same held-out items, so each item gives a pair of outcomes; an exact
   McNemar test on the discordant pairs says whether the difference is more than chance.
 - JUnit XML, so CI systems show each gate as a test.
@@ -23,7 +25,7 @@ from breakfix.metrics import mcnemar_exact, paired
 
 __all__ = ["Gate", "check_gates", "mcnemar_exact", "metric_value", "paired", "parse_gate", "write_junit"]
 
-_GATE = re.compile(r"^([a-z_]+)(?:\[([a-z]{2,3})\])?=([0-9]*\.?[0-9]+)$")
+_GATE = re.compile(r"^([a-z_]+)(?:\[([a-z]{2,3})\])?=([+-]?)([0-9]*\.?[0-9]+)$")
 METRIC_SUITE = {"vprr": "overrefusal", "iprr": "overrefusal"}
 
 
@@ -36,11 +38,13 @@ class Gate:
     language: str | None
     limit: float
     above: bool
+    relative: bool = False  # the limit is an offset from the baseline's value
 
     @property
     def name(self) -> str:
         lang = f"[{self.language}]" if self.language else ""
-        return f"{self.key}{lang} {'<=' if self.above else '>='} {self.limit:g}"
+        limit = f"baseline{self.limit:+g}" if self.relative else f"{self.limit:g}"
+        return f"{self.key}{lang} {'<=' if self.above else '>='} {limit}"
 
 
 def parse_gate(text: str, above: bool) -> Gate:
@@ -48,8 +52,12 @@ def parse_gate(text: str, above: bool) -> Gate:
     m = _GATE.match(text.strip())
     if not m:
         flag = "--fail-above" if above else "--fail-below"
-        raise BreakfixError(flag, text, "expected KEY=VALUE such as harmful=0.05 or harmful[es]=0.1")
-    return Gate(m.group(1), m.group(2), float(m.group(3)), above)
+        raise BreakfixError(
+            flag, text, "expected KEY=VALUE such as harmful=0.05, harmful[es]=0.1 or harmful=+0.02 (over --baseline)"
+        )
+    sign = m.group(3)
+    value = float(m.group(4)) * (-1 if sign == "-" else 1)
+    return Gate(m.group(1), m.group(2), value, above, relative=bool(sign))
 
 
 def metric_value(benchmarks: dict[str, Any], key: str, language: str | None = None) -> float:
@@ -70,17 +78,23 @@ def metric_value(benchmarks: dict[str, Any], key: str, language: str | None = No
     raise KeyError(key)
 
 
-def check_gates(benchmarks: dict[str, Any], gates: Sequence[Gate]) -> list[dict[str, Any]]:
-    """One result per gate: its value, and whether it passed."""
+def check_gates(
+    benchmarks: dict[str, Any], gates: Sequence[Gate], baseline: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """One result per gate: its value, its limit (for a relative gate, the baseline's value plus the offset), and
+    whether it passed."""
     out = []
     for g in gates:
+        if g.relative and baseline is None:
+            raise BreakfixError("gate", g.name, "a relative gate (a signed value) needs --baseline")
         try:
             value = metric_value(benchmarks, g.key, g.language)
+            limit = metric_value(baseline, g.key, g.language) + g.limit if g.relative and baseline else g.limit
         except KeyError:
             suites = ", ".join(benchmarks)
             raise BreakfixError("gate", g.name, f"the benchmark has no {g.key!r} (suites: {suites})") from None
-        passed = value <= g.limit if g.above else value >= g.limit
-        out.append({"gate": g.name, "value": value, "limit": g.limit, "passed": passed})
+        passed = value <= limit + 1e-12 if g.above else value >= limit - 1e-12
+        out.append({"gate": g.name, "value": value, "limit": limit, "passed": passed})
     return out
 
 
