@@ -140,3 +140,42 @@ def test_redteam_a_gguf_build_under_llama_cpp(exported, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((tmp_path / "r" / "redteam.json").read_text())["summary"]
     assert s["attempts"] >= 3 and s["errors"] == 0 and "llama.cpp server (pid" in r.stdout + r.stderr
+
+
+def test_a_server_killed_mid_run_gives_errors_that_a_resume_retries(exported, tmp_path):
+    """Kill the llama.cpp server under a running red team: the attempts it missed are recorded as errors (never as
+    safe, after the backend's retries), and the same command again retries exactly those."""
+    import signal
+    import time
+
+    import psutil
+    import yaml
+
+    out, manifest, _ = exported
+    q8 = out / manifest["files"][1]["file"]
+    run = tmp_path / "r"
+    config = tmp_path / "c.yaml"  # fast retries, so that the attempts after the kill fail quickly
+    config.write_text(yaml.safe_dump({"redteam": {"target": {"max_retries": 1, "backoff_base": 0.01}}}))
+    cmd = [sys.executable, "-m", "breakfix", "redteam", "-c", str(config), "--gguf", str(q8), "--world", "demo",
+           "--judge", "demo", "--technique", "direct", "--technique", "template:roleplay_dan", "--max-new-tokens", "24",
+           "--out", str(run)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline, serving, server = time.monotonic() + 300, None, None
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids = [p for p in psutil.Process(proc.pid).children() if "llama_cpp.server" in " ".join(p.cmdline())]
+        if kids and serving is None and any(c.status == psutil.CONN_LISTEN for c in kids[0].net_connections("tcp")):
+            serving = time.monotonic()  # the red team starts as soon as /v1/models answers
+        if serving is not None and time.monotonic() - serving > 1.5:
+            server = kids[0]
+            server.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    log, _ = proc.communicate(timeout=600)
+    assert server is not None, f"the run ended before the server could be killed: {log[-2000:]}"
+    assert proc.returncode == 0, log[-3000:]
+    first = json.loads((run / "redteam.json").read_text())["summary"]
+    assert 0 < first["errors"] < first["attempts"]  # killed mid-run: some answered, the rest recorded as errors
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = json.loads((run / "redteam.json").read_text())["summary"]
+    assert second["errors"] == 0 and second["attempts"] == first["attempts"]

@@ -158,7 +158,8 @@ def redteam(
         if gguf is not None:
             from breakfix.backends.llamacpp import served_ref
 
-            rt["target"] = served_ref(gguf)[0].model_dump(mode="json", exclude_defaults=True)
+            own = {k: v for k, v in (rt.get("target") or {}).items() if k in TUNABLE}  # the config may tune retries
+            rt["target"] = {**served_ref(gguf)[0].model_dump(mode="json", exclude_defaults=True), **own}
         for key, value in (("persona", persona), ("techniques", technique), ("languages", language)):
             if value:
                 rt[key] = value
@@ -304,6 +305,7 @@ def bench(
         raise typer.Exit(1)
 
 
+TUNABLE = ("concurrency", "timeout", "max_retries", "backoff_base", "backoff_max")  # of a served build's endpoint
 MaxNewTokens = Annotated[int | None, typer.Option(help="New tokens per reply at most (generation.max_new_tokens).")]
 Limit = Annotated[
     int | None, typer.Option(help="Items per suite and red-team seeds at most (a sample stratified by category).")
