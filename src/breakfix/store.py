@@ -394,7 +394,8 @@ def checkpoint_files(model_dir: Path) -> list[Path]:
     return sorted(f for f in found if f.is_file() and f.name not in NOT_MODEL)
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes (hex)."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -419,7 +420,7 @@ def checkpoint_id(model: Path | str) -> str:
     todo = [f for f, k in zip(files, keys, strict=True) if k not in _ID_CACHE]
     if todo:
         with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            digests = dict(zip(todo, pool.map(_file_digest, todo), strict=True))
+            digests = dict(zip(todo, pool.map(file_digest, todo), strict=True))
         for f, k in zip(files, keys, strict=True):
             if f in digests:
                 _ID_CACHE[k] = digests[f]

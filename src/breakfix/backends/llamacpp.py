@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -27,7 +26,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from breakfix.aio import free_port
 from breakfix.errors import BreakfixError
+from breakfix.store import file_digest
 
 # quant name -> llama.cpp's LLAMA_FTYPE_MOSTLY_* value
 QUANTS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_m": 12,
@@ -221,20 +222,6 @@ def greedy(gguf: Path, conversations: list[list[dict[str, str]]], max_new_tokens
         llm.close()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def served_ref(gguf: Path) -> tuple[Any, str]:
     """The endpoint settings for a build under llama-cpp-python's server (it answers one request at a time) and the
     build's content id (``gguf:sha256:...``); the base URL is filled in once the server is up."""
@@ -244,7 +231,7 @@ def served_ref(gguf: Path) -> tuple[Any, str]:
         raise BreakfixError(str(gguf), None, "GGUF file not found")
     ref = ModelRef(kind="openai", model=gguf.name, base_urls=["http://127.0.0.1:1/v1"], concurrency=1, timeout=600.0,
                    max_retries=2)  # fmt: skip
-    return ref, f"gguf:sha256:{sha256_file(gguf)}"
+    return ref, f"gguf:sha256:{file_digest(gguf)}"
 
 
 @contextmanager

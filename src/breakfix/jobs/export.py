@@ -3,7 +3,6 @@ manifest, a token-id check against the HF tokenizer, and the f16 build's greedy 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from importlib import metadata
@@ -13,11 +12,11 @@ from typing import Any
 from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import load_tokenizer
-from breakfix.backends.llamacpp import QUANTS, convert, find_converter, greedy, quantize, sha256_file, token_ids
+from breakfix.backends.llamacpp import QUANTS, convert, find_converter, greedy, quantize, token_ids
 from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
 from breakfix.jobs.common import Log, check_model, resolve_model
-from breakfix.store import checkpoint_id, write_json
+from breakfix.store import checkpoint_id, file_digest, write_json
 
 # What the export's greedy check asks (plain requests, benign and harmful, and a multi-turn one)
 VERIFY_PROMPTS = (
@@ -87,7 +86,7 @@ def export_job(
         files.append({"quant": q, "file": dst.name})
     for f in files:
         p = out / f["file"]
-        f.update(sha256=sha256_file(p), bytes=p.stat().st_size)
+        f.update(sha256=file_digest(p), bytes=p.stat().st_size)
     tokens = _token_check(path, base, cfg.model.trust_remote_code)
     if tokens["equal"] != tokens["checked"]:
         raise BreakfixError(
@@ -114,7 +113,3 @@ def export_job(
         }  # fmt: skip
     write_json(out / "manifest.json", manifest)
     return manifest
-
-
-def load_manifest(path: Path) -> dict[str, Any]:
-    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Literal
 
+from breakfix.aio import free_port
 from breakfix.progress import task_progress
 from breakfix.settings import LaunchSettings, TrainSettings, read_accelerate_config
 from breakfix.training.common import TrainResult, is_main_process
@@ -75,7 +75,7 @@ def accelerate_command(launch: LaunchSettings, job: Path) -> list[str]:
         cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     if launch.num_processes:
         cmd += ["--num_processes", str(launch.num_processes)]
-    port = launch.main_process_port or (None if conf.get("num_machines", 1) > 1 else _free_port())
+    port = launch.main_process_port or (None if conf.get("num_machines", 1) > 1 else free_port())
     if port:
         cmd += ["--main_process_port", str(port)]
     return cmd + ["-m", "breakfix.training.launch", str(job)]
@@ -86,12 +86,6 @@ def process_count(launch: LaunchSettings) -> int:
     if launch.num_processes:
         return launch.num_processes
     return int(read_accelerate_config(launch.accelerate_config)["num_processes"]) if launch.accelerate_config else 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _launched(
