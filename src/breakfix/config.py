@@ -367,6 +367,25 @@ class Targets(_Strict):
 class CycleConfig(_Strict):
     max_rounds: int = Field(3, ge=0, le=50, description="fix rounds at most")
     targets: Targets = Field(default_factory=Targets)
+    verify_builds: list[str] = Field(
+        default_factory=list,
+        description="GGUF builds (q4_k_m, q8_0, f16, ...) that each round also exports and benchmarks and red-teams "
+        "under a llama.cpp server: the targets apply to them too, and their findings feed the next round's curation",
+    )
+    llama_cpp: str | None = Field(
+        None,
+        description="llama-cpp-python's sdist or a llama.cpp checkout, for the converter (else $BREAKFIX_LLAMA_CPP)",
+    )
+
+    @field_validator("verify_builds")
+    @classmethod
+    def _builds(cls, v: list[str]) -> list[str]:
+        from breakfix.backends.llamacpp import QUANTS
+
+        bad = [q for q in v if q not in QUANTS]
+        if bad:
+            raise ValueError(f"unknown GGUF build {bad[0]!r}; use one of {', '.join(QUANTS)}")
+        return list(dict.fromkeys(v))
 
 
 class SplitSettings(_Strict):

@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from breakfix.jobs.common import (
 from breakfix.jobs.curate import curate_round, helpful_rows, round_findings
 from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques
 from breakfix.jobs.train import train_round
-from breakfix.metrics import score_suites
+from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites
 from breakfix.progress import console
 from breakfix.report.build import build_report, report_from_store, write_report
 from breakfix.store import (
@@ -55,10 +56,12 @@ from breakfix.store import (
 )
 from breakfix.text import prompt_text
 from breakfix.types import (
+    BuildRecord,
     CurationSummary,
     Judge,
     RedTeamSummary,
     RoundRecord,
+    Seed,
     SuiteScores,
     TrainSummary,
     content_key,
@@ -121,9 +124,12 @@ class Cycle:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def _stage(self, store: Store, r: int, name: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+    def _stage(
+        self, store: Store, r: int, name: str, fn: Callable[[], Any], valid: Callable[[Any], bool] | None = None
+    ) -> tuple[Any, float]:
+        """Run stage ``name`` of round ``r`` unless it is finished (and its result still ``valid``)."""
         done = store.stage(r, name)
-        if done is not None:
+        if done is not None and (valid is None or valid(done["result"])):
             return done["result"], done["seconds"]
         started = time.perf_counter()
         result = fn()
@@ -162,12 +168,117 @@ class Cycle:
     def _backend(self, model_dir: Path) -> Any:
         return build_backend(self.cfg.model.ref(model_dir), self.cfg.seed)
 
+    def _verify_builds(
+        self,
+        store: Store,
+        r: int,
+        model_dir: Path,
+        ckpt: str,
+        bench_items: dict[str, list[str]],
+        seeds: list[Seed],
+        techniques: list[str],
+        helpers: Helpers,
+        seconds: dict[str, float],
+    ) -> dict[str, BuildRecord]:
+        """Round ``r``'s quantized builds (``cycle.verify_builds``): export the checkpoint as GGUF once (stage
+        ``export``, files in ``rounds/<r>/gguf/``), then serve each build with a real llama.cpp server and run the
+        held-out suites (stage ``benchmark@<build>``) and the red team (``redteam@<build>``, findings in
+        ``rounds/<r>/findings@<build>.jsonl``) on it; each suite and the red team is paired with the checkpoint's
+        own items (McNemar)."""
+        from breakfix.backends.llamacpp import llama_server, served_ref
+        from breakfix.jobs.export import export_job
+
+        builds = self.cfg.cycle.verify_builds
+        rd = self._round_dir(r)
+
+        def do_export() -> dict[str, Any]:
+            return export_job(
+                self.cfg, str(model_dir), rd / "gguf", builds, llama_cpp=self.cfg.cycle.llama_cpp,
+                max_new_tokens=min(24, self.gen.max_new_tokens), log=self.log,
+            )  # fmt: skip
+
+        manifest, seconds["export"] = self._stage(
+            store, r, "export", do_export, valid=lambda m: all((rd / "gguf" / f["file"]).is_file() for f in m["files"])
+        )  # files deleted since: export again
+        files = {f["quant"]: f for f in manifest["files"]}
+        v = manifest.get("verify")
+        if v:
+            self.log(f"  export: f16 under llama.cpp vs HF, {v['identical']}/{v['prompts']} greedy replies identical")
+        full = store.get_attempts([i for ids in bench_items.values() for i in ids], judge=self.judge.id)
+        full_suites = {s: [full[i] for i in ids if i in full] for s, ids in bench_items.items()}
+        full_red = list(store.iter_attempts(r, "redteam", judge=self.judge.id))
+        out: dict[str, BuildRecord] = {}
+        for q in builds:
+            f = files[q]
+            gguf = rd / "gguf" / f["file"]
+            ref, bckpt = served_ref(gguf)
+            if bckpt != f"gguf:sha256:{f['sha256']}":
+                raise BreakfixError(str(gguf), None, "the build changed since this round exported it; use a new --out")
+            with ExitStack() as stack:
+                backend: Any = None
+
+                def served() -> Any:
+                    nonlocal backend
+                    if backend is None:  # the server starts only when a stage has work left
+                        base = stack.enter_context(llama_server(gguf, log=self.log))
+                        backend = build_backend(ref.model_copy(update={"base_urls": [base]}), self.cfg.seed)
+                    return backend
+
+                def do_bench(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
+                    stats = RunStats()
+                    attempts = benchmark_attempts(
+                        self.world, served(), self.judge, store, checkpoint=bckpt, round_=r, gen=self.gen,
+                        suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
+                        simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats,
+                        limit=self.cfg.benchmarks.limit, build=q,
+                    )  # fmt: skip
+                    return {
+                        "benchmarks": score_suites(attempts),
+                        "judging": stats.judging(self.judge.id),
+                        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},
+                        "paired": paired(attempts, full_suites),
+                    }
+
+                done, seconds[f"benchmark@{q}"] = self._stage(store, r, f"benchmark@{q}", do_bench)
+
+                def do_red(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
+                    summary, stats = redteam(
+                        seeds, techniques, attack_context(self.cfg, served(), self.judge, helpers), store,
+                        checkpoint=bckpt, round_=r, findings_path=rd / f"findings@{q}.jsonl", seed_value=self.cfg.seed,
+                        label=f"round {r}: red team ({q})", suite=f"redteam@{q}",
+                    )  # fmt: skip
+                    red = list(store.iter_attempts(r, f"redteam@{q}", judge=self.judge.id))
+                    n, only_full, only_build = paired_redteam(full_red, red).get(None, (0, 0, 0))
+                    return {
+                        "redteam": summary,
+                        "judging": stats.judging(self.judge.id),
+                        "paired": {"n": n, "only_candidate": only_build, "only_baseline": only_full,
+                                   "p_value": mcnemar_exact(only_build, only_full)},
+                    }  # fmt: skip
+
+                red, seconds[f"redteam@{q}"] = self._stage(store, r, f"redteam@{q}", do_red)
+            rec = BuildRecord(
+                quant=q, file=f"rounds/{r}/gguf/{f['file']}", sha256=f["sha256"], checkpoint_id=bckpt,
+                benchmarks={k: SuiteScores.model_validate(x) for k, x in done["benchmarks"].items()},
+                redteam=RedTeamSummary.model_validate(red["redteam"]),
+                paired={**done["paired"], "redteam": red["paired"]},
+                judging={"benchmark": _counts(done["judging"]), "redteam": _counts(red["judging"])},
+            )  # fmt: skip
+            out[q] = rec
+            self.log(_bench_line(r, done["benchmarks"]).replace("benchmark:", f"{q}:", 1)
+                     + f"; red-team ASR {rec.redteam.asr:.3f}" + _paired_note(rec.paired))  # fmt: skip
+        return out
+
     # ---- the loop ---------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
         if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
             check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
         check_audit_labels(self.cfg)
+        if self.cfg.cycle.verify_builds:  # llama.cpp and its converter are here: checked before anything is written
+            from breakfix.backends.llamacpp import check_gguf_tools
+
+            check_gguf_tools(self.cfg.cycle.llama_cpp, field="cycle.llama_cpp")
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
         techniques = redteam_techniques(self.cfg, self.world)
         helpful = helpful_rows(self.cfg, self.world) if self.cfg.cycle.max_rounds else []  # bad data: before writing
@@ -243,7 +354,7 @@ class Cycle:
                     }
 
                 done, rec.seconds["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
-                bench = done["benchmarks"]
+                bench, bench_items = done["benchmarks"], done.get("items", {})
                 judging["benchmark"] = _counts(done["judging"])
                 rec.benchmarks = {k: SuiteScores.model_validate(v) for k, v in bench.items()}
                 bench0 = bench0 or bench
@@ -268,7 +379,17 @@ class Cycle:
                 rec.judging = judging
                 self.log(f"  red team: {red.attempts} attempts, ASR {red.asr:.3f}, {red.errors} errors")
 
+                if self.cfg.cycle.verify_builds:
+                    rec.builds = self._verify_builds(
+                        store, r, model_dir, ckpt, bench_items,
+                        redteam_seed_list, techniques, helpers, rec.seconds,
+                    )  # fmt: skip
                 met, misses = targets_met(bench, bench0, self.cfg) if r > 0 else (False, ["round 0"])
+                for q, b in (rec.builds or {}).items():  # the targets hold for every build that ships, too
+                    b_met, b_misses = targets_met(b.to_json()["benchmarks"], bench0, self.cfg)
+                    b.targets_met = b_met
+                    misses += [f"{q}: {m}" for m in b_misses] if r > 0 else []
+                    met = met and b_met
                 rec.targets_met = met
                 if met or r >= self.cfg.cycle.max_rounds:
                     rec.stop_reason = "targets met" if met else "round limit reached"
@@ -279,7 +400,7 @@ class Cycle:
                 self.log(f"  targets not met: {'; '.join(misses)}")
 
                 def do_curate() -> dict[str, Any]:
-                    findings, attempts, _ = round_findings(store, self.judge, r)
+                    findings, attempts, _ = round_findings(store, self.judge, r, self.cfg.cycle.verify_builds)
                     res = curate_round(
                         self.cfg,
                         self.judge,
@@ -341,6 +462,12 @@ class Cycle:
 def _counts(judging: dict[str, Any]) -> dict[str, int]:
     """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
     return {k: v for k, v in judging.items() if k != "judge"}
+
+
+def _paired_note(pairs: dict[str, Any]) -> str:
+    """The paired tests against full precision that reach significance at 0.05, as a short note."""
+    sig = [f"{k} p={v['p_value']:.3g}" for k, v in pairs.items() if v.get("p_value", 1.0) < 0.05]
+    return f" (differs from full precision: {', '.join(sig)})" if sig else ""
 
 
 def _bench_line(r: int, bench: dict[str, Any]) -> str:

@@ -445,25 +445,32 @@ def _hub_commit(repo_id: str) -> str | None:
     return None
 
 
-def read_round_attempts(db: str | Path, round_: int, judge: str) -> dict[str, list[Attempt]]:
+def read_round_attempts(db: str | Path, round_: int, judge: str, build: str | None = None) -> dict[str, list[Attempt]]:
     """A round's stored attempts by suite (``redteam`` and each benchmark suite), each with ``judge``'s verdict
     (None where that judge has not judged it), read without taking the run's lock. A benchmark suite holds exactly
     the items it was scored on (suites share their direct requests, which the store keeps once), when the round's
-    benchmark stage recorded them."""
+    benchmark stage recorded them. With ``build``, those of the round's quantized build (stage ``benchmark@<build>``
+    and suite ``redteam@<build>``), under the same suite keys."""
     db = Path(db)
     if not db.is_file():
         return {}
+    tag = f"@{build}" if build else ""
     out: dict[str, list[Attempt]] = defaultdict(list)
     try:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            row = con.execute("SELECT result FROM stages WHERE round=? AND stage='benchmark'", (round_,)).fetchone()
+            row = con.execute(
+                "SELECT result FROM stages WHERE round=? AND stage=?", (round_, f"benchmark{tag}")
+            ).fetchone()
             items = json.loads(row[0]).get("items") if row else None
-            where, args = ("a.round=? AND a.suite='redteam'", [round_]) if items else ("a.round=?", [round_])
+            if items or build:
+                where, args = "a.round=? AND a.suite=?", [round_, f"redteam{tag}"]
+            else:
+                where, args = "a.round=?", [round_]
             q, args = _select(judge, where, args)
             for r in con.execute(q + " ORDER BY a.rowid", args):
                 a = _row_to_attempt(r)
-                out[a.suite].append(a)
+                out[a.suite.removesuffix(tag)].append(a)
             for suite, ids in (items or {}).items():
                 got: dict[str, Attempt] = {}
                 for start in range(0, len(ids), 500):

@@ -134,6 +134,7 @@ class Finding:
     prompt: Conversation
     response: str
     severity: int
+    build: str | None = None  # the quantized build (cycle.verify_builds) it was found on; None: the checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,6 +267,20 @@ class TrainSummary(_Record):
     tokens_per_s: float
 
 
+class BuildRecord(_Record):
+    """A round's quantized build (``cycle.verify_builds``): the GGUF file, its scores under a llama.cpp server, its
+    red team, and paired tests against the round's checkpoint at full precision."""
+
+    quant: str
+    file: str
+    sha256: str
+    checkpoint_id: str
+    benchmarks: dict[str, SuiteScores] = Field(default_factory=dict)
+    redteam: RedTeamSummary | None = None
+    paired: dict[str, Any] = Field(default_factory=dict)
+    targets_met: bool | None = None
+
+
 class RoundRecord(BaseModel):
     """One round of ``report.json``: checkpoint M_r, its scores and red team, and (unless the loop stopped there)
     the data curated from its findings and the training that made M_{r+1}."""
@@ -283,6 +298,7 @@ class RoundRecord(BaseModel):
     stop_reason: str | None = None
     curation: CurationSummary | None = None
     training: TrainSummary | None = None
+    builds: dict[str, BuildRecord] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The round as ``report.json`` holds it (absent blocks left out, never null)."""

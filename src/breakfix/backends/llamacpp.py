@@ -134,6 +134,16 @@ def find_converter(source: str | Path | None = None) -> Path:
     return dest
 
 
+def check_gguf_tools(source: str | Path | None = None, field: str = "--llama-cpp") -> Path:
+    """llama-cpp-python is installed and llama.cpp's converter is found (``source``, else $BREAKFIX_LLAMA_CPP);
+    returns the converter's directory. A ``BreakfixError`` naming ``field`` otherwise."""
+    _llama_cpp()
+    try:
+        return find_converter(source)
+    except BreakfixError as e:
+        raise BreakfixError("config" if e.source == "--llama-cpp" else e.source, field, e.reason) from None
+
+
 def _clean_model_dir(model: Path, work: Path) -> Path:
     """A view of ``model`` for other consumers: the same files (linked), with HF-only ``{% generation %}`` tags
     stripped from the chat template (tokenizer_config.json and chat_template.jinja)."""

@@ -17,7 +17,7 @@ from typing import Any
 from breakfix.errors import BreakfixError
 from breakfix.seeds.chat import load_chat_jsonl, validate_chat
 
-META_KEYS = ("finding", "category", "technique", "language", "round", "source")
+META_KEYS = ("finding", "category", "technique", "language", "round", "source", "build")
 
 
 def norm_meta(meta: dict[str, Any] | None) -> dict[str, Any]:

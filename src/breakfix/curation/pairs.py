@@ -22,6 +22,7 @@ def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
         "language": f.language,
         "round": round_,
         "source": source,
+        "build": f.build,
     }
 
 

@@ -107,6 +107,7 @@ def benchmark_attempts(
     stats: RunStats | None = None,
     extra: dict[str, list[Plan]] | None = None,
     limit: int | None = None,
+    build: str | None = None,
 ) -> dict[str, list[Attempt]]:
     """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
     re-judged when ``judge`` has not judged them).
@@ -116,6 +117,8 @@ def benchmark_attempts(
             scripted openers.
         simulator_turns: User messages per simulated conversation.
         stats: Where to add what the engine did (generations made and reused, verdicts reused and re-judged).
+        build: A quantized build's name: its attempts are filed as suite ``<suite>@<build>``, apart from the
+            checkpoint's.
     """
     ctx = AttackContext(
         target=backend,
@@ -133,9 +136,9 @@ def benchmark_attempts(
             store,
             checkpoint=checkpoint,
             round_=round_,
-            suite=name,
+            suite=f"{name}@{build}" if build else name,
             gen=gen,
-            label=f"round {round_}: benchmark {name}",
+            label=f"round {round_}: benchmark {name}" + (f" ({build})" if build else ""),
             ctx=ctx,
             stats=stats,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +62,19 @@ def curation_input(a: Attempt) -> bool:
     return is_defect(a) or a.technique == "direct" or not a.seed.harmful or bool(a.seed.meta.get("reference"))
 
 
-def round_findings(store: Store, judge: Judge, r: int) -> tuple[list[Finding], list[Attempt], RunStats]:
+def round_findings(
+    store: Store, judge: Judge, r: int, builds: Sequence[str] = ()
+) -> tuple[list[Finding], list[Attempt], RunStats]:
     """Round ``r``'s findings and the attempts curation reads with them, judged by ``judge`` (stored verdicts
-    reused), in the order the red team stored them."""
+    reused), in the order the red team stored them. The findings of each quantized build in ``builds`` (its red team
+    is stored as suite ``redteam@<build>``) follow the checkpoint's, marked with the build; the attempts are the
+    checkpoint's."""
     attempts, stats = judged_attempts(store, judge, r, "redteam", keep=curation_input)
-    return [to_finding(a) for a in attempts if is_defect(a)], attempts, stats
+    findings = [to_finding(a) for a in attempts if is_defect(a)]
+    for b in builds:
+        got, _ = judged_attempts(store, judge, r, f"redteam@{b}", keep=is_defect)
+        findings += [replace(to_finding(a), build=b) for a in got]
+    return findings, attempts, stats
 
 
 def curate_round(
@@ -149,6 +158,7 @@ def load_findings(path: str | Path) -> list[Finding]:
                 prompt=prompt,
                 response=obj["response"],
                 severity=int(obj.get("severity", 0)),
+                build=obj.get("build") if isinstance(obj.get("build"), str) else None,
             )
         )
     if not out:
@@ -220,7 +230,7 @@ def curate_job(
             if round_ is not None and not 0 <= round_ <= last:
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
             judge = build_judge(cfg)
-            findings, attempts, stats = round_findings(store, judge, r)
+            findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
             if stats.rejudged:
                 log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
         prev = src / "rounds" / str(r - 1)

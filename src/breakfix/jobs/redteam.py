@@ -52,12 +52,14 @@ async def aredteam(
     findings_path: str | Path | None = None,
     seed_value: int = 0,
     label: str | None = None,
+    suite: str = "redteam",
 ) -> tuple[dict[str, Any], RunStats]:
     """Attack every seed with every technique; write findings (harmful compliances and benign over-refusals) to
     ``findings_path`` as JSONL, and return the summary and the engine's stats.
 
     Harmful seeds measure attack success; benign seeds under the same wrappers measure over-refusal (adversarial
-    benign prompts, as in WildJailbreak).
+    benign prompts, as in WildJailbreak). ``suite`` is what the store files the attempts under (``redteam@q4_k_m`` for
+    a quantized build's red team).
     """
     tally = Tally()
     out = None
@@ -79,7 +81,7 @@ async def aredteam(
             store,
             checkpoint=checkpoint,
             round_=round_,
-            suite="redteam",
+            suite=suite,
             total=len(seeds) * len(techniques),
             label=label or f"round {round_}: red team",
             on_attempt=on_attempt,

@@ -72,8 +72,9 @@ def build_report(
     run["stop_reason"] = records[-1].stop_reason or ""
     rounds_json = [r.to_json() for r in records]
     for r in rounds_json:  # every rate the judge decides, corrected for its error (when the audit can)
-        correct_scores(r.get("benchmarks", {}), judge_audit)
-        correct_redteam(r.get("redteam"), judge_audit)
+        for block in [r, *(r.get("builds") or {}).values()]:
+            correct_scores(block.get("benchmarks", {}), judge_audit)
+            correct_redteam(block.get("redteam"), judge_audit)
     report = {"schema": SCHEMA_ID, "run": run, "rounds": rounds_json}
     validate_report(report)
     return report
@@ -352,6 +353,21 @@ def _browser_script() -> tuple[str, str]:
     return js, f"'sha256-{digest}'"
 
 
+def _suite_cells(benchmarks: dict[str, Any]) -> dict[str, str]:
+    """Each suite's table cell: its headline values with 95% intervals, corrected rates and abstentions."""
+    cells = {}
+    for suite, s in benchmarks.items():
+        cells[suite] = ", ".join(
+            f"{label} {val:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "") for label, val, ci in _suite_value(s)
+        )
+        extra = [f"corrected {k} {_corrected(c)}" for k, c in s.get("corrected", {}).items()]
+        if s.get("undetermined"):
+            extra.append(f"undetermined {s['undetermined']}")
+        if extra:
+            cells[suite] += "; " + "; ".join(extra)
+    return cells
+
+
 def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: bool = False) -> str:
     """A static, offline page: charts, round tables, the judge audit and a findings browser. All text is
     HTML-escaped; findings are data for a script that only ever sets ``textContent``, and the page's CSP admits
@@ -361,17 +377,21 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
     env = Environment(loader=PackageLoader("breakfix", "report"), autoescape=select_autoescape(["j2", "html"]))
     rows = []
     for r in report["rounds"]:
-        cells = {}
-        for suite, s in r["benchmarks"].items():
-            cells[suite] = ", ".join(
-                f"{label} {val:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
-                for label, val, ci in _suite_value(s)
-            )
-            extra = [f"corrected {k} {_corrected(c)}" for k, c in s.get("corrected", {}).items()]
-            if s.get("undetermined"):
-                extra.append(f"undetermined {s['undetermined']}")
-            if extra:
-                cells[suite] += "; " + "; ".join(extra)
+        cells = _suite_cells(r["benchmarks"])
+        builds = [
+            {
+                "quant": q,
+                "cells": {
+                    k: f"{v} (p={b['paired'][k]['p_value']:.3g})" if k in b.get("paired", {}) else v
+                    for k, v in _suite_cells(b["benchmarks"]).items()
+                },
+                "asr": b["redteam"]["asr"],
+                "asr_p": b.get("paired", {}).get("redteam", {}).get("p_value"),
+                "targets_met": b.get("targets_met"),
+                "file": b["file"],
+            }
+            for q, b in (r.get("builds") or {}).items()
+        ]
         rows.append(
             {
                 "round": r["round"],
@@ -383,6 +403,7 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
                 "errors": r["redteam"]["errors"],
                 "curation": r.get("curation"),
                 "training": r.get("training"),
+                "builds": builds,
             }
         )
     findings, left_out = load_findings(run_dir, redact=redact)

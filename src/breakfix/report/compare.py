@@ -14,17 +14,15 @@ recomputed from them, so a comparison never sets one judge's verdicts against an
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from breakfix.config import parse_config
 from breakfix.engine import build_judge, judge_unjudged
 from breakfix.errors import BreakfixError
-from breakfix.metrics import mcnemar_exact, paired, score_suites, summarize, wilson
+from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites, summarize, wilson
 from breakfix.store import read_round_attempts
-from breakfix.types import Attempt, is_defect
-from breakfix.types import judged as is_judged
+from breakfix.types import Attempt
 
 ALPHA = 0.05
 
@@ -152,25 +150,6 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         row["significant"] = row["p"] < ALPHA
     side = lambda s: {"spec": s["spec"], "run": s["name"], "round": s["round"]}  # noqa: E731
     return {"a": side(a), "b": side(b), "alpha": ALPHA, "judging": judging, "rows": rows}
-
-
-def paired_redteam(a: list[Attempt], b: list[Attempt]) -> dict[str | None, tuple[int, int, int]]:
-    """Red-team attacks both sides made (same seed and technique, harmful seeds, both judged): per technique and
-    overall (key None), (pairs, defects only on A, defects only on B)."""
-
-    def judged(xs: list[Attempt]) -> dict[tuple[str, str], Attempt]:
-        return {(x.seed.id, x.technique): x for x in xs if x.seed.harmful and is_judged(x)}
-
-    ja, jb = judged(a), judged(b)
-    out: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for key in ja.keys() & jb.keys():
-        da, db = is_defect(ja[key]), is_defect(jb[key])
-        for group in (None, key[1]):
-            cell = out[group]
-            cell[0] += 1
-            cell[1] += da and not db
-            cell[2] += db and not da
-    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
 Side = tuple[float, int, "list[float] | None"]  # value, n, 95% interval
