@@ -179,3 +179,99 @@ def test_a_server_killed_mid_run_gives_errors_that_a_resume_retries(exported, tm
     assert again.returncode == 0, again.stderr[-3000:]
     second = json.loads((run / "redteam.json").read_text())["summary"]
     assert second["errors"] == 0 and second["attempts"] == first["attempts"]
+
+
+def _builds_config(tiny_model: Path, sdist: Path, **cycle: object) -> dict:
+    from conftest import small_config
+
+    c = small_config(tiny_model)
+    c["benchmarks"].update(suites=["harmful", "jailbreak", "overrefusal", "capability"], limit=48)
+    c["redteam"].update(techniques=["direct", "template:roleplay_dan"], limit=60)
+    c["cycle"].update(verify_builds=["q4_k_m"], llama_cpp=str(sdist), **cycle)
+    return c
+
+
+def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_path):
+    """cycle.verify_builds: each round exports its checkpoint, serves the q4_k_m build with a real llama.cpp server,
+    benchmarks and red-teams it paired with full precision, applies the targets to it, and feeds its findings into
+    the next round's curation marked by build. A rerun resumes without a server; `compare` reads the build, and
+    `bench --gguf` of the same file agrees with the loop."""
+    import yaml
+
+    config, run = tmp_path / "c.yaml", tmp_path / "run"
+    config.write_text(yaml.safe_dump(_builds_config(tiny_model, sdist)))
+    env = {**os.environ, "BREAKFIX_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "breakfix", "run", "--config", str(config), "--out", str(run)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = r.stdout + r.stderr
+    assert log.count("llama.cpp server (pid") == 2  # one per round
+    report = json.loads((run / "report.json").read_text())
+    suites = {"harmful", "jailbreak", "overrefusal", "capability"}
+    for rnd in report["rounds"]:
+        b = rnd["builds"]["q4_k_m"]
+        gguf = run / b["file"]
+        assert gguf.is_file() and b["checkpoint_id"] == f"gguf:sha256:{b['sha256']}" != rnd["checkpoint_id"]
+        manifest = json.loads((gguf.parent / "manifest.json").read_text())
+        assert manifest["checkpoint_id"] == rnd["checkpoint_id"] and manifest["verify"]["prompts"] == 8
+        assert set(b["benchmarks"]) == suites and set(b["paired"]) == suites | {"redteam"}
+        for s in suites:  # paired on the very items full precision answered (over-refusal: its benign ones)
+            n = "vprr_n" if s == "overrefusal" else "n"
+            assert b["paired"][s]["n"] == rnd["benchmarks"][s][n] == b["benchmarks"][s][n] > 0
+            assert 0 <= b["paired"][s]["p_value"] <= 1
+        assert b["redteam"]["attempts"] == rnd["redteam"]["attempts"] and b["redteam"]["errors"] == 0
+        assert "corrected" in b["benchmarks"]["harmful"]  # corrected for judge error like full precision
+        assert (run / "rounds" / str(rnd["round"]) / "findings@q4_k_m.jsonl").is_file()
+    last = report["rounds"][-1]
+    assert isinstance(last["builds"]["q4_k_m"]["targets_met"], bool)
+    if not last["builds"]["q4_k_m"]["targets_met"]:  # a build that misses a target keeps the run from stopping
+        assert last["targets_met"] is False and "q4_k_m: " in log
+    rows = [json.loads(line) for line in (run / "rounds" / "0" / "dpo.jsonl").open()]
+    marks = {row["meta"]["build"] for row in rows}
+    assert marks <= {None, "q4_k_m"} and "q4_k_m" in marks  # what only the build got wrong is trained on, marked
+    html = (run / "report.html").read_text()
+    assert 'id="builds-table"' in html and "McNemar" in html
+
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0 and "llama.cpp server" not in again.stdout + again.stderr  # finished: not served
+    assert json.loads((run / "report.json").read_text())["rounds"] == report["rounds"]
+
+    c = subprocess.run([sys.executable, "-m", "breakfix", "compare", f"{run}@1", f"{run}@1:q4_k_m", "--json",
+                        str(tmp_path / "c.json")], capture_output=True, text=True)  # fmt: skip
+    assert c.returncode == 0, c.stderr
+    rows_c = {x["name"]: x for x in json.loads((tmp_path / "c.json").read_text())["rows"]}
+    assert rows_c["harmful"]["test"] == "McNemar (paired)" and rows_c["redteam"]["test"] == "McNemar (paired)"
+    assert rows_c["harmful"]["p"] == last["builds"]["q4_k_m"]["paired"]["harmful"]["p_value"]
+
+    # the same build benchmarked by hand under bench --gguf: the same replies, so the same scores; compare pairs it
+    q4 = run / last["builds"]["q4_k_m"]["file"]
+    b = subprocess.run([sys.executable, "-m", "breakfix", "bench", "-c", str(config), "--gguf", str(q4), "--out",
+                        str(tmp_path / "bq")], capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
+    assert b.returncode == 0, b.stderr[-3000:]
+    bench = json.loads((tmp_path / "bq" / "bench.json").read_text())["model"]["benchmarks"]
+    assert {s: bench[s]["n"] for s in suites} == {s: last["builds"]["q4_k_m"]["benchmarks"][s]["n"] for s in suites}
+    assert bench["harmful"]["defect_rate"] == last["builds"]["q4_k_m"]["benchmarks"]["harmful"]["defect_rate"]
+    c = subprocess.run([sys.executable, "-m", "breakfix", "compare", f"{run}@1", str(tmp_path / "bq"), "--json",
+                        str(tmp_path / "c2.json")], capture_output=True, text=True)  # fmt: skip
+    assert c.returncode == 0, c.stderr
+    rows_b = {x["name"]: x for x in json.loads((tmp_path / "c2.json").read_text())["rows"]}
+    assert rows_b["harmful"]["p"] == rows_c["harmful"]["p"] and "redteam" not in rows_b  # bench runs no red team
+
+
+def test_verify_builds_input_errors_are_one_line(tiny_model, sdist, tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from breakfix.cli import app
+
+    monkeypatch.delenv("BREAKFIX_LLAMA_CPP", raising=False)
+    bad = _builds_config(tiny_model, sdist)
+    bad["cycle"]["verify_builds"] = ["q9_z"]
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(bad))
+    r = CliRunner().invoke(app, ["run", "-c", str(tmp_path / "a.yaml"), "--out", str(tmp_path / "a")])
+    assert r.exit_code == 2 and "cycle.verify_builds" in r.output and "q9_z" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(_builds_config(tiny_model, tmp_path / "missing.tar.gz")))
+    r = CliRunner().invoke(app, ["run", "-c", str(tmp_path / "b.yaml"), "--out", str(tmp_path / "b")])
+    assert r.exit_code == 2 and "cycle.llama_cpp" in r.output and "missing.tar.gz" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "b").exists()

@@ -471,15 +471,33 @@ def read_round_attempts(db: str | Path, round_: int, judge: str, build: str | No
             for r in con.execute(q + " ORDER BY a.rowid", args):
                 a = _row_to_attempt(r)
                 out[a.suite.removesuffix(tag)].append(a)
-            for suite, ids in (items or {}).items():
-                got: dict[str, Attempt] = {}
-                for start in range(0, len(ids), 500):
-                    chunk = ids[start : start + 500]
-                    q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
-                    got.update((a.id, a) for a in map(_row_to_attempt, con.execute(q, args)))
-                out[suite] = [got[i] for i in ids if i in got]
+            out.update(_read_items(con, items or {}, judge))
         finally:
             con.close()
     except (sqlite3.Error, ValueError):
         return {}
     return out
+
+
+def _read_items(con: sqlite3.Connection, items: dict[str, list[str]], judge: str) -> dict[str, list[Attempt]]:
+    out = {}
+    for suite, ids in items.items():
+        got: dict[str, Attempt] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q, args = _select(judge, f"a.id IN ({','.join('?' * len(chunk))})", chunk)
+            got.update((a.id, a) for a in map(_row_to_attempt, con.execute(q, args)))
+        out[suite] = [got[i] for i in ids if i in got]
+    return out
+
+
+def read_items(db: str | Path, items: dict[str, list[str]], judge: str) -> dict[str, list[Attempt]]:
+    """The stored attempts of each suite's item ids (as ``bench.json`` lists them), each with ``judge``'s verdict
+    (None where that judge has not judged it), read without taking the store's lock."""
+    if not Path(db).is_file():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return _read_items(con, items, judge)
+    finally:
+        con.close()

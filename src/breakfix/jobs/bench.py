@@ -184,7 +184,9 @@ def bench_job(
     simulator = Helpers(cfg).simulator
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"judge": judge.id, "suites": list(suites), "generation": gen.to_dict()}
+    result: dict[str, Any] = {
+        "judge": judge.id, "suites": list(suites), "generation": gen.to_dict(), "config": cfg.model_dump(mode="json"),
+    }  # fmt: skip
     attempts: dict[str, Any] = {}
     with Store(out / "bench.db", refuse_legacy=True) as store:
         for role, spec, path in resolved:
@@ -204,6 +206,7 @@ def bench_job(
             result[role] = {
                 "spec": spec, "path": str(path), "checkpoint": ckpt, "benchmarks": scores,
                 "judging": stats.judging(judge.id),
+                "items": {suite: [a.id for a in xs] for suite, xs in attempts[role].items()},  # for compare
             }  # fmt: skip
             log(
                 f"  {stats.generated} generated, {stats.reused} reused: {stats.verdicts_reused} verdicts reused, "

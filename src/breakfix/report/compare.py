@@ -1,10 +1,10 @@
-"""``breakfix compare``: two runs, or two rounds of one run, side by side with significance.
-
-Each side is ``RUN_DIR`` (its last round) or ``RUN_DIR@R`` (round R). For each held-out suite the comparison is
-paired when both sides answered the same items (the stored benchmark attempts of the two rounds, matched by seed,
-technique and user turns): McNemar's exact test on the discordant items. The red team's attack success rates are
-paired the same way (by seed and technique) when both sides attacked the same seeds. Otherwise the test is Fisher's
-exact test on the two proportions.
+"""``breakfix compare``: two runs, or two rounds of one run, side by side with significance. Each side is ``RUN_DIR``
+(its last round), ``RUN_DIR@R`` (round R), ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``)
+or a ``breakfix bench`` directory (the model it benchmarked, such as a GGUF build under ``bench --gguf``). For each
+held-out suite the comparison is paired when both sides answered the same items (the stored benchmark attempts of
+the two sides, matched by seed, technique and user turns): McNemar's exact test on the discordant items. The red
+team's attack success rates are paired the same way (by seed and technique) when both sides attacked the same seeds.
+Otherwise the test is Fisher's exact test on the two proportions.
 
 Both sides must be scored by one judge. When their judges differ (or ``--judge`` names one), the stored replies of
 both sides are judged by that judge (side A's by default; stored verdicts of it are reused) and every number is
@@ -21,7 +21,7 @@ from breakfix.config import parse_config
 from breakfix.engine import build_judge, judge_unjudged
 from breakfix.errors import BreakfixError
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites, summarize, wilson
-from breakfix.store import read_round_attempts
+from breakfix.store import read_items, read_round_attempts
 from breakfix.types import Attempt
 
 ALPHA = 0.05
@@ -40,20 +40,26 @@ def _headline(suite: str, s: dict[str, Any]) -> tuple[str, float, int, list[floa
     raise KeyError(suite)
 
 
-def parse_side(spec: str) -> tuple[Path, int | None]:
-    """``RUN_DIR`` or ``RUN_DIR@R``."""
-    run, sep, r = spec.rpartition("@")
+def parse_side(spec: str) -> tuple[Path, int | None, str | None]:
+    """``RUN_DIR``, ``RUN_DIR@R`` or ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``)."""
+    run, sep, rest = spec.rpartition("@")
+    r, _, build = rest.partition(":")
     if sep and r.isdigit():
-        return Path(run), int(r)
-    return Path(spec), None
+        return Path(run), int(r), build or None
+    return Path(spec), None, None
 
 
 def load_side(spec: str) -> dict[str, Any]:
-    """One side: its run dir, its report's round entry, and the run's name."""
-    run_dir, r = parse_side(spec)
+    """One side: its run dir, its report's round entry (or a quantized build's), and the run's name; or a
+    ``breakfix bench`` directory (its ``bench.json`` and ``bench.db``: the benchmarked model, no red team)."""
+    run_dir, r, build = parse_side(spec)
+    if r is None and (run_dir / "bench.json").is_file() and not (run_dir / "report.json").is_file():
+        return _bench_side(spec, run_dir)
     path = run_dir / "report.json"
     if not path.is_file():
-        raise BreakfixError(spec, None, "no report.json there; give a run directory (RUN_DIR or RUN_DIR@ROUND)")
+        raise BreakfixError(
+            spec, None, "no report.json or bench.json there; give RUN_DIR, RUN_DIR@ROUND[:BUILD] or a bench --out dir"
+        )
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
         rounds = {x["round"]: x for x in report["rounds"]}
@@ -65,8 +71,33 @@ def load_side(spec: str) -> dict[str, Any]:
         raise BreakfixError(spec, "round", f"the run has rounds {sorted(rounds)}, not {r}")
     entry = rounds[r]
     judge = (entry.get("judging") or {}).get("judge") or report["run"].get("judge", "")
-    return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"], "entry": entry,
-            "judge": judge, "config": report["run"].get("config", {})}  # fmt: skip
+    if build is not None:
+        builds = entry.get("builds") or {}
+        if build not in builds:
+            raise BreakfixError(spec, "build", f"round {r} has builds {sorted(builds) or 'none'}, not {build!r}")
+        entry = {"round": r, **builds[build]}
+    db = run_dir / "run.db"
+    return {"spec": spec, "dir": run_dir, "round": r, "name": report["run"]["name"] + (f" {build}" if build else ""),
+            "entry": entry, "judge": judge, "config": report["run"].get("config", {}),
+            "read": lambda judge_id: read_round_attempts(db, r, judge_id, build)}  # fmt: skip
+
+
+def _bench_side(spec: str, bench_dir: Path) -> dict[str, Any]:
+    """A ``breakfix bench`` directory as a side: the model it benchmarked (its suites; it ran no red team)."""
+    path = bench_dir / "bench.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = data["model"]
+        items = model["items"]
+        entry = {"round": 0, "benchmarks": model["benchmarks"]}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise BreakfixError(
+            str(path), "model.items", "not a bench.json of this breakfix (re-run breakfix bench)"
+        ) from None
+    db = bench_dir / "bench.db"
+    return {"spec": spec, "dir": bench_dir, "round": 0, "name": f"bench {model.get('spec', bench_dir.name)}",
+            "entry": entry, "judge": data.get("judge", ""), "config": data.get("config", {}),
+            "read": lambda judge_id: read_items(db, items, judge_id)}  # fmt: skip
 
 
 def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any:
@@ -81,7 +112,7 @@ def _common_judge(a: dict[str, Any], b: dict[str, Any], name: str | None) -> Any
 def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]], int]:
     """A side's stored attempts, each with ``judge``'s verdict (judged now where it has none; nothing is written),
     and how many were judged now."""
-    stored = read_round_attempts(side["dir"] / "run.db", side["round"], judge.id)
+    stored = side["read"](judge.id)
     if not stored:
         raise BreakfixError(
             side["spec"], None, f"was judged by {side['judge']}, and has no stored replies to judge with {judge.id}"
@@ -92,7 +123,7 @@ def _rejudged(side: dict[str, Any], judge: Any) -> tuple[dict[str, list[Attempt]
 def _rescored(entry: dict[str, Any], stored: dict[str, list[Attempt]]) -> dict[str, Any]:
     """A round entry's benchmark and red-team figures recomputed from (re-judged) stored attempts."""
     bench = score_suites({s: stored[s] for s in entry["benchmarks"] if s in stored})
-    red = summarize(stored["redteam"]) if stored.get("redteam") else entry["redteam"]
+    red = summarize(stored["redteam"]) if stored.get("redteam") else entry.get("redteam")
     return {**entry, "benchmarks": bench, "redteam": red}
 
 
@@ -124,10 +155,7 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         a = {**a, "entry": _rescored(a["entry"], stored_a)}
         b = {**b, "entry": _rescored(b["entry"], stored_b)}
     else:
-        stored_a, stored_b = (
-            read_round_attempts(a["dir"] / "run.db", a["round"], a["judge"]),
-            read_round_attempts(b["dir"] / "run.db", b["round"], b["judge"]),
-        )
+        stored_a, stored_b = a["read"](a["judge"]), b["read"](b["judge"])
     red_a, red_b = stored_a.pop("redteam", []), stored_b.pop("redteam", [])
     pairs = paired(stored_b, stored_a)
     rows: list[dict[str, Any]] = []
@@ -138,7 +166,7 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         pr = pairs.get(suite)
         discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
         rows.append(_row("benchmark", suite, metric, (va, na, cia), (vb, nb, cib), discordant))
-    ra, rb = a["entry"]["redteam"], b["entry"]["redteam"]
+    ra, rb = a["entry"].get("redteam") or {}, b["entry"].get("redteam") or {}  # a bench dir has no red team
     red_pairs = paired_redteam(red_a, red_b)
     if "judged" in ra and "judged" in rb:
         ka, kb = ra.get("defects", round(ra["asr"] * ra["judged"])), rb.get("defects", round(rb["asr"] * rb["judged"]))
