@@ -40,6 +40,8 @@ QUANTS = ["f16", "q8_0", "q4_k_m"]
 
 def sh(*args: str, out: Path | None = None) -> None:
     print("$ breakfix " + " ".join(args[:6]) + (" ..." if len(args) > 6 else ""), flush=True)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
     log = open(out, "a", encoding="utf-8") if out else None  # noqa: SIM115
     try:
         subprocess.run([*BF, *args], check=True, stdout=log, stderr=subprocess.STDOUT if log else None)

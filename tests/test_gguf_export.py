@@ -102,9 +102,11 @@ def test_export_input_errors_are_one_line(tiny_model, tmp_path, monkeypatch):
     monkeypatch.delenv("BREAKFIX_LLAMA_CPP", raising=False)
     r = CliRunner().invoke(app, ["export", str(tiny_model), "--out", str(tmp_path / "x"), "--quant", "q9_z"])
     assert r.exit_code == 2 and "unknown quant 'q9_z'" in r.output and len(r.output.strip().splitlines()) == 1
-    r = CliRunner().invoke(app, ["export", str(tiny_model), "--out", str(tmp_path / "y")])
+    r = CliRunner().invoke(app, ["export", "--model", str(tiny_model), "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "convert_hf_to_gguf.py" in r.output and "--llama-cpp" in r.output
     assert not (tmp_path / "y").exists()  # nothing written
+    r = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "z")])
+    assert r.exit_code == 2 and "--model DIR" in r.output and len(r.output.strip().splitlines()) == 1
 
 
 def test_bench_a_gguf_build_under_llama_cpp_against_the_hf_checkpoint(exported, tiny_model, tmp_path):

@@ -562,10 +562,23 @@ def judge_audit(
         typer.echo(f"wrote {out}")
 
 
+def _last_round(spec: str) -> str:
+    """``RUN_DIR`` (a run directory without ``@R``) as ``RUN_DIR@<its last round>``; any other spec as it is."""
+    report = Path(spec) / "report.json"
+    if "@" in spec or not report.is_file():
+        return spec
+    try:
+        rounds = [x["round"] for x in json.loads(report.read_text(encoding="utf-8"))["rounds"]]
+    except (ValueError, KeyError, TypeError):
+        raise BreakfixError(str(report), None, "not a breakfix report") from None
+    return f"{spec}@{max(rounds)}"
+
+
 @app.command()
 def export(
-    model: Annotated[str, typer.Argument(help="RUN_DIR@ROUND, a model dir, or demo.")],
-    out: Annotated[Path, typer.Option(help="Directory for the GGUF files and manifest.json.")],
+    run: Annotated[str | None, typer.Argument(help="RUN_DIR@ROUND (RUN_DIR: its last round), or demo.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for the GGUF files and manifest.json.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Any HF model dir (instead of RUN).")] = None,
     gguf: Annotated[bool, typer.Option("--gguf", help="Export as GGUF (the format llama.cpp serves).")] = True,
     quant: Annotated[str, typer.Option(help="Comma-separated builds: f16 plus llama.cpp quants.")] = "f16,q8_0,q4_k_m",
     llama_cpp: Annotated[
@@ -583,9 +596,14 @@ def export(
     try:
         if not gguf:
             raise BreakfixError("--gguf", None, "GGUF is the one export format")
+        if (run is None) == (model is None):
+            raise BreakfixError("RUN", None, "give a run (RUN_DIR@ROUND) or --model DIR, not both or neither")
+        if out is None:
+            raise BreakfixError("--out", None, "missing: the directory for the GGUF files")
+        spec = model or _last_round(run or "")
         cfg = parse_config(_config_data(config), str(config) if config else "--model")
         result = export_job(
-            cfg, model, out, [q.strip() for q in quant.split(",") if q.strip()], llama_cpp=llama_cpp, verify=verify,
+            cfg, spec, out, [q.strip() for q in quant.split(",") if q.strip()], llama_cpp=llama_cpp, verify=verify,
             max_new_tokens=max_new_tokens or 24, log=lambda m: console.print(m),
         )  # fmt: skip
     except BreakfixError as e:
