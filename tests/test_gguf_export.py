@@ -193,7 +193,7 @@ def _builds_config(tiny_model: Path, sdist: Path, **cycle: object) -> dict:
     return c
 
 
-def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_path):
+def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_path, monkeypatch):
     """cycle.verify_builds: each round exports its checkpoint, serves the q4_k_m build with a real llama.cpp server,
     benchmarks and red-teams it paired with full precision, applies the targets to it, and feeds its findings into
     the next round's curation marked by build. A rerun resumes without a server; `compare` reads the build, and
@@ -234,29 +234,28 @@ def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_p
     html = (run / "report.html").read_text()
     assert 'id="builds-table"' in html and "McNemar" in html
 
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert again.returncode == 0 and "llama.cpp server" not in again.stdout + again.stderr  # finished: not served
+    from typer.testing import CliRunner
+
+    from breakfix.cli import app
+    from breakfix.report.compare import compare
+
+    monkeypatch.setenv("BREAKFIX_CACHE", env["BREAKFIX_CACHE"])
+    again = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(run)])
+    assert again.exit_code == 0 and "llama.cpp server" not in again.output  # finished builds: no server again
     assert json.loads((run / "report.json").read_text())["rounds"] == report["rounds"]
 
-    c = subprocess.run([sys.executable, "-m", "breakfix", "compare", f"{run}@1", f"{run}@1:q4_k_m", "--json",
-                        str(tmp_path / "c.json")], capture_output=True, text=True)  # fmt: skip
-    assert c.returncode == 0, c.stderr
-    rows_c = {x["name"]: x for x in json.loads((tmp_path / "c.json").read_text())["rows"]}
+    rows_c = {x["name"]: x for x in compare(f"{run}@1", f"{run}@1:q4_k_m")["rows"]}
     assert rows_c["harmful"]["test"] == "McNemar (paired)" and rows_c["redteam"]["test"] == "McNemar (paired)"
     assert rows_c["harmful"]["p"] == last["builds"]["q4_k_m"]["paired"]["harmful"]["p_value"]
 
     # the same build benchmarked by hand under bench --gguf: the same replies, so the same scores; compare pairs it
     q4 = run / last["builds"]["q4_k_m"]["file"]
-    b = subprocess.run([sys.executable, "-m", "breakfix", "bench", "-c", str(config), "--gguf", str(q4), "--out",
-                        str(tmp_path / "bq")], capture_output=True, text=True, timeout=600, env=env)  # fmt: skip
-    assert b.returncode == 0, b.stderr[-3000:]
+    b = CliRunner().invoke(app, ["bench", "-c", str(config), "--gguf", str(q4), "--out", str(tmp_path / "bq")])
+    assert b.exit_code == 0, b.output[-3000:]
     bench = json.loads((tmp_path / "bq" / "bench.json").read_text())["model"]["benchmarks"]
     assert {s: bench[s]["n"] for s in suites} == {s: last["builds"]["q4_k_m"]["benchmarks"][s]["n"] for s in suites}
     assert bench["harmful"]["defect_rate"] == last["builds"]["q4_k_m"]["benchmarks"]["harmful"]["defect_rate"]
-    c = subprocess.run([sys.executable, "-m", "breakfix", "compare", f"{run}@1", str(tmp_path / "bq"), "--json",
-                        str(tmp_path / "c2.json")], capture_output=True, text=True)  # fmt: skip
-    assert c.returncode == 0, c.stderr
-    rows_b = {x["name"]: x for x in json.loads((tmp_path / "c2.json").read_text())["rows"]}
+    rows_b = {x["name"]: x for x in compare(f"{run}@1", str(tmp_path / "bq"))["rows"]}
     assert rows_b["harmful"]["p"] == rows_c["harmful"]["p"] and "redteam" not in rows_b  # bench runs no red team
 
 
