@@ -106,6 +106,11 @@ class ModelRef(_Strict):
     gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    tokenizer: str | None = Field(
+        None,
+        description="openai: an HF model dir or hub id whose chat template renders prompts for /v1/completions "
+        "(the multiple-choice log-likelihoods of the capability suite)",
+    )
 
     @field_validator("kind")
     @classmethod

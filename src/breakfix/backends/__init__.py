@@ -41,6 +41,7 @@ def openai_backend(ref: ModelRef, seed: int = 0) -> AsyncBackend:
         backoff_base=ref.backoff_base,
         backoff_max=ref.backoff_max,
         seed=seed,
+        tokenizer=ref.tokenizer,
     )
 
 

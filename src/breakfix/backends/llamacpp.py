@@ -232,16 +232,32 @@ def greedy(gguf: Path, conversations: list[list[dict[str, str]]], max_new_tokens
         llm.close()
 
 
-def served_ref(gguf: Path) -> tuple[Any, str]:
+def served_ref(gguf: Path, tokenizer: str | Path | None = None) -> tuple[Any, str]:
     """The endpoint settings for a build under llama-cpp-python's server (it answers one request at a time) and the
-    build's content id (``gguf:sha256:...``); the base URL is filled in once the server is up."""
+    build's content id (``gguf:sha256:...``); the base URL is filled in once the server is up. ``tokenizer`` (else the
+    source checkpoint that ``manifest.json`` beside the build names, when it is still there) renders prompts for
+    multiple-choice log-likelihoods."""
     from breakfix.config import ModelRef
 
     if not gguf.is_file():
         raise BreakfixError(str(gguf), None, "GGUF file not found")
+    if tokenizer is None:
+        tokenizer = _manifest_source(gguf)
     ref = ModelRef(kind="openai", model=gguf.name, base_urls=["http://127.0.0.1:1/v1"], concurrency=1, timeout=600.0,
-                   max_retries=2)  # fmt: skip
+                   max_retries=2, tokenizer=None if tokenizer is None else str(tokenizer))  # fmt: skip
     return ref, f"gguf:sha256:{file_digest(gguf)}"
+
+
+def _manifest_source(gguf: Path) -> Path | None:
+    """The HF checkpoint a build was exported from, by the ``manifest.json`` beside it (when it lists the build)."""
+    try:
+        manifest = json.loads((gguf.parent / "manifest.json").read_text(encoding="utf-8"))
+        if any(f.get("file") == gguf.name for f in manifest["files"]):
+            source = Path(manifest["source"])
+            return source if (source / "tokenizer_config.json").is_file() else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    return None
 
 
 @contextmanager

@@ -35,7 +35,8 @@ RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 class _Endpoint:
     def __init__(self, base_url: str, rpm: float | None) -> None:
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.base = base_url.rstrip("/")
+        self.url = self.base + "/chat/completions"
         self.inflight = 0
         self.interval = 60.0 / rpm if rpm else 0.0
         self.next_slot = 0.0
@@ -103,6 +104,9 @@ class OpenAICompatBackend:
         backoff_max: The longest backoff; also caps how long a ``Retry-After`` is honoured.
         extra_body: Extra JSON fields sent with each request (for example ``{"stop": [...]}``).
         seed: Seeds the jitter, so test runs are repeatable.
+        tokenizer: An HF model dir or hub id whose chat template renders a conversation as the served model sees it:
+            with it, :meth:`aloglikelihood` scores continuations through ``/v1/completions`` (``echo`` and
+            ``logprobs``, which llama.cpp's server and vLLM serve).
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class OpenAICompatBackend:
         backoff_max: float = 30.0,
         extra_body: dict[str, Any] | None = None,
         seed: int = 0,
+        tokenizer: str | None = None,
     ) -> None:
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
@@ -133,6 +138,8 @@ class OpenAICompatBackend:
         self.backoff_max = backoff_max
         self.extra_body = dict(extra_body or {})
         self.id = f"openai:{model}"
+        self.tokenizer_source = tokenizer
+        self._tokenizer: Any = None
         self.stats: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._session: aiohttp.ClientSession | None = None
@@ -219,8 +226,62 @@ class OpenAICompatBackend:
             return [sum(p for tok, p in probs if _spells(tok, c.strip())) for c in candidates]
         return None
 
-    async def _request(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-        """One chat completion, with retries and backoff (``Retry-After`` honoured): the server's whole answer."""
+    async def aloglikelihood(self, conversation: Conversation, continuations: Sequence[str]) -> list[float]:
+        """The log-probability of each continuation as the reply to ``conversation``, summed over its tokens, as
+        lm-evaluation-harness scores multiple choice through an OpenAI-compatible server: the prompt is rendered
+        with the ``tokenizer``'s chat template, sent to ``/v1/completions`` with ``echo`` and ``logprobs``, and the
+        continuation's tokens are the prompt's last ones, those that spell it."""
+        if self.tokenizer_source is None:
+            raise BackendError(
+                f"{self.id} gives no log-likelihoods without a tokenizer to render its prompts (model.tokenizer: the "
+                "model's HF dir)"
+            )
+        if self._tokenizer is None:
+            from breakfix.backends.hf import load_tokenizer
+
+            self._tokenizer = await asyncio.to_thread(load_tokenizer, self.tokenizer_source)
+        context = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        headers = self._headers()
+        out = []
+        for cont in continuations:
+            body = {"model": self.model, "prompt": context + cont, "max_tokens": 1, "temperature": 0.0,
+                    "logprobs": 1, "echo": True}  # fmt: skip
+            data = await self._request(body, headers, "/completions")
+            self._check_alignment(body["prompt"], data)
+            choice = data["choices"][0]
+            lp = choice.get("logprobs") or {}
+            tokens, offsets = lp.get("tokens") or [], lp.get("text_offset") or []
+            # Offsets count the text as the server detokenizes it (llama.cpp's leaves special tokens out), so the
+            # continuation is found from the end: the text ends with the continuation and then the generated token.
+            text = str(choice.get("text", ""))
+            generated = text[len(body["prompt"]) :] if text.startswith(body["prompt"]) else ""
+            end = (offsets[-1] + len(tokens[-1]) if tokens and offsets else 0) - len(generated)
+            pairs = zip(lp.get("token_logprobs") or [], offsets, strict=False)
+            picked = [x for x, off in pairs if end - len(cont) <= off < end and x is not None]
+            if not picked:
+                raise BackendError(f"{self.id}: /v1/completions returned no prompt logprobs (echo with logprobs)")
+            out.append(float(sum(picked)))
+        return out
+
+    def _check_alignment(self, prompt: str, data: dict[str, Any]) -> None:
+        """llama-cpp-python (0.3.x) pairs echoed prompt tokens with the right logprobs only when the prompt's first
+        token is BOS (it drops a leading BOS, then pairs token i with logits row i): a prompt that neither starts with
+        BOS nor had one added by the server would be scored wrongly, so it is refused."""
+        ids = self._tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        served = (data.get("usage") or {}).get("prompt_tokens")
+        bos = getattr(self._tokenizer, "bos_token_id", None)
+        if served == len(ids) + 1 or (ids and bos is not None and ids[0] == bos):
+            return
+        raise BackendError(
+            f"{self.id}: the chat template does not start the prompt with the BOS token, and llama.cpp's server "
+            "misaligns echoed logprobs then; score multiple choice on the HF checkpoint"
+        )
+
+    async def _request(
+        self, body: dict[str, Any], headers: dict[str, str], path: str = "/chat/completions"
+    ) -> dict[str, Any]:
+        """One request to ``path`` (a chat completion by default), with retries and backoff (``Retry-After``
+        honoured): the server's whole answer."""
         session = self._ensure_session()
         assert self._sem is not None
         last: _Endpoint | None = None
@@ -233,7 +294,7 @@ class OpenAICompatBackend:
                 endpoint.inflight += 1
                 self.stats["requests"] += 1
                 try:
-                    return await self._post(session, endpoint, body, headers)
+                    return await self._post(session, endpoint, body, headers, path)
                 except BackendError as e:
                     raise BackendError(_redact(str(e), headers)) from None
                 except _Retryable as e:
@@ -251,10 +312,15 @@ class OpenAICompatBackend:
         raise BackendError(f"gave up after {len(reasons)} tries: " + "; ".join(reasons[-3:]))
 
     async def _post(
-        self, session: aiohttp.ClientSession, endpoint: _Endpoint, body: dict[str, Any], headers: dict[str, str]
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: _Endpoint,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        path: str = "/chat/completions",
     ) -> dict[str, Any]:
         try:
-            async with session.post(endpoint.url, json=body, headers=headers) as resp:
+            async with session.post(endpoint.base + path, json=body, headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status != 200:
                     snippet = raw[:200].decode("utf-8", "replace").replace("\n", " ")
@@ -270,7 +336,8 @@ class OpenAICompatBackend:
             raise _Retryable(f"connection {e.__class__.__name__}: {e}"[:300]) from None
         try:
             data = json.loads(raw)
-            data["choices"][0]["message"]["content"]  # noqa: B018 - an answer without it is malformed: retried
+            choice = data["choices"][0]  # an answer without its text is malformed: retried
+            choice["message"]["content"] if path == "/chat/completions" else choice["text"]  # noqa: B018
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Retryable("malformed_response " + raw[:80].decode("utf-8", "replace")) from None
         return data
