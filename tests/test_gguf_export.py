@@ -278,11 +278,12 @@ def test_verify_builds_input_errors_are_one_line(tiny_model, sdist, tmp_path, mo
     assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
 
 
-def test_multiple_choice_log_likelihoods_through_the_server_match_hf(exported, tiny_model, sdist, tmp_path):
-    """The capability suite's multiple choice on a served build: /v1/completions with echo and logprobs, the prompt
-    rendered by the source checkpoint's chat template (found through the manifest), summed over the continuation's
-    tokens, equals HF's log-likelihood of the same continuation (f16 against fp32). llama-cpp-python pairs echoed
-    tokens with their logprobs correctly only after a leading BOS: a template without one is refused, not misread."""
+def test_multiple_choice_log_likelihoods_of_a_served_build_match_hf(exported, tiny_model, sdist, tmp_path):
+    """The capability suite's multiple choice on a served build equals HF's log-likelihoods (f16 against fp32): by
+    default from the same GGUF in-process (the token ids of the source checkpoint's tokenizer, found through the
+    manifest); through a plain OpenAI-compatible endpoint from /v1/completions with echo and logprobs, the prompt
+    rendered by model.tokenizer's chat template. llama-cpp-python pairs echoed tokens with their logprobs correctly
+    only after a leading BOS: a template without one is refused there, not misread."""
     import shutil
 
     from breakfix import aio
@@ -294,28 +295,32 @@ def test_multiple_choice_log_likelihoods_through_the_server_match_hf(exported, t
     convs = [[{"role": "user", "content": q}] for q in ("What is the capital of France?", "How do I pick a lock?")]
     conts = [" Paris", " I cannot help with that.", " Lyon is"]
 
-    def served_scores(gguf: Path, tokenizer: str | None = None) -> list[list[float]]:
-        ref, _ = served_ref(gguf, tokenizer)
-        with llama_server(gguf) as base:
-            backend = build_backend(ref.model_copy(update={"base_urls": [base]}), 0)
+    def close_to(got: list[list[float]], want: list[list[float]]) -> None:
+        for w, g in zip(want, got, strict=True):
+            assert g == pytest.approx(w, abs=0.05 + 0.01 * max(abs(x) for x in w))
+            assert max(range(3), key=lambda i: g[i]) == max(range(3), key=lambda i: w[i])
 
-            async def score() -> list[list[float]]:
-                try:
-                    return [await backend.aloglikelihood(c, conts) for c in convs]
-                finally:
-                    await backend.aclose()
+    def scores(backend: object) -> list[list[float]]:
+        async def run() -> list[list[float]]:
+            try:
+                return [await backend.aloglikelihood(c, conts) for c in convs]  # type: ignore[attr-defined]
+            finally:
+                await backend.aclose()  # type: ignore[attr-defined]
 
-            return aio.run(score())
+        return aio.run(run())
 
     out, manifest, _ = exported
     f16 = out / manifest["files"][0]["file"]
-    assert served_ref(f16)[0].tokenizer == str(tiny_model)  # the manifest names the source checkpoint
-    assert served_ref(f16, "x")[0].tokenizer == "x"
-    bare = build_backend(served_ref(f16)[0].model_copy(update={"tokenizer": None}), 0)
-    with pytest.raises(BackendError, match="model.tokenizer"):
-        aio.run(bare.aloglikelihood(convs[0], conts))
-    with pytest.raises(BackendError, match="BOS"):  # the demo's template starts with <|user|>, not BOS
-        served_scores(f16)
+    ref, _ = served_ref(f16)
+    assert ref.kind == "llamacpp" and ref.tokenizer == str(tiny_model)  # the manifest names the source checkpoint
+    want = [HFBackend(str(tiny_model), batch_size=4).loglikelihood(c, conts) for c in convs]
+    with llama_server(f16) as base:
+        close_to(scores(build_backend(ref.model_copy(update={"base_urls": [base]}), 0)), want)
+        endpoint = ref.model_copy(update={"kind": "openai", "base_urls": [base]})
+        with pytest.raises(BackendError, match="BOS"):  # the demo's template starts with <|user|>, not BOS
+            scores(build_backend(endpoint, 0))
+        with pytest.raises(BackendError, match="model.tokenizer"):
+            scores(build_backend(endpoint.model_copy(update={"tokenizer": None}), 0))
 
     bos = tmp_path / "bos-model"  # the same model, its template starting with BOS (as Llama's and SmolLM2's do)
     shutil.copytree(tiny_model, bos)
@@ -323,9 +328,7 @@ def test_multiple_choice_log_likelihoods_through_the_server_match_hf(exported, t
     template.write_text("{{ bos_token }}" + template.read_text())
     gguf = tmp_path / "bos-f16.gguf"
     convert(bos, gguf, "f16", find_converter(str(sdist)))
-    hf = HFBackend(str(bos), batch_size=4)
-    want = [hf.loglikelihood(c, conts) for c in convs]
-    got = served_scores(gguf, str(bos))
-    for w, g in zip(want, got, strict=True):
-        assert g == pytest.approx(w, abs=0.05 + 0.01 * max(abs(x) for x in w))
-        assert max(range(3), key=lambda i: g[i]) == max(range(3), key=lambda i: w[i])
+    want = [HFBackend(str(bos), batch_size=4).loglikelihood(c, conts) for c in convs]
+    ref, _ = served_ref(gguf, bos)
+    with llama_server(gguf) as base:
+        close_to(scores(build_backend(ref.model_copy(update={"kind": "openai", "base_urls": [base]}), 0)), want)

@@ -90,7 +90,7 @@ class ModelRef(_Strict):
     engine (``vllm``), or an OpenAI-compatible endpoint (``openai``: vLLM/TGI servers, Ollama, llama.cpp, APIs)."""
 
     kind: str = Field("openai", description="a registered backend: hf, vllm, openai, or a plug-in's")
-    path: str | None = Field(None, description="hf / vllm: a model dir or hub id")
+    path: str | None = Field(None, description="hf / vllm: a model dir or hub id; llamacpp: the served GGUF file")
     model: str | None = Field(None, description="openai: the served model name")
     base_urls: list[str] = Field(default_factory=list, description="openai: one or more base URLs ending in /v1")
     api_key_env: str | None = Field(None, description="openai: the environment variable holding the API key")
@@ -134,8 +134,10 @@ class ModelRef(_Strict):
 
     @model_validator(mode="after")
     def _complete(self) -> ModelRef:
-        if self.kind == "openai" and (not self.model or not self.base_urls):
-            raise ValueError("an openai model needs 'model' and 'base_urls'")
+        if self.kind in ("openai", "llamacpp") and (not self.model or not self.base_urls):
+            raise ValueError(f"an {self.kind} model needs 'model' and 'base_urls'")
+        if self.kind == "llamacpp" and not self.path:
+            raise ValueError("a llamacpp model needs 'path' (the GGUF file the server serves)")
         if self.kind in ("hf", "vllm") and not self.path:
             raise ValueError(f"a {self.kind} model needs 'path'")
         return self

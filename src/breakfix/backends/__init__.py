@@ -45,6 +45,16 @@ def openai_backend(ref: ModelRef, seed: int = 0) -> AsyncBackend:
     )
 
 
+@registry.backend("llamacpp")
+def llamacpp_backend(ref: ModelRef, seed: int = 0) -> AsyncBackend:
+    """A GGUF build under a llama.cpp server (``bench --gguf``, ``cycle.verify_builds``): replies through its
+    OpenAI-compatible API, multiple-choice log-likelihoods from the same file in this process."""
+    from breakfix.backends.llamacpp import ServedBuild
+
+    assert ref.path is not None
+    return ServedBuild(openai_backend(ref, seed), Path(ref.path), ref.tokenizer)  # type: ignore[arg-type]
+
+
 @registry.backend("vllm", local=True)
 def vllm_backend(ref: ModelRef, seed: int = 0) -> Backend:
     """vLLM's offline engine on local GPUs (tensor parallel)."""

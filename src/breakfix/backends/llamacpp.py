@@ -9,6 +9,7 @@ extracted once into the cache.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import hashlib
 import json
@@ -19,9 +20,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -243,8 +245,9 @@ def served_ref(gguf: Path, tokenizer: str | Path | None = None) -> tuple[Any, st
         raise BreakfixError(str(gguf), None, "GGUF file not found")
     if tokenizer is None:
         tokenizer = _manifest_source(gguf)
-    ref = ModelRef(kind="openai", model=gguf.name, base_urls=["http://127.0.0.1:1/v1"], concurrency=1, timeout=600.0,
-                   max_retries=2, tokenizer=None if tokenizer is None else str(tokenizer))  # fmt: skip
+    ref = ModelRef(kind="llamacpp", path=str(gguf), model=gguf.name, base_urls=["http://127.0.0.1:1/v1"],
+                   concurrency=1, timeout=600.0, max_retries=2,
+                   tokenizer=None if tokenizer is None else str(tokenizer))  # fmt: skip
     return ref, f"gguf:sha256:{file_digest(gguf)}"
 
 
@@ -258,6 +261,57 @@ def _manifest_source(gguf: Path) -> Path | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return None
+
+
+class ServedBuild:
+    """A GGUF build under a llama.cpp server: replies (and guard-judge logprobs) through the server's OpenAI-compatible
+    API; multiple-choice log-likelihoods from the same file with llama.cpp in this process. (The server can give
+    them, ``/v1/completions`` with ``echo``, but llama-cpp-python sorts the whole vocabulary in Python for every prompt
+    token: about 4 s a choice for SmolLM2-135M on 2 cores.) Token ids come from the source checkpoint's tokenizer,
+    which the export checked against llama.cpp's, so the context is exactly the HF backend's."""
+
+    def __init__(self, endpoint: Any, gguf: Path, tokenizer: str | None) -> None:
+        self._endpoint = endpoint
+        self._gguf = gguf
+        self._tokenizer_source = tokenizer
+        self._tokenizer: Any = None
+        self._llm: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:  # id, stats, concurrency, agenerate, afirst_token_probs, aclose, ...
+        return getattr(self._endpoint, name)
+
+    async def aloglikelihood(self, conversation: list[dict[str, str]], continuations: Sequence[str]) -> list[float]:
+        return await asyncio.to_thread(self.loglikelihood, conversation, continuations)
+
+    def loglikelihood(self, conversation: list[dict[str, str]], continuations: Sequence[str]) -> list[float]:
+        """Each continuation's log-probability as the reply, summed over its tokens (as the HF backend scores it)."""
+        import numpy as np
+
+        from breakfix.backends.base import BackendError
+        from breakfix.backends.hf import load_tokenizer
+
+        if self._tokenizer_source is None:
+            raise BackendError(f"{self._gguf.name}: multiple choice needs the source checkpoint's tokenizer "
+                               "(the manifest beside the build, or model.tokenizer)")  # fmt: skip
+        with self._lock:
+            if self._llm is None:
+                self._tokenizer = load_tokenizer(self._tokenizer_source)
+                self._llm = _llama_cpp().Llama(model_path=str(self._gguf), n_ctx=2048, logits_all=True, verbose=False)
+            tok, llm = self._tokenizer, self._llm
+            context = tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+            ctx_ids = tok(context, add_special_tokens=False)["input_ids"]
+            out = []
+            for cont in continuations:
+                whole = tok(context + cont, add_special_tokens=False)["input_ids"]
+                start = max(1, len(ctx_ids) if whole[: len(ctx_ids)] == ctx_ids else len(ctx_ids) - 1)
+                llm.reset()
+                llm.eval(whole)
+                rows = np.asarray(llm.scores[start - 1 : len(whole) - 1], dtype=np.float64)
+                top = rows.max(axis=1, keepdims=True)
+                logp = rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+                out.append(float(logp[np.arange(len(rows)), whole[start:]].sum()))
+            return out
 
 
 @contextmanager
