@@ -267,7 +267,7 @@ class ServedBuild:
     """A GGUF build under a llama.cpp server: replies (and guard-judge logprobs) through the server's OpenAI-compatible
     API; multiple-choice log-likelihoods from the same file with llama.cpp in this process. (The server can give
     them, ``/v1/completions`` with ``echo``, but llama-cpp-python sorts the whole vocabulary in Python for every prompt
-    token: about 4 s a choice for SmolLM2-135M on 2 cores.) Token ids come from the source checkpoint's tokenizer,
+    token: about 3.5 s a choice for SmolLM2-135M on 2 cores.) Token ids come from the source checkpoint's tokenizer,
     which the export checked against llama.cpp's, so the context is exactly the HF backend's."""
 
     def __init__(self, endpoint: Any, gguf: Path, tokenizer: str | None) -> None:
