@@ -316,6 +316,12 @@ def test_multiple_choice_log_likelihoods_of_a_served_build_match_hf(exported, ti
     want = [HFBackend(str(tiny_model), batch_size=4).loglikelihood(c, conts) for c in convs]
     with llama_server(f16) as base:
         close_to(scores(build_backend(ref.model_copy(update={"base_urls": [base]}), 0)), want)
+        # a prefill (an open assistant turn) continues through /v1/completions, the template rendered here
+        from breakfix.backends.base import GenerationConfig
+
+        served = build_backend(ref.model_copy(update={"base_urls": [base]}), 0)
+        prefilled = [*convs[0], {"role": "assistant", "content": "Sure, here is"}]
+        assert isinstance(served.generate([prefilled], GenerationConfig(max_new_tokens=6))[0], str)
         endpoint = ref.model_copy(update={"kind": "openai", "base_urls": [base]})
         with pytest.raises(BackendError, match="BOS"):  # the demo's template starts with <|user|>, not BOS
             scores(build_backend(endpoint, 0))

@@ -109,7 +109,7 @@ class ModelRef(_Strict):
     tokenizer: str | None = Field(
         None,
         description="openai: an HF model dir or hub id whose chat template renders prompts for /v1/completions "
-        "(the multiple-choice log-likelihoods of the capability suite)",
+        "(prefill continuations, and the multiple-choice log-likelihoods of the capability suite)",
     )
 
     @field_validator("kind")

@@ -4,7 +4,7 @@ The engine that runs them is ``breakfix.engine`` (the held-out suites run throug
 re-exported here for convenience.
 """
 
-from breakfix.attacks import personas, techniques
+from breakfix.attacks import personas, prefill, techniques
 from breakfix.attacks.converters import (
     CONVERTERS,
     LLM_CONVERTERS,
@@ -35,6 +35,7 @@ __all__ = [
     "CONVERTERS",
     "FAMILIES",
     "LLM_CONVERTERS",
+    "prefill",
     "PERSONAS",
     "TEMPLATES",
     "AttackContext",

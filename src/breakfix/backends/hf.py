@@ -109,6 +109,14 @@ def _load_error(src: str | Path, what: str, e: BaseException) -> BreakfixError:
     return BreakfixError(str(src), what, f"cannot load ({e.__class__.__name__}: {detail})")
 
 
+def render_chat(tokenizer: Any, conversation: Conversation) -> str:
+    """``conversation`` through ``tokenizer``'s chat template: with the generation prompt, or, when it ends with an
+    assistant turn (a prefill), with that turn left open (``continue_final_message``)."""
+    if conversation and conversation[-1]["role"] == "assistant":
+        return tokenizer.apply_chat_template(conversation, tokenize=False, continue_final_message=True)
+    return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+
+
 def load_tokenizer(src: str | Path, *, trust_remote_code: bool = False) -> Any:
     """A model dir's (or hub id's) tokenizer; one that cannot be loaded is a ``BreakfixError``."""
     from transformers import AutoTokenizer
@@ -173,8 +181,9 @@ class HFBackend:
         return ids
 
     def render(self, conversation: Conversation) -> str:
-        """The prompt text for a conversation (chat template with the generation prompt)."""
-        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        """The prompt text for a conversation: the chat template with the generation prompt, or, when the
+        conversation ends with an assistant turn (a prefill), that turn left open for the model to continue."""
+        return render_chat(self.tokenizer, conversation)
 
     def generate(
         self,

@@ -202,9 +202,37 @@ class OpenAICompatBackend:
     async def agenerate(self, conversation: Conversation, config: GenerationConfig) -> str:
         """The assistant's reply; raises :class:`BackendError` once the retries are spent."""
         headers = self._headers()
+        if conversation and conversation[-1]["role"] == "assistant":  # a prefill: continue the open assistant turn
+            return _redact(await self._continue(conversation, config, headers), headers)
         data = await self._request(self._body(conversation, config), headers)
         content = data["choices"][0]["message"]["content"]
         return _redact("" if content is None else str(content), headers)
+
+    async def _continue(self, conversation: Conversation, config: GenerationConfig, headers: dict[str, str]) -> str:
+        """The continuation of a conversation's final, open assistant turn: the prompt rendered here with the
+        ``tokenizer``'s chat template (``continue_final_message``) and sent to ``/v1/completions``. Chat APIs have
+        no portable way to continue a turn, so without a tokenizer this is an error, never a silently dropped
+        prefix."""
+        if self.tokenizer_source is None:
+            raise BackendError(
+                f"{self.id} cannot prefill an assistant turn without a tokenizer to render the prompt for "
+                "/v1/completions (model.tokenizer: the model's HF dir)"
+            )
+        tok = await self._load_tokenizer()
+        from breakfix.backends.hf import render_chat
+
+        body = self._body(conversation, config)
+        del body["messages"]
+        body["prompt"] = render_chat(tok, conversation)
+        data = await self._request(body, headers, "/completions")
+        return str(data["choices"][0].get("text") or "")
+
+    async def _load_tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            from breakfix.backends.hf import load_tokenizer
+
+            self._tokenizer = await asyncio.to_thread(load_tokenizer, self.tokenizer_source)
+        return self._tokenizer
 
     async def afirst_token_probs(
         self, conversation: Conversation, candidates: Sequence[str], top_logprobs: int = 20
@@ -236,10 +264,7 @@ class OpenAICompatBackend:
                 f"{self.id} gives no log-likelihoods without a tokenizer to render its prompts (model.tokenizer: the "
                 "model's HF dir)"
             )
-        if self._tokenizer is None:
-            from breakfix.backends.hf import load_tokenizer
-
-            self._tokenizer = await asyncio.to_thread(load_tokenizer, self.tokenizer_source)
+        await self._load_tokenizer()
         context = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         headers = self._headers()
         out = []

@@ -77,8 +77,18 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         params = SamplingParams(**sampling_kwargs(config))
-        outputs = self.llm.chat([list(c) for c in conversations], params, use_tqdm=False)
-        return [o.outputs[0].text for o in outputs]
+        out: list[str] = [""] * len(conversations)
+        for prefill in (False, True):  # a conversation ending with an assistant turn is continued (a prefill)
+            idx = [i for i, c in enumerate(conversations) if bool(c and c[-1]["role"] == "assistant") == prefill]
+            if not idx:
+                continue
+            outputs = self.llm.chat(
+                [list(conversations[i]) for i in idx], params, use_tqdm=False,
+                add_generation_prompt=not prefill, continue_final_message=prefill,
+            )  # fmt: skip
+            for i, o in zip(idx, outputs, strict=True):
+                out[i] = o.outputs[0].text
+        return out
 
     def close(self) -> None:
         """Free the engine and its GPU memory (before training in the same process)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from breakfix import aio, registry
 from breakfix.attacks.multiturn import OPENERS
+from breakfix.attacks.prefill import expand_auto
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
@@ -147,7 +148,7 @@ def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
     """The configured techniques, plus ``template:<name>`` and ``opener:<name>`` for each template and opener of the
     world's red-team split (a world with them, such as ``files``; they are registered here, the held-out ones
     never)."""
-    techniques = cfg.redteam.effective_techniques()
+    techniques = expand_auto(cfg.redteam.effective_techniques())  # prefill:auto: one technique per depth
     if cfg.redteam.seeds:
         return techniques
     extra = []
