@@ -117,6 +117,19 @@ def render_chat(tokenizer: Any, conversation: Conversation) -> str:
     return tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
 
+def continuation_ids(tokenizer: Any, context: str, continuations: Sequence[str]) -> list[tuple[list[int], int]]:
+    """For each continuation, the token ids of ``context + continuation`` and where the continuation's tokens start,
+    as lm-evaluation-harness encodes multiple choice: the context and the whole are encoded apart, and the
+    continuation's tokens are those past the context's (from the context's last token when the two merge)."""
+    ctx_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    rows = []
+    for cont in continuations:
+        whole = tokenizer(context + cont, add_special_tokens=False)["input_ids"]
+        start = len(ctx_ids) if whole[: len(ctx_ids)] == ctx_ids else len(ctx_ids) - 1
+        rows.append((whole, max(1, start)))
+    return rows
+
+
 def load_tokenizer(src: str | Path, *, trust_remote_code: bool = False) -> Any:
     """A model dir's (or hub id's) tokenizer; one that cannot be loaded is a ``BreakfixError``."""
     from transformers import AutoTokenizer
@@ -235,13 +248,7 @@ class HFBackend:
         continuation's tokens are those past the context's."""
         import torch
 
-        context = self.render(conversation)
-        ctx_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
-        rows = []
-        for cont in continuations:
-            whole = self.tokenizer(context + cont, add_special_tokens=False)["input_ids"]
-            start = len(ctx_ids) if whole[: len(ctx_ids)] == ctx_ids else len(ctx_ids) - 1
-            rows.append((whole, max(1, start)))
+        rows = continuation_ids(self.tokenizer, self.render(conversation), continuations)
         out: list[float] = []
         pad = self.tokenizer.pad_token_id or 0
         for b in range(0, len(rows), self.batch_size):

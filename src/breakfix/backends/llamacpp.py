@@ -287,9 +287,10 @@ class ServedBuild:
     def loglikelihood(self, conversation: list[dict[str, str]], continuations: Sequence[str]) -> list[float]:
         """Each continuation's log-probability as the reply, summed over its tokens (as the HF backend scores it)."""
         import numpy as np
+        from scipy.special import log_softmax
 
         from breakfix.backends.base import BackendError
-        from breakfix.backends.hf import load_tokenizer
+        from breakfix.backends.hf import continuation_ids, load_tokenizer, render_chat
 
         if self._tokenizer_source is None:
             raise BackendError(f"{self._gguf.name}: multiple choice needs the source checkpoint's tokenizer "
@@ -299,18 +300,12 @@ class ServedBuild:
                 self._tokenizer = load_tokenizer(self._tokenizer_source)
                 self._llm = _llama_cpp().Llama(model_path=str(self._gguf), n_ctx=2048, logits_all=True, verbose=False)
             tok, llm = self._tokenizer, self._llm
-            context = tok.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
-            ctx_ids = tok(context, add_special_tokens=False)["input_ids"]
             out = []
-            for cont in continuations:
-                whole = tok(context + cont, add_special_tokens=False)["input_ids"]
-                start = max(1, len(ctx_ids) if whole[: len(ctx_ids)] == ctx_ids else len(ctx_ids) - 1)
+            for whole, start in continuation_ids(tok, render_chat(tok, conversation), continuations):
                 llm.reset()
                 llm.eval(whole)
-                rows = np.asarray(llm.scores[start - 1 : len(whole) - 1], dtype=np.float64)
-                top = rows.max(axis=1, keepdims=True)
-                logp = rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
-                out.append(float(logp[np.arange(len(rows)), whole[start:]].sum()))
+                logp = log_softmax(np.asarray(llm.scores[start - 1 : len(whole) - 1], dtype=np.float64), axis=1)
+                out.append(float(logp[np.arange(len(logp)), whole[start:]].sum()))
             return out
 
 

@@ -36,7 +36,6 @@ RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 class _Endpoint:
     def __init__(self, base_url: str, rpm: float | None) -> None:
         self.base = base_url.rstrip("/")
-        self.url = self.base + "/chat/completions"
         self.inflight = 0
         self.interval = 60.0 / rpm if rpm else 0.0
         self.next_slot = 0.0
@@ -264,8 +263,9 @@ class OpenAICompatBackend:
                 f"{self.id} gives no log-likelihoods without a tokenizer to render its prompts (model.tokenizer: the "
                 "model's HF dir)"
             )
-        await self._load_tokenizer()
-        context = self._tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        from breakfix.backends.hf import render_chat
+
+        context = render_chat(await self._load_tokenizer(), conversation)
         headers = self._headers()
         out = []
         for cont in continuations:
