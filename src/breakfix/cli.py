@@ -564,14 +564,11 @@ def judge_audit(
 
 def _last_round(spec: str) -> str:
     """``RUN_DIR`` (a run directory without ``@R``) as ``RUN_DIR@<its last round>``; any other spec as it is."""
-    report = Path(spec) / "report.json"
-    if "@" in spec or not report.is_file():
+    from breakfix.report.compare import load_side
+
+    if "@" in spec or not (Path(spec) / "report.json").is_file():
         return spec
-    try:
-        rounds = [x["round"] for x in json.loads(report.read_text(encoding="utf-8"))["rounds"]]
-    except (ValueError, KeyError, TypeError):
-        raise BreakfixError(str(report), None, "not a breakfix report") from None
-    return f"{spec}@{max(rounds)}"
+    return f"{spec}@{load_side(spec)['round']}"
 
 
 @app.command()
