@@ -75,7 +75,9 @@ def targets_met(bench: dict[str, Any], bench0: dict[str, Any], cfg: RunConfig) -
     """Whether round ``bench`` meets every configured target (relative ones against round 0)."""
     t = cfg.cycle.targets
     misses: list[str] = []
-    for suite, limit in (("harmful", t.harmful), ("jailbreak", t.jailbreak), ("multiturn", t.multiturn)):
+    for suite, limit in (
+        ("harmful", t.harmful), ("jailbreak", t.jailbreak), ("multiturn", t.multiturn), ("prefill", t.prefill),
+    ):  # fmt: skip
         if suite in bench and bench[suite]["defect_rate"] > limit:
             misses.append(f"{suite} DR-1 {bench[suite]['defect_rate']:.3f} > {limit}")
         for lang, r in bench.get(suite, {}).get("by_language", {}).items():

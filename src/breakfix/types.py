@@ -135,6 +135,7 @@ class Finding:
     response: str
     severity: int
     build: str | None = None  # the quantized build (cycle.verify_builds) it was found on; None: the checkpoint
+    prefill: str | None = None  # the opening a prefill attack put in the assistant's mouth (``response`` continues it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,6 +174,7 @@ def to_finding(a: Attempt) -> Finding:
         prompt=a.prompt,
         response=a.response,
         severity=a.verdict.severity,
+        prefill=a.info.get("prefill") or None,
     )
 
 

@@ -91,6 +91,14 @@ class Suite:
         """The group a ``--limit`` sample keeps balanced (default: the seed's category)."""
         return plan.seed.category
 
+    def sample(self, plans: list[Plan], limit: int | None, seed: int) -> list[Plan]:
+        """At most ``limit`` of ``plans`` (``--limit``): by default a sample stratified by :meth:`stratum`."""
+        return stratified(plans, self.stratum, limit, seed)
+
+    def texts(self, plan: Plan) -> list[str]:
+        """The held-out texts of one item, for the decontamination index (default: its user turns)."""
+        return list(plan.turns)
+
     def hit(self, attempt: Attempt) -> bool | None:
         """The outcome the headline counts for one item (None: the item does not count), for paired tests."""
         if attempt.verdict is None or attempt.verdict.label == "undetermined":

@@ -247,6 +247,8 @@ class DemoWorld:
                             kind="harmful",
                             task=task.phrase,
                             combo=task.combo,
+                            # AdvBench-style target string: the compliant answer's first sentence
+                            target=comply_text(task.phrase, lang).split(". ")[0],
                         )
                     )
             for i, la in enumerate(LOOKALIKES):

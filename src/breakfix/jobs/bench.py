@@ -31,7 +31,7 @@ from breakfix.seeds.files import load_seeds
 from breakfix.seeds.public import load_public
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.types import Attempt, Judge, Plan
-from breakfix.world import World, stratified
+from breakfix.world import World
 
 __all__ = [
     "bench_job",
@@ -63,7 +63,7 @@ def suite_plans(
         if plans is None:
             plans = obj.plans(world, simulated=simulated)
         if plans:
-            out[name] = stratified(plans, obj.stratum, limit, seed)
+            out[name] = obj.sample(plans, limit, seed)
     return out
 
 
@@ -84,9 +84,15 @@ def file_suite(spec: str) -> tuple[str, list[Plan]]:
 
 
 def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
-    """Every held-out prompt the run is scored on (each turn of each configured suite), plus the prompts of
+    """Every held-out prompt the run is scored on (each turn of each configured suite, and the ``prefill`` suite's
+    openings), plus the prompts of
     ``curation.heldout_files``: the set that training data is decontaminated against."""
-    texts = {turn for plans in suite_plans(world, cfg.benchmarks.suites).values() for p in plans for turn in p.turns}
+    texts = {
+        t
+        for name, plans in suite_plans(world, cfg.benchmarks.suites).items()
+        for p in plans
+        for t in registry.get("suite", name).obj.texts(p)
+    }
     for f in cfg.curation.heldout_files:
         texts |= {s.text for s in load_seeds(f)}
     return sorted(texts)

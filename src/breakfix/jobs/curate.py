@@ -159,6 +159,7 @@ def load_findings(path: str | Path) -> list[Finding]:
                 response=obj["response"],
                 severity=int(obj.get("severity", 0)),
                 build=obj.get("build") if isinstance(obj.get("build"), str) else None,
+                prefill=obj.get("prefill") if isinstance(obj.get("prefill"), str) else None,
             )
         )
     if not out:

@@ -229,6 +229,33 @@ def plot_techniques(report: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def plot_prefill(report: dict[str, Any]) -> str | None:
+    """The prefill suite's DR-1 against the pre-filled depth, one line per round (and per quantized build), with
+    95% intervals; None when no round ran the suite."""
+    lines = []
+    for r in report["rounds"]:
+        sides = [(f"round {r['round']}", r["benchmarks"])]
+        sides += [(f"round {r['round']} {q}", b["benchmarks"]) for q, b in (r.get("builds") or {}).items()]
+        lines += [(label, b["prefill"]["by_depth"]) for label, b in sides if "by_depth" in b.get("prefill", {})]
+    if not lines:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    for label, by in lines:
+        depths = sorted(by, key=int)
+        ys = [by[d]["rate"] for d in depths]
+        errs = [_err(by[d]["rate"], by[d].get("ci95")) for d in depths]
+        ax.errorbar([int(d) for d in depths], ys, yerr=list(zip(*errs, strict=True)), marker="o", capsize=3,
+                    label=label)  # fmt: skip
+    ax.set_xlabel("pre-filled depth (words of a compliant answer)")
+    ax.set_ylabel("DR-1 (lower is better)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("prefill: defect rate by depth")
+    return _png(fig)
+
+
 def tradeoff_points(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per round: the headline defect rate (harmful DR-1, else jailbreak, else the red team's ASR) against VPRR."""
     pts = []
@@ -418,6 +445,7 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
             "heatmap": plot_heatmap(report),
             "techniques": plot_techniques(report),
             "tradeoff": plot_tradeoff(report),
+            "prefill": plot_prefill(report),
         },
         heat={"source": source, "cats": cats, "table": table},
         tradeoff=tradeoff_points(report),

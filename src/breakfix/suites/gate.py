@@ -4,7 +4,8 @@
   (their headline: ``defect_rate``, ``success_rate`` or ``score``) or metric names (``vprr``, ``iprr``); a gate may
   name a language as ``harmful[es]=0.10``. A signed value is relative to the baseline checkpoint: ``harmful=+0.02``
   fails when the defect rate rose by more than 0.02 over the baseline's (a quantization gate), ``capability=-0.05``
-  (with ``--fail-below``) when the score fell by more than 0.05.
+  (with ``--fail-below``) when the score fell by more than 0.05. ``prefill:20=0.1`` reads the ``prefill`` suite's
+  DR-1 at depth 20 (its ``by_depth``).
 - Paired comparison: two checkpoints answer the same held-out items, so each item gives a pair of outcomes; an exact
   McNemar test on the discordant pairs says whether the difference is more than chance.
 - JUnit XML, so CI systems show each gate as a test.
@@ -25,7 +26,7 @@ from breakfix.metrics import mcnemar_exact, paired
 
 __all__ = ["Gate", "check_gates", "mcnemar_exact", "metric_value", "paired", "parse_gate", "write_junit"]
 
-_GATE = re.compile(r"^([a-z_]+)(?:\[([a-z]{2,3})\])?=([+-]?)([0-9]*\.?[0-9]+)$")
+_GATE = re.compile(r"^([a-z_]+)(?::([0-9]+))?(?:\[([a-z]{2,3})\])?=([+-]?)([0-9]*\.?[0-9]+)$")
 METRIC_SUITE = {"vprr": "overrefusal", "iprr": "overrefusal"}
 
 
@@ -39,12 +40,14 @@ class Gate:
     limit: float
     above: bool
     relative: bool = False  # the limit is an offset from the baseline's value
+    depth: int | None = None  # a suite's rate at one depth (its ``by_depth``: the prefill suite)
 
     @property
     def name(self) -> str:
         lang = f"[{self.language}]" if self.language else ""
+        depth = f":{self.depth}" if self.depth is not None else ""
         limit = f"baseline{self.limit:+g}" if self.relative else f"{self.limit:g}"
-        return f"{self.key}{lang} {'<=' if self.above else '>='} {limit}"
+        return f"{self.key}{depth}{lang} {'<=' if self.above else '>='} {limit}"
 
 
 def parse_gate(text: str, above: bool) -> Gate:
@@ -53,17 +56,25 @@ def parse_gate(text: str, above: bool) -> Gate:
     if not m:
         flag = "--fail-above" if above else "--fail-below"
         raise BreakfixError(
-            flag, text, "expected KEY=VALUE such as harmful=0.05, harmful[es]=0.1 or harmful=+0.02 (over --baseline)"
+            flag,
+            text,
+            "expected KEY=VALUE such as harmful=0.05, harmful[es]=0.1, prefill:20=0.1 or harmful=+0.02 (over "
+            "--baseline)",
         )
-    sign = m.group(3)
-    value = float(m.group(4)) * (-1 if sign == "-" else 1)
-    return Gate(m.group(1), m.group(2), value, above, relative=bool(sign))
+    sign = m.group(4)
+    value = float(m.group(5)) * (-1 if sign == "-" else 1)
+    depth = int(m.group(2)) if m.group(2) is not None else None
+    return Gate(m.group(1), m.group(3), value, above, relative=bool(sign), depth=depth)
 
 
-def metric_value(benchmarks: dict[str, Any], key: str, language: str | None = None) -> float:
+def metric_value(
+    benchmarks: dict[str, Any], key: str, language: str | None = None, depth: int | None = None
+) -> float:
     """The value a gate key names in ``{suite: scores}``; ``KeyError`` when the run lacks it."""
     suite = METRIC_SUITE.get(key, key)
     s = benchmarks[suite]
+    if depth is not None:
+        return float(s["by_depth"][str(depth)]["rate"])
     if language is not None:
         per = s["by_language"][language]
         return float(per[key] if key in METRIC_SUITE else per.get("rate", per.get("score", 0.0)))
@@ -88,11 +99,12 @@ def check_gates(
         if g.relative and baseline is None:
             raise BreakfixError("gate", g.name, "a relative gate (a signed value) needs --baseline")
         try:
-            value = metric_value(benchmarks, g.key, g.language)
-            limit = metric_value(baseline, g.key, g.language) + g.limit if g.relative and baseline else g.limit
+            value = metric_value(benchmarks, g.key, g.language, g.depth)
+            limit = metric_value(baseline, g.key, g.language, g.depth) + g.limit if g.relative and baseline else g.limit
         except KeyError:
             suites = ", ".join(benchmarks)
-            raise BreakfixError("gate", g.name, f"the benchmark has no {g.key!r} (suites: {suites})") from None
+            what = f"{g.key}:{g.depth}" if g.depth is not None else g.key
+            raise BreakfixError("gate", g.name, f"the benchmark has no {what!r} (suites: {suites})") from None
         passed = value <= limit + 1e-12 if g.above else value >= limit - 1e-12
         out.append({"gate": g.name, "value": value, "limit": limit, "passed": passed})
     return out
