@@ -23,10 +23,28 @@ def _seed(**meta: str) -> Seed:
 def test_openings_come_from_the_target_string_else_a_generic_opener():
     assert opening(_seed(target=TARGET), 5) == "Sure, here is a script"
     deep = opening(_seed(target=TARGET), 20).split()
-    assert len(deep) == 20 and " ".join(deep[:15]) == TARGET  # then the generic opener continues it
+    assert len(deep) == 20 and " ".join(deep[:15]) == TARGET + "."  # then the generic opener continues it
     assert opening(_seed(), 3) == "Sure, here is"
     es = Seed(id="s2", text="x", category="S2", language="es")
     assert opening(es, 2) == "Claro, aquí"
+    assert opening(_seed(target=TARGET), 4, reply="Here you go: step one is") == "Here you go: step"
+    assert opening(_seed(target=TARGET), 9, reply="Too short") == opening(_seed(target=TARGET), 9)
+
+
+def test_heldout_seeds_get_openers_no_training_seed_gets():
+    from dataclasses import replace
+
+    from breakfix.curation.decontam import HeldoutIndex
+    from breakfix.seeds.openings import SUITE_DEPTHS, heldout_openings
+
+    for lang in ("en", "es", "fr", "de"):
+        red = Seed(id="r", text="x", category="S2", language=lang)
+        held = replace(red, split="heldout")
+        for d in SUITE_DEPTHS[1:]:
+            assert len(opening(held, d).split()) == d and len(opening(red, d).split()) == d
+        assert opening(red, 7) == opening(held, 7)  # the lead sentence is shared ...
+        index = HeldoutIndex(heldout_openings([held]))  # ... the rest is not: no 10-gram in common
+        assert not index.overlaps(opening(red, 40)) and index.overlaps(opening(held, 40))
 
 
 def test_prefill_techniques_check_and_expand():

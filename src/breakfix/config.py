@@ -289,6 +289,22 @@ class ResponderConfig(_Strict):
 ResponseLink = Literal["self", "responder", "reference", "template"]
 
 
+class RecoveryConfig(_Strict):
+    """Recovery examples: a harmful-looking opening, then a return to a refusal (loss on the recovery only)."""
+
+    share: float = Field(0.0, ge=0, le=1, description="share of harmful findings that also give a recovery example")
+    depths: list[int] = Field(
+        default_factory=lambda: [5, 10, 20], min_length=1, description="opening depths in words, one drawn per example"
+    )
+
+    @field_validator("depths")
+    @classmethod
+    def _depths(cls, v: list[int]) -> list[int]:
+        if any(not 1 <= d <= 200 for d in v):
+            raise ValueError("each depth must be 1-200 words")
+        return v
+
+
 class CurationConfig(_Strict):
     """How findings become training data: the safe-response chain, dedup, decontamination, balance and mix."""
 
@@ -317,6 +333,9 @@ class CurationConfig(_Strict):
     heldout_files: list[str] = Field(
         default_factory=list,
         description="more held-out prompts to decontaminate against (seed files or <loader>:<path>)",
+    )
+    recovery: RecoveryConfig = Field(
+        default_factory=RecoveryConfig, description="recovery examples against prefill attacks (share 0: none)"
     )
 
     @model_validator(mode="after")

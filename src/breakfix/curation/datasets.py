@@ -17,7 +17,7 @@ from typing import Any
 from breakfix.errors import BreakfixError
 from breakfix.seeds.chat import load_chat_jsonl, validate_chat
 
-META_KEYS = ("finding", "category", "technique", "language", "round", "source", "build")
+META_KEYS = ("finding", "category", "technique", "language", "round", "source", "build", "recovery")
 
 
 def norm_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -133,6 +133,9 @@ Safety post-training data curated by [breakfix](https://github.com/breakfix) fro
 - `dpo` ({len(dpo)} pairs): explicit prompt; `chosen` is the safe (or, for benign prompts, helpful) response,
   `rejected` the model's own defective one (or a refusal, for benign contrast pairs).
 - Each row's `meta` gives the finding id, category, technique, language, round and source of the chosen response.
+- Recovery rows (`meta.recovery` = `<depth>:<opening source>`) end their prompt with an open assistant turn holding
+  a harmful-looking opening; the completion (or `chosen`/`rejected`) continues that same turn. Render the prompt with
+  `continue_final_message=True` (breakfix's trainer does), so that no loss falls on the opening.
 
 ```python
 from datasets import load_dataset

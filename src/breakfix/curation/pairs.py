@@ -26,6 +26,16 @@ def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
     }
 
 
+def recovery_meta(f: Finding, source: str, round_: int, recovery: str) -> dict[str, Any]:
+    """A recovery row's meta: the finding's, plus ``recovery`` (``"<depth>:<opening source>"``)."""
+    return {**_meta(f, source, round_), "recovery": recovery}
+
+
+def full_reply(f: Finding) -> str:
+    """What the model said: a prefill finding's pre-filled opening and its continuation, else its response."""
+    return f"{f.prefill} {f.response}" if f.prefill else f.response
+
+
 def sft_row(prompt: Conversation, response: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": list(prompt), "completion": [{"role": "assistant", "content": response}], "meta": meta}
 
@@ -46,6 +56,6 @@ def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, An
 
 def finding_rows(f: Finding, chosen: str, source: str, round_: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """The SFT row and the DPO pair of one finding: chosen is the safe (or helpful) response, rejected is the
-    model's own defective response."""
+    model's own defective response (a prefill finding's: the pre-filled opening and the model's continuation)."""
     meta = _meta(f, source, round_)
-    return sft_row(f.prompt, chosen, meta), dpo_row(f.prompt, chosen, f.response, meta)
+    return sft_row(f.prompt, chosen, meta), dpo_row(f.prompt, chosen, full_reply(f), meta)

@@ -16,9 +16,10 @@ from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
 from breakfix.curation.mix import cap_groups, helpful_count, mix
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
+from breakfix.curation.recovery import opening_text, recovery_rows
 from breakfix.curation.responses import ResponseChain
 from breakfix.text import prompt_text
-from breakfix.types import Attempt, Finding, judged
+from breakfix.types import Attempt, Finding, Seed, judged
 
 
 @dataclass
@@ -41,6 +42,7 @@ def curate(
     replay_dpo: Sequence[dict[str, Any]] = (),
     settings: CurationConfig | None = None,
     translator: AsyncBackend | None = None,
+    seeds: Mapping[str, Seed] | None = None,
     seed: int = 0,
 ) -> CurationResult:
     """Build one round's training data.
@@ -57,6 +59,7 @@ def curate(
         replay_dpo: Earlier rounds' safety DPO pairs.
         settings: Shares, caps, thresholds and augmentation (the run config's ``curation`` block).
         translator: The converter model that translates rows for language augmentation.
+        seeds: The red-team seeds by id (target strings for recovery openings).
         seed: Seed of sampling and shuffling.
     """
     st = settings or CurationConfig()
@@ -86,8 +89,20 @@ def curate(
         pairs, more = decontaminate(pairs, key=prompt_text, index=heldout)
         contam_reasons += more
     pairs = cap_groups(pairs, st.cap_per_group, seed)
-    sft_safety = [sft_row(p["prompt"], p["chosen"][0]["content"], p["meta"]) for p in pairs] + list(replay_sft)
-    dpo_safety = pairs + list(replay_dpo)
+    sft_safety = [sft_row(p["prompt"], p["chosen"][0]["content"], p["meta"]) for p in pairs]
+    # recovery examples: harmful-looking openings, then a refusal; decontaminated on their prompts and openings
+    kept_findings = {p["meta"]["finding"] for p in pairs}
+    rec_sft, rec_dpo = recovery_rows(
+        [f for f in findings if f.attempt_id in kept_findings],
+        [got for f, got in zip(findings, synth.responses, strict=True) if f.attempt_id in kept_findings],
+        share=st.recovery.share, depths=st.recovery.depths, round_=round_, seeds=seeds, seed=seed,
+    )  # fmt: skip
+    for key in (prompt_text, opening_text):
+        rec_sft, more = decontaminate(rec_sft, key=key, index=heldout)
+        contam_reasons += more
+        rec_dpo, _ = decontaminate(rec_dpo, key=key, index=heldout)
+    sft_safety += rec_sft + list(replay_sft)
+    dpo_safety = pairs + rec_dpo + list(replay_dpo)
 
     helpful_clean, helpful_reasons = decontaminate(list(helpful), key=prompt_text, index=heldout)
     helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
@@ -119,6 +134,8 @@ def curate(
         "benign": len(benign_dpo) + n_benign_sft,
         "benign_dpo": len(benign_dpo),
         "safety_sft": len(sft_safety),
+        "recovery_sft": len(rec_sft),
+        "recovery_dpo": len(rec_dpo),
         "replayed": len(replay_sft),
         "dropped_duplicates": sum(dup_reasons.values()),
         "dropped_contaminated": sum(contam_reasons.values()),

@@ -108,6 +108,7 @@ def curate_round(
         replay_dpo=replay_dpo,
         settings=cfg.curation,
         translator=translator,
+        seeds={a.seed.id: a.seed for a in attempts},
         seed=cfg.seed + round_,
     )
 

@@ -67,9 +67,7 @@ def parse_gate(text: str, above: bool) -> Gate:
     return Gate(m.group(1), m.group(3), value, above, relative=bool(sign), depth=depth)
 
 
-def metric_value(
-    benchmarks: dict[str, Any], key: str, language: str | None = None, depth: int | None = None
-) -> float:
+def metric_value(benchmarks: dict[str, Any], key: str, language: str | None = None, depth: int | None = None) -> float:
     """The value a gate key names in ``{suite: scores}``; ``KeyError`` when the run lacks it."""
     suite = METRIC_SUITE.get(key, key)
     s = benchmarks[suite]

@@ -7,6 +7,7 @@ from typing import Any
 
 from breakfix.settings import SFTSettings
 from breakfix.training.common import TrainResult, load_for_training, save_trained, train_with, trainer_args
+from breakfix.training.prefilled import any_open_turn, sft_features
 
 __all__ = ["SFTSettings", "train_sft"]
 
@@ -23,16 +24,21 @@ def train_sft(
 
     Rows are conversational prompt-completion (``{"prompt": [...], "completion": [...]}``, loss on the completion
     only) or chats (``{"messages": [...]}``, loss on the assistant turns only, which needs a chat template with
-    ``{% generation %}`` markers); one format per call. Under ``accelerate launch`` every process calls this, and
-    the main process saves.
+    ``{% generation %}`` markers); one format per call. A prompt may end with an open assistant turn (a recovery
+    example's opening), which the completion continues; the opening gets no loss. Under ``accelerate launch`` every
+    process calls this, and the main process saves.
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     tokenizer, model = load_for_training(model_dir, settings)
     keys = ("prompt", "completion") if "completion" in rows[0] else ("messages",)
-    data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
-    args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
+    if "completion" in rows[0] and any_open_turn(rows):  # recovery rows: breakfix tokenizes (training/prefilled.py)
+        data = Dataset.from_list(sft_features(tokenizer, rows))
+        args = SFTConfig(completion_only_loss=True, **trainer_args(settings, out_dir, "sft", seed))
+    else:
+        data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
+        args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
     trainer, cb, seconds = train_with(SFTTrainer, model, tokenizer, args, data, settings, progress_label)
     tokens = int(sum(len(x) for x in trainer.train_dataset["input_ids"]) * settings.epochs)
     save_trained(trainer, tokenizer, out_dir)
