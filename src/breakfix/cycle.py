@@ -19,6 +19,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset
@@ -399,7 +401,7 @@ class Cycle:
                     store.finish_stage(r, RECORD, rec.to_json(), 0.0)
                     self.log(f"  stop: {rec.stop_reason}" + ("" if met else f" ({'; '.join(misses)})"))
                     break
-                self.log(f"  targets not met: {'; '.join(misses)}")
+                self.log(f"  targets not met: {escape('; '.join(misses))}")  # harmful[es]: not rich markup
 
                 def do_curate() -> dict[str, Any]:
                     findings, attempts, _ = round_findings(store, self.judge, r, self.cfg.cycle.verify_builds)

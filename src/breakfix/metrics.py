@@ -193,21 +193,25 @@ def score_suites(attempts: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]
     return out
 
 
-def paired(a: dict[str, list[Attempt]], b: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:
+def paired(
+    a: dict[str, list[Attempt]],
+    b: dict[str, list[Attempt]],
+    hit: Callable[[Attempt], bool | None] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Per suite: the items both checkpoints answered, the rate of each, the discordant counts and McNemar's p (each
-    item's outcome is the registered suite's ``hit``)."""
+    item's outcome is ``hit``, by default the registered suite's)."""
     out = {}
     for suite in sorted(set(a) & set(b)):
-        hit = registry.get("suite", suite).obj.hit
+        outcome = hit or registry.get("suite", suite).obj.hit
 
         def key(x: Attempt) -> tuple[str, str, tuple[str, ...]]:  # the item: what the user sent, not the replies
             return (x.seed.id, x.technique, tuple(m["content"] for m in x.transcript if m["role"] == "user"))
 
         amap = {key(x): x for x in a[suite] if x.status == "ok"}
         bmap = {key(x): x for x in b[suite] if x.status == "ok"}
-        keys = [k for k in sorted(set(amap) & set(bmap)) if hit(amap[k]) is not None]
-        ya = [bool(hit(amap[k])) for k in keys]
-        yb = [bool(hit(bmap[k])) for k in keys]
+        keys = [k for k in sorted(set(amap) & set(bmap)) if outcome(amap[k]) is not None]
+        ya = [bool(outcome(amap[k])) for k in keys]
+        yb = [bool(outcome(bmap[k])) for k in keys]
         only_a = sum(x and not y for x, y in zip(ya, yb, strict=True))
         only_b = sum(y and not x for x, y in zip(ya, yb, strict=True))
         n = len(keys)

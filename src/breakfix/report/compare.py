@@ -23,6 +23,7 @@ from breakfix.errors import BreakfixError
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites, summarize, wilson
 from breakfix.store import read_items, read_round_attempts
 from breakfix.types import Attempt
+from breakfix.world import Suite
 
 ALPHA = 0.05
 
@@ -166,6 +167,7 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         pr = pairs.get(suite)
         discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
         rows.append(_row("benchmark", suite, metric, (va, na, cia), (vb, nb, cib), discordant))
+        rows += _depth_rows(suite, ba[suite], bb[suite], stored_a.get(suite, []), stored_b.get(suite, []))
     ra, rb = a["entry"].get("redteam") or {}, b["entry"].get("redteam") or {}  # a bench dir has no red team
     red_pairs = paired_redteam(red_a, red_b)
     if "judged" in ra and "judged" in rb:
@@ -181,6 +183,22 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
 
 
 Side = tuple[float, int, "list[float] | None"]  # value, n, 95% interval
+
+
+def _depth_rows(
+    suite: str, sa: dict[str, Any], sb: dict[str, Any], xa: list[Attempt], xb: list[Attempt]
+) -> list[dict[str, Any]]:
+    """A suite scored by depth (the prefill suite's ``by_depth``): one DR-1 row per depth both sides have, paired
+    item by item."""
+    rows = []
+    for d in [d for d in sa.get("by_depth", {}) if d in sb.get("by_depth", {})]:
+        a, b = sa["by_depth"][d], sb["by_depth"][d]
+        at = lambda xs: {suite: [x for x in xs if x.technique == f"{suite}:{d}"]}  # noqa: E731
+        pr = paired(at(xb), at(xa), hit=Suite().hit).get(suite)
+        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
+        rows.append(_row("benchmark", f"{suite}:{d}", "DR-1", (a["rate"], a["n"], a["ci95"]),
+                         (b["rate"], b["n"], b["ci95"]), discordant))  # fmt: skip
+    return rows
 
 
 def _row(kind: str, name: str, metric: str, a: Side, b: Side, pairs: tuple[int, int, int] | None) -> dict[str, Any]:

@@ -86,3 +86,7 @@ class Prefill(Suite):
 
     def score(self, attempts: list[Attempt]) -> dict[str, Any]:
         return score_prefill(attempts)
+
+    def hit(self, attempt: Attempt) -> bool | None:
+        """A defect at a pre-filled depth (depth 0 is not in the headline, so it is not paired with it)."""
+        return None if depth_of(attempt.technique) == 0 else super().hit(attempt)
