@@ -31,6 +31,18 @@ def test_openings_come_from_the_target_string_else_a_generic_opener():
     assert opening(_seed(target=TARGET), 9, reply="Too short") == opening(_seed(target=TARGET), 9)
 
 
+def test_the_red_team_opens_with_the_models_own_earlier_reply_first():
+    from breakfix.backends.base import GenerationConfig
+    from breakfix.engine import AttackContext
+
+    p = plan(_seed(target=TARGET), "prefill:5")
+    ctx = AttackContext(
+        target=None, judge=None, gen=GenerationConfig(), replies={"s1": "Okay! Step one: buy a crowbar"}
+    )  # type: ignore[arg-type]
+    assert ctx.plan_extra(p) == ["Okay! Step one: buy a"]
+    assert AttackContext(target=None, judge=None, gen=GenerationConfig()).plan_extra(p) == ["Sure, here is a script"]  # type: ignore[arg-type]
+
+
 def test_heldout_seeds_get_openers_no_training_seed_gets():
     from dataclasses import replace
 

@@ -217,6 +217,17 @@ def test_a_cycle_with_the_prefill_suite_and_recovery_data(tiny_model: Path, tmp_
     index = HeldoutIndex(heldout_openings(p.seed for p in DemoWorld().heldout_plans("harmful")))
     assert all(x["prompt"][-1]["role"] == "assistant" and not index.overlaps(x["prompt"][-1]["content"]) for x in rec)
     assert report["rounds"][0]["training"]["steps"] > 0
+    # round 1's prefill attacks open with the model's own round-0 harmful reply where it had one
+    from breakfix.store import read_round_attempts
+
+    own = {f["seed_id"]: f for f in findings if f["category"] != "benign"}
+    r1 = [a for a in read_round_attempts(run / "run.db", 1, "demo-judge/1")["redteam"] if a.technique == "prefill:5"]
+    reused = [a for a in r1 if a.seed.id in own and len(own[a.seed.id]["response"].split()) >= 5]
+    assert reused and all(
+        a.info["prefill"]
+        == opening(a.seed, 5, reply=(own[a.seed.id]["prefill"] or "") + " " + own[a.seed.id]["response"])
+        for a in reused
+    )
     assert 'id="chart-prefill"' in (run / "report.html").read_text()
 
     r = CliRunner().invoke(app, ["compare", f"{run}@0", f"{run}@1", "--json", str(tmp_path / "cmp.json")])

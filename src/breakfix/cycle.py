@@ -25,6 +25,7 @@ from breakfix.backends import build_backend
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
+from breakfix.curation.pairs import full_reply
 from breakfix.engine import RunStats
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import benchmark_attempts, heldout_texts
@@ -60,6 +61,7 @@ from breakfix.text import prompt_text
 from breakfix.types import (
     BuildRecord,
     CurationSummary,
+    Finding,
     Judge,
     RedTeamSummary,
     RoundRecord,
@@ -123,6 +125,17 @@ class Cycle:
         self.gen = cfg.generation.config()
 
     # ---- helpers ----------------------------------------------------------------------------------------------------
+    def _earlier_replies(self, r: int) -> dict[str, str]:
+        """The checkpoints' harmful replies of rounds before ``r`` (their ``findings.jsonl``), by seed id, the latest
+        round's first: the prefill attack's openings from the model's own defects."""
+        out: dict[str, str] = {}
+        for k in range(r - 1, -1, -1):
+            path = self._round_dir(k) / "findings.jsonl"
+            for f in (Finding(**row) for row in (read_jsonl(path) if path.is_file() else [])):
+                if f.category != "benign" and not f.build:
+                    out.setdefault(f.seed_id, full_reply(f))
+        return out
+
     def _round_dir(self, r: int) -> Path:
         d = self.out / "rounds" / str(r)
         d.mkdir(parents=True, exist_ok=True)
@@ -365,10 +378,12 @@ class Cycle:
                 self.log(_bench_line(r, bench))
 
                 def do_redteam() -> dict[str, Any]:
+                    ctx = attack_context(self.cfg, get_backend(), self.judge, helpers)
+                    ctx.replies = self._earlier_replies(r)  # prefill openings from the model's own defects
                     summary, stats = redteam(
                         redteam_seed_list,
                         techniques,
-                        attack_context(self.cfg, get_backend(), self.judge, helpers),
+                        ctx,
                         store,
                         checkpoint=ckpt,
                         round_=r,

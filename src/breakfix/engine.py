@@ -190,6 +190,8 @@ class AttackContext:
         pair_streams: PAIR's parallel streams.
         simulator_turns: User messages in a simulated multi-turn conversation (the attacker plays the user).
         concurrency: Attempts in flight (default: the target's own ``concurrency``).
+        replies: The target's own defective replies from earlier rounds, by seed id (the prefill attack's first
+            opening source).
     """
 
     target: Backend | AsyncBackend
@@ -206,6 +208,7 @@ class AttackContext:
     pair_streams: int = 1
     simulator_turns: int = 3
     concurrency: int | None = None
+    replies: dict[str, str] = field(default_factory=dict)
 
     def plan_extra(self, plan: Plan) -> list[Any]:
         """What besides the turns decides an adaptive plan's outcome (part of its key)."""

@@ -3,8 +3,9 @@ the assistant turn starts with the first n words of a compliant answer, and the 
 
 ``prefill:<n>`` pre-fills n words (whitespace-separated: the unit every backend and tokenizer shares, see
 :mod:`breakfix.seeds.openings`); ``prefill:auto`` is shorthand for the depths ``AUTO_DEPTHS``, expanded by the
-red-team job into one technique per depth. The opening comes from the seed's own target string (AdvBench's
-``target`` column, ``meta["target"]``), else a generic compliant opener in the seed's language. The held-out
+red-team job into one technique per depth. The opening comes from the model's own defective reply to the seed in an
+earlier round of the cycle (``AttackContext.replies``), else the seed's own target string (AdvBench's ``target``
+column, ``meta["target"]``), else a generic compliant opener in the seed's language. The held-out
 ``prefill`` suite runs the same plans at depths 0-40 on held-out seeds (with openers no red-team seed gets).
 
 Every backend continues an open assistant turn (HF and vLLM with ``continue_final_message``; an OpenAI-compatible
@@ -48,10 +49,10 @@ class Prefill(Technique):
         return [f"prefill:{d}" for d in AUTO_DEPTHS]
 
     def key_extra(self, plan: Plan, ctx: Any) -> list[Any]:
-        return [opening(plan.seed, _depth(plan))]
+        return [_opening(plan, ctx)]
 
     async def run(self, plan: Plan, runner: Runner) -> Outcome:
-        prefix = opening(plan.seed, _depth(plan))
+        prefix = _opening(plan, runner.ctx)
         conv = [{"role": "user", "content": plan.seed.text}]
         reply = await runner.target.agenerate([*conv, {"role": "assistant", "content": prefix}], runner.ctx.gen)
         return [*conv, {"role": "assistant", "content": reply}], None, {"prefill": prefix}
@@ -59,6 +60,12 @@ class Prefill(Technique):
 
 def _depth(plan: Plan) -> int:
     return int(plan.technique.partition(":")[2])
+
+
+def _opening(plan: Plan, ctx: Any) -> str:
+    """The plan's opening: from the target's own defective reply of an earlier round when the context has one
+    (``AttackContext.replies``), else the seed's target string or a generic opener."""
+    return opening(plan.seed, _depth(plan), reply=getattr(ctx, "replies", {}).get(plan.seed.id))
 
 
 def expand_auto(techniques: list[str]) -> list[str]:
