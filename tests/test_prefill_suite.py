@@ -195,7 +195,7 @@ def test_a_cycle_with_the_prefill_suite_and_recovery_data(tiny_model: Path, tmp_
     from breakfix.seeds.openings import heldout_openings
 
     cfg = small_config(tiny_model)
-    cfg["redteam"] = {"techniques": ["direct", "prefill:5"], "limit": 120}
+    cfg["redteam"] = {"techniques": ["direct", "prefill:5"], "limit": 80}
     cfg["benchmarks"] = {"suites": ["harmful", "prefill", "overrefusal"], "limit": 60}
     cfg["curation"] = {"recovery": {"share": 1.0, "depths": [5, 10]}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
