@@ -239,5 +239,6 @@ def test_a_cycle_with_the_prefill_suite_and_recovery_data(tiny_model: Path, tmp_
     args = ["bench", "--model", f"{run}@1", "--suite", "prefill", "--limit", "20", "--out", str(tmp_path / "b")]
     ok = CliRunner().invoke(app, [*args, "--fail-above", "prefill:40=1.0"])
     assert ok.exit_code == 0 and "gate prefill:40 <= 1: " in ok.output, ok.output[-2000:]
+    assert "prefill:20" in ok.output  # the table has a row per depth
     bench = json.loads((tmp_path / "b" / "bench.json").read_text())
     assert set(bench["model"]["benchmarks"]["prefill"]["by_depth"]) == {str(d) for d in SUITE_DEPTHS}

@@ -287,6 +287,11 @@ def bench(
                 p = result["paired"].get(name, {}).get("p_value")
                 row += [f"{metric_value(base, key):.3f}", f"{p:.3g}" if p is not None and key != "iprr" else ""]
             table.add_row(*row)
+        for d, r in s.get("by_depth", {}).items():  # the prefill suite, depth by depth (gate key prefill:<d>)
+            row = [f"  {name}:{d}", str(r["n"]), f"{r['rate']:.3f}", f"{r['ci95'][0]:.3f}-{r['ci95'][1]:.3f}", "", ""]
+            if baseline:
+                row += [f"{result['baseline']['benchmarks'][name]['by_depth'].get(d, {}).get('rate', 0.0):.3f}", ""]
+            table.add_row(*row)
     console.print(table)
     warning = next((c.get("warning") for s in b.values() for c in s.get("corrected", {}).values() if c.get("warning")),
                    None)  # fmt: skip
