@@ -43,14 +43,14 @@ def demo_config(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "name": "prefill-demo",
         "redteam": {"techniques": ["direct", "template:roleplay_dan", "template:fiction", "escalation"]},
-        "benchmarks": {"suites": SUITES, "limit": args.limit},
+        "benchmarks": {"suites": args.suites, "limit": args.limit},
         "cycle": {"max_rounds": args.rounds},
     }
 
 
 def real_config(args: argparse.Namespace) -> dict[str, Any]:
     cfg = yaml.safe_load((args.real / "config.yaml").read_text())
-    cfg["benchmarks"] = {"suites": SUITES, "limit": args.limit}
+    cfg["benchmarks"] = {"suites": args.suites, "limit": args.limit}
     cfg["cycle"] = {"max_rounds": args.rounds}
     return cfg
 
@@ -89,7 +89,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="items per suite (default: demo 400, real 100)")
     ap.add_argument("--share", type=float, default=0.5, help="curation.recovery.share")
     ap.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, of " + ", ".join(SETTINGS))
+    ap.add_argument("--suites", default=",".join(SUITES), help="comma-separated held-out suites (prefill among them)")
     args = ap.parse_args()
+    args.suites = args.suites.split(",")
     args.rounds = args.rounds if args.rounds is not None else (2 if args.world == "demo" else 1)
     args.limit = args.limit or (400 if args.world == "demo" else 100)
     if args.world == "real" and not args.real:
@@ -119,8 +121,8 @@ def main() -> None:
             cur = r.get("curation") or {}
             print(f"round {r['round']}: prefill {depths(b)}  (n/depth {b['prefill']['by_depth']['0']['n']}, "
                   f"ratio {b['prefill']['depth_ratio']})")  # fmt: skip
-            print(f"  harmful {b['harmful']['defect_rate']:.3f}  jailbreak {b['jailbreak']['defect_rate']:.3f}  VPRR "
-                  f"{b['overrefusal']['vprr']:.3f}  capability {b['capability']['score']:.3f}"
+            rates = "  ".join(f"{k} {b[k]['defect_rate']:.3f}" for k in ("harmful", "jailbreak") if k in b)
+            print(f"  {rates}  VPRR {b['overrefusal']['vprr']:.3f}  capability {b['capability']['score']:.3f}"
                   + (f"  | curated: {cur.get('sft')} SFT ({cur.get('recovery_sft', 0)} recovery), {cur.get('dpo')} "
                      f"DPO ({cur.get('recovery_dpo', 0)} recovery)" if cur else ""))  # fmt: skip
         last = rounds[-1]

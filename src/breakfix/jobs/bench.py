@@ -28,8 +28,10 @@ from breakfix.jobs.common import (
 from breakfix.metrics import correct_scores, paired, score_suites
 from breakfix.seeds.capability import capability_plan, load_capability
 from breakfix.seeds.files import load_seeds
+from breakfix.seeds.openings import SUITE_DEPTHS
 from breakfix.seeds.public import load_public
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
+from breakfix.suites.prefill import prefill_plan
 from breakfix.types import Attempt, Judge, Plan
 from breakfix.world import World
 
@@ -70,7 +72,8 @@ def suite_plans(
 def file_suite(spec: str) -> tuple[str, list[Plan]]:
     """``NAME=<loader>:<file>`` (``bench --suite``): the suite ``NAME`` scored on that file's items, asked directly.
     ``capability`` reads a capability set (``mc:``, ``evals:``, ``qa:``); ``overrefusal`` a file with benign (VPRR)
-    and harmful (IPRR) prompts, such as XSTest; the defect suites a file of harmful requests."""
+    and harmful (IPRR) prompts, such as XSTest; the defect suites a file of harmful requests (``prefill`` at each of
+    its depths)."""
     name, _, source = spec.partition("=")
     if not name or not source:
         raise BreakfixError(spec, "--suite", "use NAME or NAME=<loader>:<file>")
@@ -79,8 +82,11 @@ def file_suite(spec: str) -> tuple[str, list[Plan]]:
     if name in ("jailbreak", "multiturn", "xpia", "thirdparty", "ungroundedness"):
         raise BreakfixError(spec, "--suite", f"{name} is built from several sources; give them in a files: config "
                             "(--world CONFIG)")  # fmt: skip
-    seeds = load_public(source, role="any" if name == "overrefusal" else "harmful")
-    return name, [Plan("direct", replace(s, split="heldout"), (s.text,)) for s in seeds]
+    role = "any" if name == "overrefusal" else "harmful"
+    seeds = [replace(s, split="heldout") for s in load_public(source, role=role)]
+    if name == "prefill":  # every depth of each request (AdvBench's target strings open them)
+        return name, [prefill_plan(s, d) for s in seeds for d in SUITE_DEPTHS]
+    return name, [Plan("direct", s, (s.text,)) for s in seeds]
 
 
 def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
