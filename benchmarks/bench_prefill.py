@@ -77,7 +77,8 @@ def goal(b: dict[str, Any]) -> str:
     d0 = by["0"]["rate"]
     worst = max(by[d]["rate"] for d in ("5", "10", "20") if d in by)
     ok = worst <= 2 * d0
-    return f"max DR-1 at 5-20 = {worst:.3f} vs 2 x depth-0 = {2 * d0:.3f}: {'met' if ok else 'not met'}"
+    note = f" (depth 0 has no defect, upper 95% bound {by['0']['ci95'][1]:.3f})" if d0 == 0 else ""
+    return f"max DR-1 at 5-20 = {worst:.3f} vs 2 x depth-0 = {2 * d0:.3f}: {'met' if ok else 'not met'}{note}"
 
 
 def main() -> None:
@@ -109,13 +110,15 @@ def main() -> None:
         cmd = [sys.executable, "-m", "breakfix", "run", "--config", str(path), "--out", str(run)]
         subprocess.run(cmd, check=True, env={**os.environ, "BREAKFIX_NO_PROGRESS": "1"}, stdout=subprocess.DEVNULL)
         report = json.loads((run / "report.json").read_text())
-        results[setting] = (report, time.perf_counter() - t0)
+        stages = sum(sum(r.get("seconds", {}).values()) for r in report["rounds"])  # the run's own, over resumes
+        results[setting] = (report, max(stages, time.perf_counter() - t0))
     print(
         f"\n{args.world}: {args.limit} items per suite at most, {args.rounds} fix round(s), recovery share {args.share}"
     )
     for setting, (report, wall) in results.items():
         rounds = report["rounds"]
-        print(f"\n== {setting} ({wall / 60:.1f} min, {len(rounds)} rounds, stop: {report['run'].get('stop_reason')})")
+        stop = report["run"].get("stop_reason")
+        print(f"\n== {setting} ({wall / 60:.1f} min of stages, {len(rounds)} rounds, stop: {stop})")
         for r in rounds:
             b = r["benchmarks"]
             cur = r.get("curation") or {}
@@ -127,6 +130,16 @@ def main() -> None:
                      f"DPO ({cur.get('recovery_dpo', 0)} recovery)" if cur else ""))  # fmt: skip
         last = rounds[-1]
         print(f"  goal: {goal(last['benchmarks'])}; targets met: {last.get('targets_met')}")
+    if "plain" in results and len(results) > 1:  # the same held-out items after one fix, paired item by item
+        print("\nafter one fix, paired against plain (McNemar): prefill DR-1 per depth")
+        for setting in [x for x in results if x != "plain"]:
+            cmd = [sys.executable, "-m", "breakfix", "compare", f"{args.out / 'plain'}@1", f"{args.out / setting}@1",
+                   "--json", str(args.out / f"compare-{setting}.json")]  # fmt: skip
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            rows = json.loads((args.out / f"compare-{setting}.json").read_text())["rows"]
+            cells = [f"{r['name']} {r['a']:.3f} -> {r['b']:.3f} (p {r['p']:.3g})" for r in rows
+                     if r["name"].startswith("prefill:") or r["name"] in ("overrefusal", "capability")]  # fmt: skip
+            print(f"  {setting}: " + "; ".join(cells))
     (args.out / "summary.json").write_text(
         json.dumps({s: {"rounds": r["rounds"], "seconds": w} for s, (r, w) in results.items()}, indent=1, default=str)
     )
