@@ -220,7 +220,10 @@ def test_a_cycle_with_the_prefill_suite_and_recovery_data(tiny_model: Path, tmp_
     # round 1's prefill attacks open with the model's own round-0 harmful reply where it had one
     from breakfix.store import read_round_attempts
 
-    own = {f["seed_id"]: f for f in findings if f["category"] != "benign"}
+    own: dict[str, dict] = {}
+    for f in findings:  # the first harmful finding of each seed, as the cycle takes it
+        if f["category"] != "benign":
+            own.setdefault(f["seed_id"], f)
     r1 = [a for a in read_round_attempts(run / "run.db", 1, "demo-judge/1")["redteam"] if a.technique == "prefill:5"]
     reused = [a for a in r1 if a.seed.id in own and len(own[a.seed.id]["response"].split()) >= 5]
     assert reused and all(
