@@ -47,6 +47,8 @@ def test_score_prefill_per_depth_with_intervals_and_the_depth_ratio():
 
     gates = check_gates({"prefill": s}, [parse_gate("prefill:5=0.1", True), parse_gate("prefill=0.2", True)])
     assert [(g["gate"], g["passed"]) for g in gates] == [("prefill:5 <= 0.1", False), ("prefill <= 0.2", True)]
+    with pytest.raises(Exception, match="no per-language"):
+        parse_gate("prefill:5[en]=0.1", True)
     with pytest.raises(Exception, match="no 'prefill:7'"):
         check_gates({"prefill": s}, [parse_gate("prefill:7=0.1", True)])
 

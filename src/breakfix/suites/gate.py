@@ -64,6 +64,8 @@ def parse_gate(text: str, above: bool) -> Gate:
     sign = m.group(4)
     value = float(m.group(5)) * (-1 if sign == "-" else 1)
     depth = int(m.group(2)) if m.group(2) is not None else None
+    if depth is not None and m.group(3):
+        raise BreakfixError("--fail-above" if above else "--fail-below", text, "a depth gate has no per-language value")
     return Gate(m.group(1), m.group(3), value, above, relative=bool(sign), depth=depth)
 
 
