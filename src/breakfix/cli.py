@@ -23,7 +23,7 @@ app = typer.Typer(
 
 def _fail(e: BreakfixError) -> None:
     typer.echo(f"error: {e}", err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(e.exit_code)  # 2 for bad input; 1 for a server breakfix started that died
 
 
 def _run(cfg: RunConfig, out: Path) -> None:

@@ -14,6 +14,9 @@ both run through it.
 - A failure of the target, the attacker, a converter or the judge marks that attempt ``error`` with a reason. It is
   never judged, never counted as safe, and no exception escapes the run (except an interrupt, after what is done
   has been written).
+- Except a server that breakfix started and that has died (:class:`~breakfix.errors.ServerDied`): the attempts it
+  failed are recorded as errors, the plans not yet sent are left for the next run, and the run stops at once with
+  that one-line cause instead of failing every remaining plan against a process that is gone.
 - Nothing is held: plans are read lazily, attempts are written in batches and passed to ``on_attempt``.
 """
 
@@ -30,6 +33,7 @@ from typing import Any
 from breakfix import aio, registry
 from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
+from breakfix.errors import ServerDied
 from breakfix.progress import task_progress
 from breakfix.store import Store
 from breakfix.types import Attempt, Conversation, Judge, Plan, Seed, Verdict, content_key
@@ -425,6 +429,7 @@ async def arun(
     # (attempt id, plan, the stored attempt to re-judge or None to generate)
     queue: asyncio.Queue[tuple[str, Plan, Attempt | None] | None] = asyncio.Queue(maxsize=2 * concurrency)
     buffer: list[tuple[Attempt, bool, str | None]] = []  # (attempt, generated now, why its judge failed)
+    died: list[ServerDied] = []  # a served target or judge whose process exited: the run stops
     last_flush = time.monotonic()
 
     def emit(attempts: list[Attempt]) -> None:
@@ -504,7 +509,10 @@ async def arun(
                     raise
                 except Exception as e:  # never "safe": an error for this run, a generation kept for the next
                     why = f"judge: {_reason(e)}"
+                    died.extend([e] if isinstance(e, ServerDied) else [])
             buffer.append((a, stored is None, why))
+            if died:
+                raise died[0]  # the task group cancels the other workers and the producer
             if len(buffer) >= flush_every or time.monotonic() - last_flush > 1.0:
                 flush()
 
@@ -518,6 +526,7 @@ async def arun(
             raise
         except Exception as e:  # recorded on the attempt; never escapes, never "safe"
             status, error = "error", _reason(e)
+            died.extend([e] if isinstance(e, ServerDied) else [])
             stats.errors += 1
             stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
         stats.generated += 1
@@ -537,7 +546,12 @@ async def arun(
 
     with task_progress(label or f"{suite}: attacking", total=total) as bar:
         try:
-            await asyncio.gather(produce(), *(work() for _ in range(concurrency)))
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(produce())
+                for _ in range(concurrency):
+                    tasks.create_task(work())
+        except ExceptionGroup as group:  # the first failure itself (a dead server first), not the group
+            raise (died or group.exceptions)[0] from None
         finally:
             flush()
             await runner.aclose()

@@ -24,3 +24,11 @@ class BreakfixError(Exception):
 
 class RunInUseError(BreakfixError):
     """Another process holds the run directory's lock."""
+
+
+class ServerDied(BreakfixError):
+    """A server that breakfix started and a run waits on (a llama.cpp server) exited. No retry can reach it, so the
+    run stops at once: the attempts already sent are recorded as errors, and the same command retries them. The CLI
+    prints it on one line and exits with code 1 (the input was not at fault)."""
+
+    exit_code = 1

@@ -21,8 +21,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -312,38 +310,18 @@ class ServedBuild:
 @contextmanager
 def llama_server(gguf: Path, *, n_ctx: int = 2048, timeout: float = 120.0, log: Any = None) -> Iterator[str]:
     """A real ``python -m llama_cpp.server`` on a free loopback port, serving ``gguf``: yields its ``/v1`` base URL
-    once ``/v1/models`` answers, and stops the server by its pid on success, on error and on Ctrl-C."""
+    once ``/v1/models`` answers, and stops the server by its pid on success, on error and on Ctrl-C.
+
+    While the block runs the server is watched (:mod:`breakfix.backends.process`): if it exits, the next request to
+    it, and every request in flight, raises :class:`~breakfix.errors.ServerDied` at once, naming the exit code or
+    signal and the server's last lines of output."""
+    from breakfix.backends.process import served_process
+
     _llama_cpp()
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
            "--n_ctx", str(n_ctx), "--logits_all", "true"]  # fmt: skip
-    logf = tempfile.TemporaryFile()
-    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                logf.seek(0)
-                tail = logf.read().decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-                raise BreakfixError(str(gguf), "llama_cpp.server", f"the server exited: {tail[0][:300]}")
-            try:
-                with urllib.request.urlopen(base + "/models", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise BreakfixError(str(gguf), "llama_cpp.server", f"no answer on {base}/models in {timeout:g}s")
-            time.sleep(0.2)
-        if log is not None:
-            log(f"llama.cpp server (pid {proc.pid}) serves {gguf.name} on {base}")
+    with served_process(cmd, base, name="llama.cpp server", serves=gguf.name, source=str(gguf), timeout=timeout,
+                        log=log):  # fmt: skip
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        logf.close()

@@ -8,6 +8,9 @@ APIs. The same backend serves targets, judges, attackers and translators.
   not, since a retry cannot fix them.
 - Several base URLs (replicas of one served model): each request goes to the endpoint with the fewest in flight, and
   a retry prefers a different endpoint.
+- A server that breakfix started itself (a llama.cpp server, :mod:`breakfix.backends.process`) is asked
+  before each request and after each failure whether its process still runs: once it has exited, the request raises
+  :class:`~breakfix.errors.ServerDied` with the exit code or signal and the server's last output, never a blind retry.
 - The API key is read from an environment variable at request time. It is never stored, logged or part of the id.
 """
 
@@ -28,6 +31,8 @@ import aiohttp
 
 from breakfix import aio
 from breakfix.backends.base import BackendError, GenerationConfig
+from breakfix.backends.process import server_watch
+from breakfix.errors import ServerDied
 from breakfix.types import Conversation
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -315,6 +320,7 @@ class OpenAICompatBackend:
             for attempt in range(self.max_retries + 1):
                 endpoint = self._pick(last)
                 last = endpoint
+                self._check_alive(endpoint)
                 await endpoint.slot()
                 endpoint.inflight += 1
                 self.stats["requests"] += 1
@@ -323,6 +329,7 @@ class OpenAICompatBackend:
                 except BackendError as e:
                     raise BackendError(_redact(str(e), headers)) from None
                 except _Retryable as e:
+                    await self._confirm_alive(endpoint, e)
                     reasons.append(_redact(e.reason, headers))
                     self.stats[e.reason.split(" ", 1)[0]] += 1
                     if attempt == self.max_retries:
@@ -335,6 +342,26 @@ class OpenAICompatBackend:
                     endpoint.inflight -= 1
         self.stats["failed"] += 1
         raise BackendError(f"gave up after {len(reasons)} tries: " + "; ".join(reasons[-3:]))
+
+    @staticmethod
+    def _check_alive(endpoint: _Endpoint) -> None:
+        gone = server_watch(endpoint.base)
+        if gone is not None and (why := gone()) is not None:
+            raise ServerDied(endpoint.base, None, why)
+
+    async def _confirm_alive(self, endpoint: _Endpoint, failure: _Retryable, wait: float = 2.0) -> None:
+        """After a failed request to a server breakfix watches: raise :class:`ServerDied` if its process has exited.
+        A dropped or refused connection may come a moment before the process can be reaped, so that case is given
+        ``wait`` seconds to show an exit; a server that still runs gets its retry."""
+        gone = server_watch(endpoint.base)
+        if gone is None:
+            return
+        deadline = time.monotonic() + (wait if failure.reason.startswith("connection") else 0.0)
+        while (why := gone()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if why is not None:
+            self.stats["server_died"] += 1
+            raise ServerDied(endpoint.base, None, why)
 
     async def _post(
         self,

@@ -10,7 +10,7 @@ From a shell (a separate process, as the benchmarks use it)::
     python -m breakfix.testing --port 8011 --latency 0.05
 
 It answers ``POST /v1/chat/completions`` with :func:`breakfix.testing.targets.scripted_target` (or any function
-given), and ``GET /stats`` with its request counts.
+given), ``GET /v1/models`` with its one model, and ``GET /stats`` with its request counts.
 """
 
 from __future__ import annotations
@@ -163,9 +163,13 @@ def make_app(
             }
         )
 
+    async def models(request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
     app = web.Application()
     app[STATE] = state
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", models)
     app.router.add_get("/stats", stats)
     return app
 
