@@ -144,10 +144,26 @@ def test_redteam_a_gguf_build_under_llama_cpp(exported, tmp_path):
     assert s["attempts"] >= 3 and s["errors"] == 0 and "llama.cpp server (pid" in r.stdout + r.stderr
 
 
-def test_a_server_killed_mid_run_gives_errors_that_a_resume_retries(exported, tmp_path):
-    """Kill the llama.cpp server under a running red team: the attempts it missed are recorded as errors (never as
-    safe, after the backend's retries), and the same command again retries exactly those."""
+def test_set_up_s_server_check_answers_and_names_the_build(exported, tmp_path):
+    """`make llama` ends with this check: one completion from a real server, and the CPU features of the build."""
+    out, manifest, _ = exported
+    r = subprocess.run([sys.executable, "-m", "breakfix.backends.llamacpp", "--check", str(out / manifest["files"][1]
+                        ["file"])], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0 and r.stdout.startswith("llama.cpp server answered ") and "AVX" in r.stdout, r.stderr
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + bytes(60))
+    r = subprocess.run([sys.executable, "-m", "breakfix.backends.llamacpp", "--check", str(bad)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "llama.cpp cannot serve on this machine" in r.stderr and "exited with code" in r.stderr
+
+
+def test_a_server_killed_mid_run_stops_it_in_one_line_and_a_rerun_retries(exported, tmp_path):
+    """Kill the llama.cpp server with SIGSEGV under a running red team (as a build for another CPU dies): the run
+    stops at once with exit code 1 and one line naming the signal and the server's last output; what was sent is
+    recorded as errors (never as safe), nothing answered is lost, and the same command again finishes the rest."""
     import signal
+    import sqlite3
     import time
 
     import psutil
@@ -156,31 +172,42 @@ def test_a_server_killed_mid_run_gives_errors_that_a_resume_retries(exported, tm
     out, manifest, _ = exported
     q8 = out / manifest["files"][1]["file"]
     run = tmp_path / "r"
-    config = tmp_path / "c.yaml"  # fast retries, so that the attempts after the kill fail quickly
-    config.write_text(yaml.safe_dump({"redteam": {"target": {"max_retries": 1, "backoff_base": 0.01}}}))
+    config = tmp_path / "c.yaml"  # slow retries: retrying a dead server blindly would take minutes
+    config.write_text(yaml.safe_dump({"redteam": {"target": {"max_retries": 4, "backoff_base": 30.0}}}))
     cmd = [sys.executable, "-m", "breakfix", "redteam", "-c", str(config), "--gguf", str(q8), "--world", "demo",
            "--judge", "demo", "--technique", "direct", "--technique", "template:roleplay_dan", "--max-new-tokens", "24",
            "--out", str(run)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline, serving, server = time.monotonic() + 300, None, None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, serving, killed = time.monotonic() + 300, None, None
     while time.monotonic() < deadline and proc.poll() is None:
         kids = [p for p in psutil.Process(proc.pid).children() if "llama_cpp.server" in " ".join(p.cmdline())]
         if kids and serving is None and any(c.status == psutil.CONN_LISTEN for c in kids[0].net_connections("tcp")):
             serving = time.monotonic()  # the red team starts as soon as /v1/models answers
         if serving is not None and time.monotonic() - serving > 1.5:
-            server = kids[0]
-            server.send_signal(signal.SIGKILL)
+            kids[0].send_signal(signal.SIGSEGV)
+            killed = time.monotonic()
             break
         time.sleep(0.02)
-    log, _ = proc.communicate(timeout=600)
-    assert server is not None, f"the run ended before the server could be killed: {log[-2000:]}"
-    assert proc.returncode == 0, log[-3000:]
-    first = json.loads((run / "redteam.json").read_text())["summary"]
-    assert 0 < first["errors"] < first["attempts"]  # killed mid-run: some answered, the rest recorded as errors
+    stdout, stderr = proc.communicate(timeout=600)
+    assert killed is not None, f"the run ended before the server could be killed: {stdout[-2000:]}"
+    assert proc.returncode == 1, stdout[-2000:] + stderr[-2000:]
+    assert time.monotonic() - killed < 60  # no backoff of 30 s and more: it stopped at the first failure
+    lines = stderr.strip().splitlines()  # the run's log, then the error
+    assert "Traceback" not in stderr and [x for x in lines if x.startswith("error: ")] == lines[-1:], stderr[-3000:]
+    assert f"serving {q8.name} was killed by SIGSEGV; its last output: " in lines[-1]
+    with sqlite3.connect(run / "run.db") as db:
+        rows = dict(db.execute("SELECT status, COUNT(*) FROM attempts GROUP BY status").fetchall())
+        reasons = {r for (r,) in db.execute("SELECT error FROM attempts WHERE status = 'error'")}
+    assert rows.get("ok", 0) > 0 and rows.get("error", 0) > 0, rows  # some answered; those in flight are errors
+    assert all("killed by SIGSEGV" in r for r in reasons), reasons
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     second = json.loads((run / "redteam.json").read_text())["summary"]
-    assert second["errors"] == 0 and second["attempts"] == first["attempts"]
+    assert second["errors"] == 0 and second["attempts"] > rows["ok"] + rows["error"]  # the unsent ones ran too
+    with sqlite3.connect(run / "run.db") as db:
+        assert dict(db.execute("SELECT status, COUNT(*) FROM attempts GROUP BY status").fetchall()) == {
+            "ok": second["attempts"]
+        }
 
 
 def _builds_config(tiny_model: Path, sdist: Path, **cycle: object) -> dict:

@@ -199,7 +199,9 @@ def paired(
     hit: Callable[[Attempt], bool | None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per suite: the items both checkpoints answered, the rate of each, the discordant counts and McNemar's p (each
-    item's outcome is ``hit``, by default the registered suite's)."""
+    item's outcome is ``hit``, by default the registered suite's). ``n`` counts the items both sides decided (an
+    item its judge left undetermined on either side is left out); ``same_items`` says whether both sides answered
+    exactly the same items."""
     out = {}
     for suite in sorted(set(a) & set(b)):
         outcome = hit or registry.get("suite", suite).obj.hit
@@ -209,7 +211,9 @@ def paired(
 
         amap = {key(x): x for x in a[suite] if x.status == "ok"}
         bmap = {key(x): x for x in b[suite] if x.status == "ok"}
-        keys = [k for k in sorted(set(amap) & set(bmap)) if outcome(amap[k]) is not None]
+        keys = [
+            k for k in sorted(set(amap) & set(bmap)) if outcome(amap[k]) is not None and outcome(bmap[k]) is not None
+        ]
         ya = [bool(outcome(amap[k])) for k in keys]
         yb = [bool(outcome(bmap[k])) for k in keys]
         only_a = sum(x and not y for x, y in zip(ya, yb, strict=True))
@@ -217,6 +221,7 @@ def paired(
         n = len(keys)
         out[suite] = {
             "n": n,
+            "same_items": amap.keys() == bmap.keys(),
             "rate": sum(ya) / n if n else 0.0,
             "baseline_rate": sum(yb) / n if n else 0.0,
             "only_candidate": only_a,

