@@ -49,10 +49,11 @@ def _run(cfg: RunConfig, out: Path) -> None:
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")] = Path("runs/demo"),
     quick: Annotated[bool, typer.Option(help="A smaller cycle (fewer techniques, one fix round).")] = False,
+    seed: Annotated[int, typer.Option(help="The run's seed (the world's samples, training order and init).")] = 0,
 ) -> None:
     """Build the tiny demo model (cached), run the break-fix cycle on it, and write the report."""
     try:
-        _run(demo_config(quick=quick), out)
+        _run(demo_config(quick=quick, seed=seed), out)
     except BreakfixError as e:
         _fail(e)
 

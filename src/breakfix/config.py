@@ -604,9 +604,9 @@ def load_config(path: str | Path) -> RunConfig:
     return parse_config(read_config_data(path), str(path))
 
 
-def demo_config(quick: bool = False) -> RunConfig:
-    """The embedded default run of ``breakfix demo``; ``quick`` is the small CI variant."""
-    cfg = RunConfig(name="demo")
+def demo_config(quick: bool = False, seed: int = 0) -> RunConfig:
+    """The embedded default run of ``breakfix demo``; ``quick`` is the small CI variant, ``seed`` the run's seed."""
+    cfg = RunConfig(name="demo", seed=seed)
     if quick:
         cfg.redteam.techniques = ["direct", "template:roleplay_dan", "escalation"]
         cfg.cycle.max_rounds = 1

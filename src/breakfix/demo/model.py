@@ -45,7 +45,7 @@ class DemoModelRecipe:
     def key(self) -> str:
         """Hash of the recipe's settings, the corpus it trains on and the model code's version."""
         corpus = DemoWorld(self.seed).base_corpus()
-        return content_key("demo-model/1", asdict(self), corpus)
+        return content_key("demo-model/2", asdict(self), corpus)  # 2: float32 training on a CPU
 
 
 def default_cache_dir() -> Path:
@@ -80,7 +80,12 @@ def build_demo_model(
     from trl import SFTConfig, SFTTrainer
 
     from breakfix.demo.tokenizer import train_tokenizer
-    from breakfix.training.common import ProgressCallback, drop_console_printer, quiet_training_logs
+    from breakfix.training.common import (
+        ProgressCallback,
+        drop_console_printer,
+        quiet_training_logs,
+        trainer_common,
+    )
 
     started = time.time()
     world = DemoWorld(recipe.seed)
@@ -114,19 +119,16 @@ def build_demo_model(
         num_train_epochs=recipe.epochs,
         per_device_train_batch_size=recipe.batch_size,
         learning_rate=recipe.learning_rate,
-        lr_scheduler_type="cosine",
         warmup_steps=20,
         weight_decay=0.0,
         max_length=recipe.max_length,
         assistant_only_loss=True,
-        logging_steps=25,
-        save_strategy="no",
         report_to=[],
         seed=recipe.seed,
         data_seed=recipe.seed,
-        use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0,
-        disable_tqdm=True,
+        # float32 on a CPU, as every breakfix trainer: TRL's default (bf16) autocasts a CPU to bfloat16, whose
+        # kernels and rounding differ by CPU (native AVX-512-BF16 or emulated), and are slow where emulated
+        **{**trainer_common(), "logging_steps": 25},
     )
     with quiet_training_logs():
         trainer = SFTTrainer(
