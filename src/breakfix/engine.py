@@ -509,7 +509,8 @@ async def arun(
                     raise
                 except Exception as e:  # never "safe": an error for this run, a generation kept for the next
                     why = f"judge: {_reason(e)}"
-                    died.extend([e] if isinstance(e, ServerDied) else [])
+                    if isinstance(e, ServerDied):
+                        died.append(e)
             buffer.append((a, stored is None, why))
             if died:
                 raise died[0]  # the task group cancels the other workers and the producer
@@ -526,7 +527,8 @@ async def arun(
             raise
         except Exception as e:  # recorded on the attempt; never escapes, never "safe"
             status, error = "error", _reason(e)
-            died.extend([e] if isinstance(e, ServerDied) else [])
+            if isinstance(e, ServerDied):
+                died.append(e)
             stats.errors += 1
             stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
         stats.generated += 1
