@@ -83,7 +83,8 @@ browser:
 	  echo "note: chromium is not installed; the report.html browser test will be skipped"
 
 test: lint browser $(REAL_WHEEL) $(LLAMA_SDIST) $(LLAMA_STAMP)
-	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) BREAKFIX_LLAMA_CPP=$(LLAMA_SDIST) HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q \
+	BREAKFIX_REAL_WHEEL=$(REAL_WHEEL) BREAKFIX_LLAMA_CPP=$(LLAMA_SDIST) BREAKFIX_LLAMA_TAG=$(LLAMA_TAG) \
+	  HF_HUB_OFFLINE=1 $(VENV)/bin/pytest -q \
 	  --durations=12
 
 test-fast: setup

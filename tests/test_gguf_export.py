@@ -158,6 +158,20 @@ def test_set_up_s_server_check_answers_and_names_the_build(exported, tmp_path):
     assert "llama.cpp cannot serve on this machine" in r.stderr and "exited with code" in r.stderr
 
 
+def test_the_installed_llama_cpp_is_the_portable_build(sdist):
+    """`make test` installs the wheel it built with no native flags (BREAKFIX_LLAMA_TAG names the folder): on
+    x86-64 that build uses AVX2 and nothing newer, whatever this host's CPU has (a wheel from pip's cache, built
+    natively elsewhere, would say AVX512 or AMX here)."""
+    from breakfix.backends.llamacpp import system_info
+
+    tag = os.environ.get("BREAKFIX_LLAMA_TAG")
+    if tag is None:
+        pytest.skip("not installed by make llama (BREAKFIX_LLAMA_TAG is unset)")
+    info = system_info()
+    if tag == "x86_64-avx2":
+        assert "AVX2 = 1" in info and "AVX512" not in info and "AMX" not in info, info
+
+
 def test_a_server_killed_mid_run_stops_it_in_one_line_and_a_rerun_retries(exported, tmp_path):
     """Kill the llama.cpp server with SIGSEGV under a running red team (as a build for another CPU dies): the run
     stops at once with exit code 1 and one line naming the signal and the server's last output; what was sent is
