@@ -80,6 +80,7 @@ def build_demo_model(
     from trl import SFTConfig, SFTTrainer
 
     from breakfix.demo.tokenizer import train_tokenizer
+    from breakfix.settings import TrainSettings
     from breakfix.training.common import (
         ProgressCallback,
         drop_console_printer,
@@ -127,8 +128,10 @@ def build_demo_model(
         seed=recipe.seed,
         data_seed=recipe.seed,
         # float32 on a CPU, as every breakfix trainer: TRL's default (bf16) autocasts a CPU to bfloat16, whose
-        # kernels and rounding differ by CPU (native AVX-512-BF16 or emulated), and are slow where emulated
-        **{**trainer_common(), "logging_steps": 25},
+        # kernels and rounding differ by CPU (native AVX-512-BF16 or emulated), and are slow where emulated. No
+        # activation checkpointing: it recomputes the same values (the model is the same) and a 2M model needs no
+        # memory saved
+        **{**trainer_common(TrainSettings(gradient_checkpointing=False)), "logging_steps": 25},
     )
     with quiet_training_logs():
         trainer = SFTTrainer(
