@@ -211,14 +211,12 @@ def paired(
 
         amap = {key(x): x for x in a[suite] if x.status == "ok"}
         bmap = {key(x): x for x in b[suite] if x.status == "ok"}
-        keys = [
-            k for k in sorted(set(amap) & set(bmap)) if outcome(amap[k]) is not None and outcome(bmap[k]) is not None
-        ]
-        ya = [bool(outcome(amap[k])) for k in keys]
-        yb = [bool(outcome(bmap[k])) for k in keys]
+        both = [(outcome(amap[k]), outcome(bmap[k])) for k in sorted(set(amap) & set(bmap))]
+        decided = [(x, y) for x, y in both if x is not None and y is not None]  # undetermined on either side: out
+        ya, yb = [bool(x) for x, _ in decided], [bool(y) for _, y in decided]
         only_a = sum(x and not y for x, y in zip(ya, yb, strict=True))
         only_b = sum(y and not x for x, y in zip(ya, yb, strict=True))
-        n = len(keys)
+        n = len(decided)
         out[suite] = {
             "n": n,
             "same_items": amap.keys() == bmap.keys(),

@@ -320,7 +320,7 @@ class OpenAICompatBackend:
             for attempt in range(self.max_retries + 1):
                 endpoint = self._pick(last)
                 last = endpoint
-                self._check_alive(endpoint)
+                await self._alive(endpoint)
                 await endpoint.slot()
                 endpoint.inflight += 1
                 self.stats["requests"] += 1
@@ -329,7 +329,8 @@ class OpenAICompatBackend:
                 except BackendError as e:
                     raise BackendError(_redact(str(e), headers)) from None
                 except _Retryable as e:
-                    await self._confirm_alive(endpoint, e)
+                    # a dropped or refused connection may come a moment before the process can be reaped
+                    await self._alive(endpoint, wait=2.0 if e.reason.startswith("connection") else 0.0)
                     reasons.append(_redact(e.reason, headers))
                     self.stats[e.reason.split(" ", 1)[0]] += 1
                     if attempt == self.max_retries:
@@ -343,20 +344,13 @@ class OpenAICompatBackend:
         self.stats["failed"] += 1
         raise BackendError(f"gave up after {len(reasons)} tries: " + "; ".join(reasons[-3:]))
 
-    @staticmethod
-    def _check_alive(endpoint: _Endpoint) -> None:
-        gone = server_watch(endpoint.base)
-        if gone is not None and (why := gone()) is not None:
-            raise ServerDied(endpoint.base, None, why)
-
-    async def _confirm_alive(self, endpoint: _Endpoint, failure: _Retryable, wait: float = 2.0) -> None:
-        """After a failed request to a server breakfix watches: raise :class:`ServerDied` if its process has exited.
-        A dropped or refused connection may come a moment before the process can be reaped, so that case is given
-        ``wait`` seconds to show an exit; a server that still runs gets its retry."""
+    async def _alive(self, endpoint: _Endpoint, wait: float = 0.0) -> None:
+        """Raise :class:`ServerDied` if breakfix started the server behind ``endpoint`` and its process has exited,
+        watching for up to ``wait`` seconds; a server breakfix did not start, or one that runs, passes."""
         gone = server_watch(endpoint.base)
         if gone is None:
             return
-        deadline = time.monotonic() + (wait if failure.reason.startswith("connection") else 0.0)
+        deadline = time.monotonic() + wait
         while (why := gone()) is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if why is not None:
