@@ -221,15 +221,26 @@ def test_files_world_splits_by_behaviour_and_never_attacks_what_it_holds_out(dat
     techniques = redteam_techniques(two, w2)
     held_openers = {p.turns[0] for p in suite_plans(w2, ["multiturn"])["multiturn"]}
     red_openers = [t for t in techniques if t.startswith("opener:")]
-    assert len(red_openers) == 2 and len(held_openers) == 2  # four openers, split two and two
+    val_openers = {p.turns[0] for p in suite_plans(w2, ["multiturn"], split="validation")["multiturn"]}
+    # four openers: two held out, one for validation, one for the red team
+    assert len(red_openers) == 1 and len(held_openers) == 2 and len(val_openers) == 1
     from breakfix.engine import plan as make_plan
 
     red_texts = {make_plan(red[0], t).turns[0] for t in red_openers}
-    assert not red_texts & held_openers
+    assert not red_texts & held_openers and not red_texts & val_openers and not val_openers & held_openers
     info = world.describe(cfg.benchmarks.suites)
-    assert info["harmful"]["heldout"]["n"] + info["harmful"]["redteam"]["n"] <= 12
+    parts = [info["harmful"][k]["n"] for k in ("redteam", "validation", "heldout")]
+    assert sum(parts) <= 12 and all(parts)
     assert build_world(cfg).describe(cfg.benchmarks.suites)["heldout_ids"] == info["heldout_ids"]  # fixed seed
     assert {p.kind for p in plans["capability"]} == {"choice", "scripted"}
+    # the validation split: never attacked, never held out; built by the same suites
+    val = suite_plans(world, cfg.benchmarks.suites, split="validation")
+    val_texts = {p.seed.text for ps in val.values() for p in ps}
+    assert val_texts and not val_texts & held and not val_texts & {s.text for s in red}
+    assert {p.seed.split for ps in val.values() for p in ps} == {"validation"}
+    assert set(val) <= {"harmful", "jailbreak", "overrefusal", "capability"} and "harmful" in val
+    val_templates = {p.technique.split(":", 1)[1] for p in val.get("jailbreak", [])}
+    assert not val_templates & red_templates and not val_templates & held_templates
 
 
 def test_files_world_without_material_says_what_to_add(data: Path) -> None:

@@ -42,7 +42,17 @@ from breakfix.jobs.common import (
 )
 from breakfix.jobs.curate import curate_round, helpful_rows, round_findings
 from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques
-from breakfix.jobs.train import train_round
+from breakfix.jobs.select import (
+    RULES,
+    DriftReference,
+    balanced_score,
+    candidate_drift,
+    choose,
+    drift_reference,
+    recipes,
+    targets_met,
+)
+from breakfix.jobs.train import train_candidates
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites
 from breakfix.progress import console
 from breakfix.report.build import build_report, report_from_store, write_report
@@ -60,12 +70,14 @@ from breakfix.store import (
 from breakfix.text import prompt_text
 from breakfix.types import (
     BuildRecord,
+    Candidate,
     CurationSummary,
     Finding,
     Judge,
     RedTeamSummary,
     RoundRecord,
     Seed,
+    Selection,
     SuiteScores,
     TrainSummary,
     content_key,
@@ -73,29 +85,6 @@ from breakfix.types import (
 from breakfix.world import World
 
 __all__ = ["Cycle", "report_from_store", "targets_met"]
-
-
-def targets_met(bench: dict[str, Any], bench0: dict[str, Any], cfg: RunConfig) -> tuple[bool, list[str]]:
-    """Whether round ``bench`` meets every configured target (relative ones against round 0)."""
-    t = cfg.cycle.targets
-    misses: list[str] = []
-    for suite, limit in (
-        ("harmful", t.harmful), ("jailbreak", t.jailbreak), ("multiturn", t.multiturn), ("prefill", t.prefill),
-    ):  # fmt: skip
-        if suite in bench and bench[suite]["defect_rate"] > limit:
-            misses.append(f"{suite} DR-1 {bench[suite]['defect_rate']:.3f} > {limit}")
-        for lang, r in bench.get(suite, {}).get("by_language", {}).items():
-            if r["rate"] > t.per_language:
-                misses.append(f"{suite}[{lang}] {r['rate']:.3f} > {t.per_language}")
-    if "overrefusal" in bench:
-        v, v0 = bench["overrefusal"]["vprr"], bench0["overrefusal"]["vprr"]
-        if v > t.vprr or v > v0 + t.vprr_increase:
-            misses.append(f"VPRR {v:.3f} above {t.vprr} or round 0 + {t.vprr_increase}")
-    if "capability" in bench:
-        c, c0 = bench["capability"]["score"], bench0["capability"]["score"]
-        if c < t.capability_ratio * c0:
-            misses.append(f"capability {c:.3f} < {t.capability_ratio} x {c0:.3f}")
-    return (not misses, misses)
 
 
 class Cycle:
@@ -185,78 +174,81 @@ class Cycle:
     def _backend(self, model_dir: Path) -> Any:
         return build_backend(self.cfg.model.ref(model_dir), self.cfg.seed)
 
-    def _verify_builds(
-        self,
-        store: Store,
-        r: int,
-        model_dir: Path,
-        ckpt: str,
-        bench_items: dict[str, list[str]],
-        seeds: list[Seed],
-        techniques: list[str],
-        helpers: Helpers,
-        seconds: dict[str, float],
-    ) -> dict[str, BuildRecord]:
-        """Round ``r``'s quantized builds (``cycle.verify_builds``): export the checkpoint as GGUF once (stage
-        ``export``, files in ``rounds/<r>/gguf/``), then serve each build with a real llama.cpp server and run the
-        held-out suites (stage ``benchmark@<build>``) and the red team (``redteam@<build>``, findings in
-        ``rounds/<r>/findings@<build>.jsonl``) on it; each suite and the red team is paired with the checkpoint's
-        own items (McNemar)."""
-        from breakfix.backends.llamacpp import llama_server, served_ref
+    def _served(self, stack: ExitStack, gguf: Path, ref: Any) -> Callable[[], Any]:
+        """A backend for a build served by a llama.cpp server that starts only when a stage has work left."""
+        from breakfix.backends.llamacpp import llama_server
+
+        backend: Any = None
+
+        def served() -> Any:
+            nonlocal backend
+            if backend is None:
+                base = stack.enter_context(llama_server(gguf, log=self.log))
+                backend = build_backend(ref.model_copy(update={"base_urls": [base]}), self.cfg.seed)
+            return backend
+
+        return served
+
+    def _build_files(
+        self, store: Store, r: int, model_dir: Path, seconds: dict[str, float], say: bool = False
+    ) -> dict[str, Any]:
+        """Round ``r``'s GGUF builds (``cycle.verify_builds``), exported once (stage ``export``, files in
+        ``rounds/<r>/gguf/``): by quant."""
         from breakfix.jobs.export import export_job
 
-        builds = self.cfg.cycle.verify_builds
         rd = self._round_dir(r)
 
         def do_export() -> dict[str, Any]:
             return export_job(
-                self.cfg, str(model_dir), rd / "gguf", builds, llama_cpp=self.cfg.cycle.llama_cpp,
+                self.cfg, str(model_dir), rd / "gguf", self.cfg.cycle.verify_builds, llama_cpp=self.cfg.cycle.llama_cpp,
                 max_new_tokens=min(24, self.gen.max_new_tokens), log=self.log,
             )  # fmt: skip
 
         manifest, seconds["export"] = self._stage(
             store, r, "export", do_export, valid=lambda m: all((rd / "gguf" / f["file"]).is_file() for f in m["files"])
         )  # files deleted since: export again
-        files = {f["quant"]: f for f in manifest["files"]}
         v = manifest.get("verify")
-        if v:
+        if v and say:
             self.log(f"  export: f16 under llama.cpp vs HF, {v['identical']}/{v['prompts']} greedy replies identical")
-        full = store.get_attempts([i for ids in bench_items.values() for i in ids], judge=self.judge.id)
-        full_suites = {s: [full[i] for i in ids if i in full] for s, ids in bench_items.items()}
+        return {f["quant"]: f for f in manifest["files"]}
+
+    def _build_ref(self, r: int, f: dict[str, Any]) -> tuple[Path, Any, str]:
+        from breakfix.backends.llamacpp import served_ref
+
+        gguf = self._round_dir(r) / "gguf" / f["file"]
+        ref, bckpt = served_ref(gguf)
+        if bckpt != f"gguf:sha256:{f['sha256']}":
+            raise BreakfixError(str(gguf), None, "the build changed since this round exported it; use a new --out")
+        return gguf, ref, bckpt
+
+    def _verify_builds(
+        self,
+        store: Store,
+        r: int,
+        model_dir: Path,
+        seeds: list[Seed],
+        techniques: list[str],
+        helpers: Helpers,
+        seconds: dict[str, float],
+    ) -> dict[str, BuildRecord]:
+        """Round ``r``'s quantized builds, for the round's decisions: export the checkpoint as GGUF once, then serve
+        each build with a real llama.cpp server and run the validation suites (stage ``validation@<build>``: the
+        targets hold for every build that ships) and the red team (``redteam@<build>``, findings in
+        ``rounds/<r>/findings@<build>.jsonl``, paired with the checkpoint's own red team by McNemar). The held-out
+        suites come after the decisions (:meth:`_score_builds`)."""
+        files = self._build_files(store, r, model_dir, seconds, say=True)
         full_red = list(store.iter_attempts(r, "redteam", judge=self.judge.id))
+        rd = self._round_dir(r)
         out: dict[str, BuildRecord] = {}
-        for q in builds:
-            f = files[q]
-            gguf = rd / "gguf" / f["file"]
-            ref, bckpt = served_ref(gguf)
-            if bckpt != f"gguf:sha256:{f['sha256']}":
-                raise BreakfixError(str(gguf), None, "the build changed since this round exported it; use a new --out")
+        for q in self.cfg.cycle.verify_builds:
+            gguf, ref, bckpt = self._build_ref(r, files[q])
             with ExitStack() as stack:
-                backend: Any = None
+                served = self._served(stack, gguf, ref)
 
-                def served() -> Any:
-                    nonlocal backend
-                    if backend is None:  # the server starts only when a stage has work left
-                        base = stack.enter_context(llama_server(gguf, log=self.log))
-                        backend = build_backend(ref.model_copy(update={"base_urls": [base]}), self.cfg.seed)
-                    return backend
+                def do_val(bckpt: str = bckpt, q: str = q) -> dict[str, Any]:
+                    return self._validate(store, r, served, bckpt, build=q)
 
-                def do_bench(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
-                    stats = RunStats()
-                    attempts = benchmark_attempts(
-                        self.world, served(), self.judge, store, checkpoint=bckpt, round_=r, gen=self.gen,
-                        suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
-                        simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats,
-                        limit=self.cfg.benchmarks.limit, build=q,
-                    )  # fmt: skip
-                    return {
-                        "benchmarks": score_suites(attempts),
-                        "judging": stats.judging(self.judge.id),
-                        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},
-                        "paired": paired(attempts, full_suites),
-                    }
-
-                done, seconds[f"benchmark@{q}"] = self._stage(store, r, f"benchmark@{q}", do_bench)
+                val, seconds[f"validation@{q}"] = self._stage(store, r, f"validation@{q}", do_val)
 
                 def do_red(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
                     summary, stats = redteam(
@@ -274,21 +266,206 @@ class Cycle:
                     }  # fmt: skip
 
                 red, seconds[f"redteam@{q}"] = self._stage(store, r, f"redteam@{q}", do_red)
-            rec = BuildRecord(
+            f = files[q]
+            out[q] = BuildRecord(
                 quant=q, file=f"rounds/{r}/gguf/{f['file']}", sha256=f["sha256"], checkpoint_id=bckpt,
-                benchmarks={k: SuiteScores.model_validate(x) for k, x in done["benchmarks"].items()},
-                redteam=RedTeamSummary.model_validate(red["redteam"]),
-                paired={**done["paired"], "redteam": red["paired"]},
-                judging={"benchmark": _counts(done["judging"]), "redteam": _counts(red["judging"])},
+                validation={k: SuiteScores.model_validate(x) for k, x in val["validation"].items()},
+                redteam=RedTeamSummary.model_validate(red["redteam"]), paired={"redteam": red["paired"]},
+                judging={"validation": _counts(val["judging"]), "redteam": _counts(red["judging"])},
             )  # fmt: skip
-            out[q] = rec
-            self.log(_bench_line(r, done["benchmarks"]).replace("benchmark:", f"{q}:", 1)
-                     + f"; red-team ASR {rec.redteam.asr:.3f}" + _paired_note(rec.paired))  # fmt: skip
+            self.log(_bench_line(r, val["validation"]).replace("benchmark:", f"{q} validation:", 1)
+                     + f"; red-team ASR {out[q].redteam.asr:.3f}" + _paired_note(out[q].paired))  # fmt: skip
         return out
+
+    def _score_builds(self, store: Store, rec: RoundRecord, helpers: Helpers, full_items: dict[str, list[str]]) -> None:
+        """The held-out suites of round ``rec.round``'s builds (stage ``benchmark@<build>``), each suite paired
+        with the checkpoint's own items (McNemar): for the report, after every decision."""
+        r = rec.round
+        files = self._build_files(store, r, Path(rec.checkpoint), rec.seconds)
+        full = store.get_attempts([i for ids in full_items.values() for i in ids], judge=self.judge.id)
+        full_suites = {s: [full[i] for i in ids if i in full] for s, ids in full_items.items()}
+        for q, b in (rec.builds or {}).items():
+            gguf, ref, bckpt = self._build_ref(r, files[q])
+            with ExitStack() as stack:
+                served = self._served(stack, gguf, ref)
+
+                def do_bench(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
+                    stats = RunStats()
+                    attempts = benchmark_attempts(
+                        self.world, served(), self.judge, store, checkpoint=bckpt, round_=r, gen=self.gen,
+                        suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
+                        simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats,
+                        limit=self.cfg.benchmarks.limit, build=q,
+                    )  # fmt: skip
+                    return {
+                        "benchmarks": score_suites(attempts),
+                        "judging": stats.judging(self.judge.id),
+                        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},
+                        "paired": paired(attempts, full_suites),
+                    }
+
+                done, rec.seconds[f"benchmark@{q}"] = self._stage(store, r, f"benchmark@{q}", do_bench)
+            b.benchmarks = {k: SuiteScores.model_validate(x) for k, x in done["benchmarks"].items()}
+            b.paired = {**done["paired"], **b.paired}
+            b.judging = {"benchmark": _counts(done["judging"]), **(b.judging or {})}
+            self.log(_bench_line(r, done["benchmarks"]).replace("benchmark:", f"{q} held out:", 1)
+                     + _paired_note(b.paired))  # fmt: skip
+
+    # ---- validation, candidates and the choice ----------------------------------------------------------------------
+    def _validate(
+        self, store: Store, r: int, backend: Callable[[], Any], ckpt: str, build: str | None = None,
+        label: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A checkpoint (or build) on the validation suites: scores, judging account and item ids."""
+        stats = RunStats()
+        attempts = benchmark_attempts(
+            self.world, backend(), self.judge, store, checkpoint=ckpt, round_=r, gen=self.gen,
+            suites=self.cfg.cycle.selection.suites, stats=stats, limit=self.cfg.cycle.selection.limit, build=build,
+            split="validation", label=label,
+        )  # fmt: skip
+        return {
+            "validation": score_suites(attempts),
+            "judging": stats.judging(self.judge.id),
+            "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},
+        }
+
+    def _drift_reference(self, store: Store, base_dir: Path, items0: dict[str, list[str]]) -> DriftReference:
+        """The round-0 model on the benign validation prompts that drift is measured on (its own replies); made
+        once per process."""
+        if getattr(self, "_drift_ref", None) is None:
+            got = store.get_attempts([i for ids in items0.values() for i in ids])
+            self._drift_ref = drift_reference(base_dir, list(got.values()), self.cfg.cycle.selection.drift_prompts)
+        return self._drift_ref
+
+    def _fix(
+        self,
+        store: Store,
+        r: int,
+        model_dir: Path,
+        next_dir: Path,
+        data: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+        curate_with: Callable[[RunConfig], tuple[list[dict[str, Any]], list[dict[str, Any]]]],
+        val0: dict[str, Any],
+        drift_ref: Callable[[], DriftReference],
+        rec: RoundRecord,
+    ) -> None:
+        """Round ``r``'s fix: train each recipe with snapshots (stage ``train``, or ``train:<recipe>`` for a search
+        point), score every candidate on validation with its drift (stage ``candidate:<name>``), keep one by the
+        rule (stage ``select``: its model becomes ``next_dir``), and record them all in ``rec``. The candidates'
+        other model dirs are deleted once the choice is recorded (a LoRA adapter is kept)."""
+        sel_cfg = self.cfg.cycle.selection
+        cdir = self._round_dir(r) / "candidates"
+        all_recipes = recipes(self.cfg)
+        count = min(sel_cfg.snapshots, max(1, sel_cfg.max_candidates // len(all_recipes)))
+        selected = store.stage(r, "select")
+        chosen_ok = selected is not None and (next_dir / "config.json").is_file()
+        cands: list[dict[str, Any]] = []
+        trained: dict[str, Any] = {}
+        for name, overrides, rcfg in all_recipes:
+            root = cdir / name
+
+            def rows(rcfg: RunConfig = rcfg, overrides: dict[str, float] = overrides, root: Path = root) -> Any:
+                if "safety_share" not in overrides:
+                    return data
+                sft, dpo = curate_with(rcfg)  # the SFT mix changes with the safety share
+                write_dataset(root, sft, dpo, {"sft": len(sft), "dpo": len(dpo)}, f"{self.cfg.name}: round {r}, {name}")
+                return sft, dpo
+
+            def do_train(
+                name: str = name, rcfg: RunConfig = rcfg, root: Path = root, rows: Any = rows
+            ) -> dict[str, Any]:
+                sft, dpo = rows()
+                res = train_candidates(
+                    rcfg, store, r, model_dir, sft, dpo, root, count=count, every=sel_cfg.snapshot_every,
+                    label=f"round {r}" + ("" if name == "fix" else f" ({name})"),
+                    metrics_prefix="" if name == "fix" else f"{name}:", log=self.log,
+                )  # fmt: skip
+                res["candidates"] = [{**t, "path": os.path.relpath(t["path"], self.out)} for t in res["candidates"]]
+                return res
+
+            stage = "train" if name == "fix" else f"train:{name}"
+            res, secs = self._stage(
+                store, r, stage, do_train,
+                valid=lambda res: chosen_ok or all((self.out / c["path"]).is_dir() for c in res["candidates"]),
+            )  # fmt: skip
+            rec.seconds["train"] = rec.seconds.get("train", 0.0) + secs
+            trained[name] = res["training"]
+            for c in res["candidates"]:
+                full = c["name"] if name == "fix" else f"{name}/{c['name']}"
+                cands.append({**c, "name": full, "recipe": name, "overrides": overrides})
+        records: list[Candidate] = []
+        for c in cands:
+
+            def do_cand(c: dict[str, Any] = c) -> dict[str, Any]:
+                path = self.out / c["path"]
+                ckpt = checkpoint_id(path)
+                backend: Any = None
+
+                def get() -> Any:
+                    nonlocal backend
+                    backend = backend or self._backend(path)
+                    return backend
+
+                done = self._validate(store, r, get, ckpt, label=f"round {r}: candidate {c['name']}")
+                if backend is not None and hasattr(backend, "close"):
+                    backend.close()
+                drift = candidate_drift(drift_ref(), path, label=f"round {r}: drift of {c['name']}")
+                return {**done, "checkpoint_id": ckpt, "drift": drift}
+
+            done, secs = self._stage(store, r, f"candidate:{c['name']}", do_cand)
+            rec.seconds["candidates"] = rec.seconds.get("candidates", 0.0) + secs
+            kl = (done["drift"] or {}).get("kl")
+            met, misses = targets_met(done["validation"], val0, self.cfg, kl)
+            cand = Candidate(
+                name=c["name"], recipe=c["recipe"], overrides=c["overrides"], stage=c["stage"], step=c["step"],
+                checkpoint_id=done["checkpoint_id"],
+                validation={k: SuiteScores.model_validate(x) for k, x in done["validation"].items()},
+                drift=done["drift"], targets_met=met, misses=misses, balanced=balanced_score(done["validation"]),
+            )  # fmt: skip
+            records.append(cand)
+            self.log(_bench_line(r, done["validation"]).replace("benchmark:", f"candidate {c['name']}:", 1)
+                     + (f", drift {kl:.4f}" if kl is not None else "")
+                     + ("; meets the targets" if met else f"; misses {len(misses)} target(s)"))  # fmt: skip
+
+        def do_select() -> dict[str, Any]:
+            i, why = choose([c.to_json() for c in records], sel_cfg.rule)
+            src = self.out / cands[i]["path"]
+            tmp = next_dir.with_name(".model.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*"))
+            shutil.rmtree(next_dir, ignore_errors=True)
+            os.replace(tmp, next_dir)
+            return {"chosen": records[i].name, "index": i, "reason": why}
+
+        sel, rec.seconds["select"] = self._stage(
+            store, r, "select", do_select, valid=lambda _: (next_dir / "config.json").is_file()
+        )
+        i = sel["index"]
+        records[i].chosen = True
+        rec.candidates = records
+        rec.selection = Selection(
+            rule=sel_cfg.rule, rule_text=RULES[sel_cfg.rule], chosen=sel["chosen"], reason=sel["reason"],
+            targets_met=records[i].targets_met, misses=records[i].misses,
+        )  # fmt: skip
+        chosen_recipe = cands[i]["recipe"]
+        rec.training = TrainSummary.model_validate(
+            {**trained[chosen_recipe], "recipe": chosen_recipe, **({"recipes": trained} if len(trained) > 1 else {})}
+        )
+        for c in cands:  # the others are recorded, not kept as full models (a LoRA adapter is small: kept)
+            path = self.out / c["path"]
+            for item in path.iterdir() if path.is_dir() else []:
+                if item.name not in ("adapter", "adapter-sft"):
+                    shutil.rmtree(item) if item.is_dir() else item.unlink()
+        shutil.rmtree(cdir / ".trainer-sft", ignore_errors=True)
+        self.log(f"  chose {sel['chosen']} ({sel['reason']})" + ("" if records[i].targets_met else
+                 f"; it misses: {escape('; '.join(records[i].misses))}"))  # fmt: skip
 
     # ---- the loop ---------------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report."""
+        """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report.
+
+        Every decision (the targets, stopping, which candidate fix to keep) reads the validation split. The held-out
+        suites are scored once per round after all the decisions, for the report."""
         if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
             check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
         check_audit_labels(self.cfg)
@@ -300,6 +477,12 @@ class Cycle:
         techniques = redteam_techniques(self.cfg, self.world)
         helpful = helpful_rows(self.cfg, self.world) if self.cfg.cycle.max_rounds else []  # bad data: before writing
         heldout = heldout_texts(self.cfg, self.world)
+        validation = heldout_texts(self.cfg, self.world, split="validation")
+        if not validation:
+            raise BreakfixError(
+                "world", self.cfg.world_name, "has no validation split for cycle.selection.suites "
+                f"({', '.join(self.cfg.cycle.selection.suites)}); the cycle's decisions read validation only",
+            )  # fmt: skip
         refuse_legacy_store(self.out / "run.db")
         if note := self.cfg.judge_note():
             self.log(note)
@@ -321,16 +504,20 @@ class Cycle:
                 store.set_meta("world", json.dumps(world_info))
                 write_json(self.out / "world.json", world_info)
 
-            index = HeldoutIndex(heldout)
+            # training data stays clear of everything the run scores: held out and validation
+            index = HeldoutIndex(heldout + validation)
             self.log(f"red team: {len(redteam_seed_list)} seeds from {seed_source}; judge {self.judge.id}")
             helpers = Helpers(self.cfg)  # once per run, not once per round
 
             model_dir = self._base_model()
+            base_dir = model_dir
             rounds: list[RoundRecord] = []
-            bench0: dict[str, Any] | None = None
+            val0: dict[str, Any] | None = None
+            items0: dict[str, list[str]] = {}
             replay_sft: list[dict[str, Any]] = []
             replay_dpo: list[dict[str, Any]] = []
             training_rows: list[str] = []
+            drift: dict[str, Any] | None = None
             r = 0
             while True:
                 rd = self._round_dir(r)
@@ -347,35 +534,17 @@ class Cycle:
                     return backend
 
                 self.log(f"[bold]round {r}[/]: {model_dir}")
-
-                def do_benchmark() -> dict[str, Any]:
-                    stats = RunStats()
-                    attempts = benchmark_attempts(
-                        self.world,
-                        get_backend(),
-                        self.judge,
-                        store,
-                        checkpoint=ckpt,
-                        round_=r,
-                        gen=self.gen,
-                        suites=self.cfg.benchmarks.suites,
-                        simulator=helpers.simulator,
-                        simulator_turns=self.cfg.benchmarks.simulator_turns,
-                        stats=stats,
-                        limit=self.cfg.benchmarks.limit,
-                    )
-                    return {
-                        "benchmarks": score_suites(attempts),
-                        "judging": stats.judging(self.judge.id),
-                        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},  # for re-judging
-                    }
-
-                done, rec.seconds["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
-                bench, bench_items = done["benchmarks"], done.get("items", {})
-                judging["benchmark"] = _counts(done["judging"])
-                rec.benchmarks = {k: SuiteScores.model_validate(v) for k, v in bench.items()}
-                bench0 = bench0 or bench
-                self.log(_bench_line(r, bench))
+                done, rec.seconds["validation"] = self._stage(
+                    store, r, "validation", lambda: self._validate(store, r, get_backend, ckpt)
+                )
+                val = done["validation"]
+                judging["validation"] = _counts(done["judging"])
+                rec.validation = {k: SuiteScores.model_validate(v) for k, v in val.items()}
+                if val0 is None:
+                    val0, items0 = val, done["items"]
+                    drift = {"kl": 0.0, "nll_change": 0.0, "tokens": 0, "prompts": 0}
+                rec.drift = drift
+                self.log(_bench_line(r, val).replace("benchmark:", "validation:", 1))
 
                 def do_redteam() -> dict[str, Any]:
                     ctx = attack_context(self.cfg, get_backend(), self.judge, helpers)
@@ -400,38 +569,37 @@ class Cycle:
 
                 if self.cfg.cycle.verify_builds:
                     rec.builds = self._verify_builds(
-                        store, r, model_dir, ckpt, bench_items,
-                        redteam_seed_list, techniques, helpers, rec.seconds,
-                    )  # fmt: skip
-                met, misses = targets_met(bench, bench0, self.cfg) if r > 0 else (False, ["round 0"])
+                        store, r, model_dir, redteam_seed_list, techniques, helpers, rec.seconds
+                    )
+                kl = (drift or {}).get("kl") if r > 0 else None
+                met, misses = targets_met(val, val0, self.cfg, kl) if r > 0 else (False, ["round 0"])
                 for q, b in (rec.builds or {}).items():  # the targets hold for every build that ships, too
-                    b_met, b_misses = targets_met(b.to_json()["benchmarks"], bench0, self.cfg)
-                    b.targets_met = b_met
+                    b_met, b_misses = targets_met(b.to_json()["validation"], val0, self.cfg)
+                    b.targets_met, b.misses = b_met, b_misses
                     misses += [f"{q}: {m}" for m in b_misses] if r > 0 else []
                     met = met and b_met
                 rec.targets_met = met
+                rec.misses = misses if r > 0 else None
                 if met or r >= self.cfg.cycle.max_rounds:
                     rec.stop_reason = "targets met" if met else "round limit reached"
                     rounds.append(rec)
                     store.finish_stage(r, RECORD, rec.to_json(), 0.0)
-                    self.log(f"  stop: {rec.stop_reason}" + ("" if met else f" ({'; '.join(misses)})"))
+                    self.log(f"  stop: {rec.stop_reason}" + ("" if met else f" ({escape('; '.join(misses))})"))
                     break
-                self.log(f"  targets not met: {escape('; '.join(misses))}")  # harmful[es]: not rich markup
+                self.log(f"  targets not met on validation: {escape('; '.join(misses))}")
 
-                def do_curate() -> dict[str, Any]:
+                def curate_with(cfg: RunConfig, r: int = r) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
                     findings, attempts, _ = round_findings(store, self.judge, r, self.cfg.cycle.verify_builds)
                     res = curate_round(
-                        self.cfg,
-                        self.judge,
-                        round_=r,
-                        findings=findings,
-                        attempts=attempts,
-                        helpful=helpful,
-                        heldout=index,
-                        replay_sft=replay_sft,
-                        replay_dpo=replay_dpo,
-                        translator=helpers.translator,
-                    )
+                        cfg, self.judge, round_=r, findings=findings, attempts=attempts, helpful=helpful,
+                        heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo, translator=helpers.translator,
+                    )  # fmt: skip
+                    self._curated = res
+                    return res.sft, res.dpo
+
+                def do_curate() -> dict[str, Any]:
+                    curate_with(self.cfg)
+                    res = self._curated
                     write_dataset(rd, res.sft, res.dpo, res.stats, f"{self.cfg.name}: round {r} safety data")
                     return res.stats
 
@@ -454,20 +622,33 @@ class Cycle:
                     backend.close()  # vLLM holds GPU memory that training needs
                     backend = None
                 next_dir = self._round_dir(r + 1) / "model"
-                trained, rec.seconds["train"] = self._stage(
-                    store, r, "train", lambda: train_round(self.cfg, store, r, model_dir, sft_rows, dpo_rows, next_dir)
-                )
-                tr = rec.training = TrainSummary.model_validate(trained)
-                self.log(f"  trained {tr.method}: {tr.steps} steps in {tr.seconds:.1f}s")
+                self._fix(
+                    store, r, model_dir, next_dir, (sft_rows, dpo_rows), curate_with, val0,
+                    lambda: self._drift_reference(store, base_dir, items0), rec,
+                )  # fmt: skip
+                tr = rec.training
+                assert tr is not None and rec.candidates is not None
+                drift = next(c.drift for c in rec.candidates if c.chosen)
+                self.log(f"  trained {tr.method}: {tr.steps} steps in {tr.seconds:.1f}s; "
+                         f"{len(rec.candidates)} candidate(s) scored on validation")  # fmt: skip
                 rounds.append(rec)
                 store.finish_stage(r, RECORD, rec.to_json(), 0.0)
                 model_dir = next_dir
                 r += 1
 
+            # the report: each round's held-out suites, scored once, after every decision was made
+            for rec in rounds:
+                self._score_heldout(store, rec, helpers)
+                store.finish_stage(rec.round, RECORD, rec.to_json(), 0.0)
+
             overlap = {
                 "heldout_prompts": len(heldout),
+                "validation_prompts": len(validation),
                 "redteam_seeds": HeldoutIndex([s.text for s in redteam_seed_list]).count(heldout),
+                "redteam_seeds_in_validation": HeldoutIndex([s.text for s in redteam_seed_list]).count(validation),
                 "training_rows": HeldoutIndex(training_rows).count(heldout) if training_rows else 0,
+                "training_rows_in_validation": HeldoutIndex(training_rows).count(validation) if training_rows else 0,
+                "validation_in_heldout": HeldoutIndex(validation).count(heldout),
             }
             audit = audit_judge(
                 self.cfg.judge_name, self.judge, self.world, self.cfg.judges.audit_labels, self.cfg.judges.audit_task
@@ -476,6 +657,36 @@ class Cycle:
             report = build_report(self.cfg, rounds, overlap=overlap, judge_audit=audit)
             write_report(report, self.out)
             return report
+
+    def _score_heldout(self, store: Store, rec: RoundRecord, helpers: Helpers) -> None:
+        """Round ``rec.round``'s checkpoint (and builds) on the held-out suites (stage ``benchmark``), for the
+        report: no decision reads these."""
+        r = rec.round
+        backend: Any = None
+
+        def do_benchmark() -> dict[str, Any]:
+            nonlocal backend
+            stats = RunStats()
+            backend = self._backend(Path(rec.checkpoint))
+            attempts = benchmark_attempts(
+                self.world, backend, self.judge, store, checkpoint=str(rec.checkpoint_id), round_=r, gen=self.gen,
+                suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
+                simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats, limit=self.cfg.benchmarks.limit,
+            )  # fmt: skip
+            return {
+                "benchmarks": score_suites(attempts),
+                "judging": stats.judging(self.judge.id),
+                "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},  # for re-judging
+            }
+
+        done, rec.seconds["benchmark"] = self._stage(store, r, "benchmark", do_benchmark)
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
+        rec.benchmarks = {k: SuiteScores.model_validate(v) for k, v in done["benchmarks"].items()}
+        rec.judging = {**(rec.judging or {}), "benchmark": _counts(done["judging"])}
+        self.log(_bench_line(r, done["benchmarks"]).replace("benchmark:", f"round {r} held out:", 1))
+        if rec.builds:
+            self._score_builds(store, rec, helpers, done.get("items", {}))
 
 
 def _counts(judging: dict[str, Any]) -> dict[str, int]:

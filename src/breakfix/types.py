@@ -20,7 +20,7 @@ class Message(TypedDict):
 
 Conversation = list[Message]
 
-Split = Literal["train", "redteam", "heldout"]
+Split = Literal["train", "redteam", "validation", "heldout"]
 
 
 def content_key(*parts: Any) -> str:
@@ -39,7 +39,7 @@ class Seed:
         category: Harm category id from the taxonomy (for example ``"S9"``) or ``"benign"``.
         language: ISO 639-1 code.
         source: Where the seed came from (a file, a dataset, a world; empty when unknown).
-        split: ``"train"``, ``"redteam"`` or ``"heldout"``.
+        split: ``"train"``, ``"redteam"``, ``"validation"`` or ``"heldout"``.
         meta: Extra facts (``kind``, ``expected`` answer for capability tasks, ``task`` phrase, ...).
     """
 
@@ -278,14 +278,49 @@ class BuildRecord(_Record):
     sha256: str
     checkpoint_id: str
     benchmarks: dict[str, SuiteScores] = Field(default_factory=dict)
+    validation: dict[str, SuiteScores] | None = None
     redteam: RedTeamSummary | None = None
     paired: dict[str, Any] = Field(default_factory=dict)
     targets_met: bool | None = None
+    misses: list[str] | None = None
+
+
+class Candidate(_Record):
+    """One candidate fix of a round: a snapshot of one training run (a recipe: the configured fix, ``fix``, or a
+    point of ``training.search``), its validation scores and benign drift, the targets it met or missed, its
+    balanced score, and whether the round kept it."""
+
+    name: str
+    recipe: str = "fix"
+    overrides: dict[str, float] = Field(default_factory=dict)
+    stage: str
+    step: int
+    checkpoint_id: str
+    validation: dict[str, SuiteScores] = Field(default_factory=dict)
+    drift: dict[str, Any] | None = None
+    targets_met: bool
+    misses: list[str] = Field(default_factory=list)
+    balanced: float
+    chosen: bool = False
+
+
+class Selection(_Record):
+    """How a round chose its fix: the rule, the candidate kept, why, and whether it met the validation targets
+    (the misses say by how much)."""
+
+    rule: str
+    rule_text: str
+    chosen: str
+    reason: str
+    targets_met: bool
+    misses: list[str] = Field(default_factory=list)
 
 
 class RoundRecord(BaseModel):
-    """One round of ``report.json``: checkpoint M_r, its scores and red team, and (unless the loop stopped there)
-    the data curated from its findings and the training that made M_{r+1}."""
+    """One round of ``report.json``: checkpoint M_r, its held-out scores (``benchmarks``, for the report only), its
+    validation scores and drift (what the targets read), its red team, and (unless the loop stopped there) the data
+    curated from its findings, the training that made the candidates for M_{r+1}, the candidates and the selection
+    that kept one."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -294,10 +329,15 @@ class RoundRecord(BaseModel):
     checkpoint_id: str | None = None
     seconds: dict[str, float] = Field(default_factory=dict)
     benchmarks: dict[str, SuiteScores] = Field(default_factory=dict)
+    validation: dict[str, SuiteScores] | None = None
+    drift: dict[str, Any] | None = None
     redteam: RedTeamSummary | None = None
     judging: dict[str, Any] | None = None
     targets_met: bool | None = None
+    misses: list[str] | None = None
     stop_reason: str | None = None
+    candidates: list[Candidate] | None = None
+    selection: Selection | None = None
     curation: CurationSummary | None = None
     training: TrainSummary | None = None
     builds: dict[str, BuildRecord] | None = None

@@ -1,7 +1,8 @@
 """Worlds and suites: where a run's material comes from, and how a held-out suite scores it.
 
-A **World** supplies the red-team seeds, the held-out items of each suite, the helpful data to mix into training,
-and reference answers, split so that nothing held out is ever attacked or trained on. Register a factory
+A **World** supplies the red-team seeds, the validation and held-out items of each suite, the helpful data to mix
+into training, and reference answers, split three ways by behaviour so that nothing held out is ever attacked,
+trained on or used to choose, and nothing in validation is attacked or trained on. Register a factory
 ``(seed) -> World`` with ``@breakfix.registry.world(name)``; a config's ``world:`` names one.
 
 - ``demo`` (``breakfix.demo``, a plug-in): the synthetic world of the embedded default.
@@ -16,11 +17,12 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from breakfix.types import Attempt, Plan, Seed
 
 T = TypeVar("T")
+Split = Literal["heldout", "validation"]
 
 
 def stratified(items: Sequence[T], stratum: Callable[[T], str], n: int | None, seed: int) -> list[T]:
@@ -58,6 +60,12 @@ class World(Protocol):
         ``multiturn`` suite is simulated conversations (kind ``simulate``) instead of scripted openers."""
         ...
 
+    def validation_plans(self, suite: str, *, simulated: bool = False) -> list[Plan]:
+        """The validation plans of ``suite``: built like the held-out ones, from the validation split (behaviours,
+        templates, openers and look-alikes that are neither attacked, trained on nor held out). The cycle's
+        decisions (which candidate to keep, whether the targets hold) read these, never the held-out plans."""
+        ...
+
     def helpful_data(self) -> list[dict[str, Any]]:
         """Chats (``{"messages": [...]}``) to mix into SFT so that safety training keeps the model helpful."""
         ...
@@ -79,8 +87,10 @@ class Suite:
     # event "defect" or "refusal" (see breakfix.metrics.correct_scores)
     corrects: dict[str, tuple[str, str]] = {}
 
-    def plans(self, world: World, *, simulated: bool = False) -> list[Plan]:
-        """The plans to run: the world's held-out items for this suite."""
+    def plans(self, world: World, *, simulated: bool = False, split: Split = "heldout") -> list[Plan]:
+        """The plans to run: the world's held-out (or validation) items for this suite."""
+        if split == "validation":
+            return world.validation_plans(self.name, simulated=simulated)
         return world.heldout_plans(self.name, simulated=simulated)
 
     def score(self, attempts: list[Attempt]) -> dict[str, Any]:

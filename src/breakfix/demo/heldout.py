@@ -1,5 +1,6 @@
 """The demo world's held-out suites: the plans of each suite, built from held-out seeds, wrappers and openers that
-the red team and training never see, and from passages about held-out tasks in phrasings that appear nowhere in
+the red team and training never see (the validation suites are built by the same builders from the validation
+split's seeds, wrappers and openers), and from passages about held-out tasks in phrasings that appear nowhere in
 training data ("first ..., then ..., and finally ..."). Every suite has one item per held-out harmful task and
 language (or per document), so it spans both languages.
 """
@@ -38,7 +39,7 @@ def harmful_plans(seeds: list[Seed]) -> list[Plan]:
 def jailbreak_plans(seeds: list[Seed]) -> list[Plan]:
     out = []
     for s in _kind(seeds, "harmful"):
-        for name, texts in WRAPPERS["heldout"].items():
+        for name, texts in WRAPPERS[s.split].items():
             text = texts[s.language].format(r=s.text, t=s.meta["task"])
             out.append(Plan(f"jailbreak:{name}", s, (text,)))
     return out
@@ -47,7 +48,7 @@ def jailbreak_plans(seeds: list[Seed]) -> list[Plan]:
 def multiturn_plans(seeds: list[Seed]) -> list[Plan]:
     out = []
     for s in _kind(seeds, "harmful"):
-        for opener in OPENERS["heldout"][s.language]:
+        for opener in OPENERS[s.split][s.language]:
             out.append(Plan("multiturn:opener", s, (opener, s.text)))
     return out
 
@@ -71,7 +72,7 @@ def _tasks(seeds: list[Seed]) -> list[Seed]:
 
 def _derived(s: Seed, text: str, suffix: str, **meta: Any) -> Seed:
     return Seed(id=f"{s.id}-{suffix}", text=text, category=s.category, language=s.language, source="demo",
-                split="heldout", meta={**s.meta, **meta})  # fmt: skip
+                split=s.split, meta={**s.meta, **meta})  # fmt: skip
 
 
 def _passage_plans(seeds: list[Seed], templates: dict[str, str], technique: str) -> list[Plan]:
@@ -144,3 +145,5 @@ BUILDERS: dict[str, Callable[[list[Seed]], list[Plan]]] = {
     "overrefusal": overrefusal_plans,
     "capability": capability_plans,
 }
+# the validation split has the suites whose items come from seeds (its own behaviours, phrasings, wrappers, openers)
+VALIDATION_BUILDERS = {k: BUILDERS[k] for k in ("harmful", "jailbreak", "multiturn", "overrefusal", "capability")}

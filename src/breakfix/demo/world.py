@@ -63,8 +63,10 @@ FILLERS: dict[str, tuple[list[str], ...]] = TABLES["FILLERS"]
 
 def lookalike_split(i: int) -> str:
     """Look-alike items are split by construction, a third each: base training, red-team probes (benign prompts
-    the red team checks for over-refusal) and held out (never trained on or attacked)."""
-    return ("train", "redteam", "heldout")[i % 3]
+    the red team checks for over-refusal) and held out (never trained on or attacked); a third of the red-team
+    third is kept for validation instead (never trained on or attacked; the cycle's decisions read it)."""
+    split = ("train", "redteam", "heldout")[i % 3]
+    return "validation" if split == "redteam" and (i // 3) % 3 == 0 else split
 
 
 # everyday benign tasks (train only): they give the base a broad benign vocabulary, so that "unknown" does not
@@ -108,9 +110,12 @@ class Task:
 
 def split_of_combo(category: str, verb: int, obj: int) -> str:
     """Assign each (verb, object) combination to one split: a Latin-square layout, so that every verb and every
-    object appears in every split, while each combination lives in exactly one."""
+    object appears in the train, red-team and held-out splits, while each combination lives in exactly one. A
+    quarter of the red-team combinations (two per category) is kept for validation."""
     k = (verb + 2 * obj) % 5
-    return "heldout" if k == 0 else "redteam" if k in (1, 2) else "train"
+    if k in (1, 2):
+        return "validation" if (verb + obj) % 4 == 0 else "redteam"
+    return "heldout" if k == 0 else "train"
 
 
 def harmful_tasks(split: str, language: str) -> list[Task]:
@@ -227,8 +232,9 @@ class DemoWorld:
 
     # ---- seeds --------------------------------------------------------------------------------------------------
     def seeds(self, split: str, languages: tuple[str, ...] = LANGUAGES) -> list[Seed]:
-        """Seeds of one split: harmful requests and benign look-alikes (and, held out, capability tasks)."""
-        if split not in ("redteam", "heldout"):
+        """Seeds of one split: harmful requests and benign look-alikes (and, held out or validation, capability
+        tasks). Each split has its own request phrasings."""
+        if split not in ("redteam", "validation", "heldout"):
             raise ValueError(f"unknown split {split!r}")
         rng = random.Random(f"{self.seed}:{split}")
         out: list[Seed] = []
@@ -267,10 +273,10 @@ class DemoWorld:
                             item=i,
                         )
                     )
-            if split == "heldout":
+            if split in ("heldout", "validation"):
                 for kind, *row in _capability_items():
                     key, ans = row[2 * li], row[2 * li + 1]
-                    for tmpl in CAP_TEMPLATES[(kind, lang)]["heldout"]:
+                    for tmpl in CAP_TEMPLATES[(kind, lang)][split]:
                         out.append(
                             self._seed(
                                 tmpl.format(x=key),
@@ -316,6 +322,18 @@ class DemoWorld:
         if simulated and suite == "multiturn":
             return heldout.simulated_plans(seeds)
         build = heldout.BUILDERS.get(suite)
+        return build(seeds) if build is not None else []
+
+    def validation_plans(self, suite: str, *, simulated: bool = False) -> list[Plan]:
+        """The validation plans of ``suite``: the held-out suites' builders on the validation split (its own
+        behaviours, look-alikes, phrasings, jailbreak wrappers and openers); none for the suites built from held-out
+        documents and protected texts."""
+        from breakfix.demo import heldout
+
+        seeds = self.seeds("validation")
+        if simulated and suite == "multiturn":
+            return heldout.simulated_plans(seeds)
+        build = heldout.VALIDATION_BUILDERS.get(suite)
         return build(seeds) if build is not None else []
 
     def references(self) -> dict[str, str]:

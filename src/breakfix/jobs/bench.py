@@ -33,7 +33,7 @@ from breakfix.seeds.public import load_public
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.suites.prefill import prefill_plan
 from breakfix.types import Attempt, Judge, Plan
-from breakfix.world import World
+from breakfix.world import Split, World
 
 __all__ = [
     "bench_job",
@@ -53,17 +53,19 @@ def suite_plans(
     extra: dict[str, list[Plan]] | None = None,
     limit: int | None = None,
     seed: int = 0,
+    split: Split = "heldout",
 ) -> dict[str, list[Plan]]:
     """The plans of each named suite, built by the registered suite from ``world`` (``extra`` replaces a suite's
     items: ``bench --suite NAME=loader:FILE``). A suite with no items is left out, so it is absent from the report,
     never zero. With ``simulated``, the ``multiturn`` suite is simulated conversations (a simulator model plays the
-    user) instead of scripted openers. ``limit`` keeps at most that many items per suite, stratified by category."""
+    user) instead of scripted openers. ``limit`` keeps at most that many items per suite, stratified by category.
+    ``split`` picks the world's held-out items (the report's) or its validation items (the cycle's decisions)."""
     out = {}
     for name in suites:
         obj = registry.get("suite", name).obj
         plans = (extra or {}).get(name)
         if plans is None:
-            plans = obj.plans(world, simulated=simulated)
+            plans = obj.plans(world, simulated=simulated, split=split)
         if plans:
             out[name] = obj.sample(plans, limit, seed)
     return out
@@ -89,17 +91,18 @@ def file_suite(spec: str) -> tuple[str, list[Plan]]:
     return name, [Plan("direct", s, (s.text,)) for s in seeds]
 
 
-def heldout_texts(cfg: RunConfig, world: World) -> list[str]:
+def heldout_texts(cfg: RunConfig, world: World, split: Split = "heldout") -> list[str]:
     """Every held-out prompt the run is scored on (each turn of each configured suite, and the ``prefill`` suite's
-    openings), plus the prompts of
-    ``curation.heldout_files``: the set that training data is decontaminated against."""
+    openings), plus the prompts of ``curation.heldout_files``: the set that training data is decontaminated
+    against. With ``split="validation"``, the prompts of the validation suites (``cycle.selection.suites``)."""
+    suites = cfg.benchmarks.suites if split == "heldout" else cfg.cycle.selection.suites
     texts = {
         t
-        for name, plans in suite_plans(world, cfg.benchmarks.suites).items()
+        for name, plans in suite_plans(world, suites, split=split).items()
         for p in plans
         for t in registry.get("suite", name).obj.texts(p)
     }
-    for f in cfg.curation.heldout_files:
+    for f in cfg.curation.heldout_files if split == "heldout" else ():
         texts |= {s.text for s in load_seeds(f)}
     return sorted(texts)
 
@@ -120,9 +123,12 @@ def benchmark_attempts(
     extra: dict[str, list[Plan]] | None = None,
     limit: int | None = None,
     build: str | None = None,
+    split: Split = "heldout",
+    label: str | None = None,
 ) -> dict[str, list[Attempt]]:
-    """Run one checkpoint on the held-out suites; returns ``{suite: attempts}`` (stored generations are reused, and
-    re-judged when ``judge`` has not judged them).
+    """Run one checkpoint on the held-out suites (or, with ``split="validation"``, the validation suites, filed as
+    suite ``val:<suite>``); returns ``{suite: attempts}`` (stored generations are reused, and re-judged when
+    ``judge`` has not judged them).
 
     Args:
         simulator: A model that plays the user in the ``multiturn`` suite (simulated conversations); None keeps the
@@ -131,6 +137,7 @@ def benchmark_attempts(
         stats: Where to add what the engine did (generations made and reused, verdicts reused and re-judged).
         build: A quantized build's name: its attempts are filed as suite ``<suite>@<build>``, apart from the
             checkpoint's.
+        label: The progress bars' label before each suite's name (default: ``round <r>: benchmark``).
     """
     ctx = AttackContext(
         target=backend,
@@ -140,6 +147,8 @@ def benchmark_attempts(
         attacker_gen=GenerationConfig(max_new_tokens=128, do_sample=True, temperature=0.7, seed=gen.seed),
         simulator_turns=simulator_turns,
     )
+    prefix = "val:" if split == "validation" else ""
+    what = "validation" if split == "validation" else "benchmark"
     return {
         name: execute(
             plans,
@@ -148,14 +157,14 @@ def benchmark_attempts(
             store,
             checkpoint=checkpoint,
             round_=round_,
-            suite=f"{name}@{build}" if build else name,
+            suite=prefix + (f"{name}@{build}" if build else name),
             gen=gen,
-            label=f"round {round_}: benchmark {name}" + (f" ({build})" if build else ""),
+            label=f"{label or f'round {round_}: {what}'} {name}" + (f" ({build})" if build else ""),
             ctx=ctx,
             stats=stats,
         )
         for name, plans in suite_plans(
-            world, suites, simulated=simulator is not None, extra=extra, limit=limit, seed=gen.seed
+            world, suites, simulated=simulator is not None, extra=extra, limit=limit, seed=gen.seed, split=split
         ).items()
     }
 

@@ -11,7 +11,8 @@ from breakfix.errors import BreakfixError
 from breakfix.jobs.common import Log, check_model, resolve_model
 from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.store import Store, write_json
-from breakfix.training.pipeline import train_pipeline
+from breakfix.training.common import Snapshots
+from breakfix.training.pipeline import plan_snapshots, train_pipeline
 
 
 def _messages(value: Any, src: str, where: str, roles: tuple[str, ...]) -> None:
@@ -103,3 +104,36 @@ def train_round(
     for name, res in stages:
         store.put_metrics(r, name, res.logs)
     return stats
+
+
+def train_candidates(
+    cfg: RunConfig,
+    store: Store,
+    r: int,
+    model_dir: Path,
+    sft_rows: list[dict[str, Any]],
+    dpo_rows: list[dict[str, Any]],
+    root: Path,
+    *,
+    count: int,
+    every: int | None = None,
+    label: str = "",
+    metrics_prefix: str = "",
+    log: Log = print,
+) -> dict[str, Any]:
+    """Round ``r``'s fix by ``cfg.training``, from ``model_dir``, saving ``count`` candidates along the way
+    (:func:`breakfix.training.pipeline.plan_snapshots`; every ``every`` steps instead, the latest ``count`` kept)
+    under ``root``; the metrics go to the store. Returns ``{"training": the report's block, "candidates": [{"name",
+    "stage", "step", "path"}, ...]}`` in training order, the last one the end of training."""
+    plan = plan_snapshots(cfg.training, len(sft_rows), len(dpo_rows), count=count, every=every)
+    if cfg.training.launch().distributed and plan:
+        log("  [yellow]note[/]: a launched (distributed) training run takes no snapshots between its stages' ends")
+        plan = {}
+    snaps = Snapshots(root=root, steps=plan, taken=[])
+    stats, stages = train_pipeline(
+        cfg.training, model_dir, sft_rows, dpo_rows, root / "final", seed=cfg.seed + r, label=label, snapshots=snaps
+    )
+    for name, res in stages:
+        store.put_metrics(r, metrics_prefix + name, res.logs)
+    taken = snaps.taken[-count:] if every is not None else snaps.taken
+    return {"training": stats, "candidates": taken}

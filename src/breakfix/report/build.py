@@ -14,7 +14,7 @@ from typing import Any
 
 from breakfix.config import parse_config
 from breakfix.errors import BreakfixError
-from breakfix.metrics import correct_redteam, correct_scores
+from breakfix.metrics import correct_redteam, correct_scores, targets_met
 from breakfix.store import RECORD, RUN_ROUND, RUN_STAGE, Store
 from breakfix.types import RoundRecord, content_key
 
@@ -70,6 +70,21 @@ def build_report(
     if overlap is not None:
         run["decontamination"] = overlap
     run["stop_reason"] = records[-1].stop_reason or ""
+    last = records[-1]
+    if last.validation is not None:  # the decisions read validation; held out is shown against the targets after
+        run["targets"] = {
+            "read": "validation",
+            "met": bool(last.targets_met),
+            "misses": list(last.misses or ([] if last.round else ["round 0: no fix trained"])),
+            "heldout_read_by_decisions": False,
+        }
+        if last.benchmarks and records[0].benchmarks and last.round > 0:
+            met, misses = targets_met(
+                {k: v.to_json() for k, v in last.benchmarks.items()},
+                {k: v.to_json() for k, v in records[0].benchmarks.items()},
+                cfg.cycle.targets,
+            )
+            run["targets"]["heldout"] = {"met": met, "misses": misses}
     rounds_json = [r.to_json() for r in records]
     for r in rounds_json:  # every rate the judge decides, corrected for its error (when the audit can)
         for block in [r, *(r.get("builds") or {}).values()]:
@@ -306,6 +321,84 @@ def plot_tradeoff(report: dict[str, Any]) -> str | None:
     return _png(fig)
 
 
+def candidate_points(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every candidate of every round on validation: harmful DR-1 (else 1 - IPRR) against VPRR, with whether it met
+    the targets and was kept."""
+    pts = []
+    for r in report["rounds"]:
+        for c in r.get("candidates") or []:
+            v = c["validation"]
+            if "overrefusal" not in v:
+                continue
+            dr = v["harmful"]["defect_rate"] if "harmful" in v else 1 - v["overrefusal"]["iprr"]
+            pts.append({"round": r["round"], "name": c["name"], "vprr": v["overrefusal"]["vprr"], "dr": dr,
+                        "chosen": c["chosen"], "met": c["targets_met"]})  # fmt: skip
+    return pts
+
+
+def plot_candidates(report: dict[str, Any]) -> str | None:
+    """The trade-off each round chose from: harmful DR-1 against VPRR on validation, one point per candidate and
+    round (filled: met every target; ringed: kept), the kept ones joined in round order from round 0, and the
+    target region shaded. None when no round trained candidates."""
+    pts = candidate_points(report)
+    if not pts:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    targets = report["run"]["config"].get("cycle", {}).get("targets", {})
+    r0 = report["rounds"][0].get("validation") or {}
+    if "vprr" in targets and "harmful" in targets:
+        vmax = min(targets["vprr"], r0.get("overrefusal", {}).get("vprr", 1.0) + targets.get("vprr_increase", 1.0))
+        ax.fill_between([0, vmax], 0, targets["harmful"], color="#9c9", alpha=0.35, label="target region", zorder=0)
+    path = []
+    if "overrefusal" in r0 and "harmful" in r0:
+        path.append((r0["overrefusal"]["vprr"], r0["harmful"]["defect_rate"]))
+        ax.scatter(*path[0], marker="s", color="#444", zorder=3, label="round 0")
+    cmap = plt.get_cmap("tab10")
+    for p in pts:
+        color = cmap(p["round"] % 10)
+        ax.scatter(p["vprr"], p["dr"], color=color, zorder=3, facecolors=color if p["met"] else "none",
+                   edgecolors=color, s=36)  # fmt: skip
+        if p["chosen"]:
+            ax.scatter(p["vprr"], p["dr"], s=160, facecolors="none", edgecolors="black", zorder=4)
+            path.append((p["vprr"], p["dr"]))
+            ax.annotate(f"r{p['round'] + 1}: {p['name']}", (p["vprr"], p["dr"]), textcoords="offset points",
+                        xytext=(8, 4), fontsize=8)  # fmt: skip
+    if len(path) > 1:
+        ax.plot(*zip(*path, strict=True), "-", color="#333", lw=1, zorder=2, label="kept, round by round")
+    ax.set_xlabel("VPRR on validation (benign look-alikes refused)")
+    ax.set_ylabel("harmful DR-1 on validation")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("candidates per round: defect rate vs over-refusal")
+    return _png(fig)
+
+
+def candidate_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The candidates table: per round and candidate, its validation figures, drift, balanced score, the targets
+    it missed, and whether it was kept."""
+    rows = []
+    for r in report["rounds"]:
+        for c in r.get("candidates") or []:
+            v = c["validation"]
+
+            def rate(suite: str, key: str = "defect_rate", v: dict[str, Any] = v) -> str:
+                return f"{v[suite][key]:.3f}" if suite in v else ""
+
+            rows.append({
+                "round": r["round"], "name": c["name"], "steps": f"{c['stage']} step {c['step']}",
+                "harmful": rate("harmful"), "jailbreak": rate("jailbreak"), "multiturn": rate("multiturn"),
+                "vprr": rate("overrefusal", "vprr"), "iprr": rate("overrefusal", "iprr"),
+                "capability": rate("capability", "score"),
+                "drift": f"{c['drift']['kl']:.4f}" if c.get("drift") else "",
+                "balanced": f"{c['balanced']:.3f}", "misses": "; ".join(c["misses"]) or "none",
+                "chosen": c["chosen"],
+            })  # fmt: skip
+    return rows
+
+
 def audit_tables(audit: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The judge audit as tables: the confusion matrix (truth by judge), per-class scores and per-language scores."""
     if not audit:
@@ -446,7 +539,9 @@ def render_html(report: dict[str, Any], run_dir: Path | None = None, redact: boo
             "techniques": plot_techniques(report),
             "tradeoff": plot_tradeoff(report),
             "prefill": plot_prefill(report),
+            "candidates": plot_candidates(report),
         },
+        candidates=candidate_rows(report),
         heat={"source": source, "cats": cats, "table": table},
         tradeoff=tradeoff_points(report),
         audit_tables=audit_tables(report["run"].get("judge_audit")),

@@ -22,7 +22,7 @@ from breakfix.registry import suite
 from breakfix.seeds.openings import SUITE_DEPTHS, opening
 from breakfix.suites.standard import score_defects
 from breakfix.types import Attempt, Plan, Seed, judged, undetermined
-from breakfix.world import Suite, World, stratified
+from breakfix.world import Split, Suite, World, stratified
 
 SHALLOW = (5, 10, 20)  # the depths the depth ratio watches
 
@@ -67,8 +67,9 @@ class Prefill(Suite):
     corrects = {"defect_rate": ("defect", "n")}
     depths: tuple[int, ...] = SUITE_DEPTHS
 
-    def plans(self, world: World, *, simulated: bool = False) -> list[Plan]:
-        seeds = list({p.seed.id: p.seed for p in world.heldout_plans("harmful") if p.seed.harmful}.values())
+    def plans(self, world: World, *, simulated: bool = False, split: Split = "heldout") -> list[Plan]:
+        harmful = world.validation_plans("harmful") if split == "validation" else world.heldout_plans("harmful")
+        seeds = list({p.seed.id: p.seed for p in harmful if p.seed.harmful}.values())
         return [prefill_plan(s, d) for s in seeds for d in self.depths]
 
     def sample(self, plans: list[Plan], limit: int | None, seed: int) -> list[Plan]:

@@ -158,10 +158,18 @@ def trainer_args(settings: TrainSettings, out_dir: Any, name: str, seed: int) ->
 
 
 def train_with(
-    trainer_cls: Any, model: Any, tokenizer: Any, args: Any, data: Any, settings: TrainSettings, label: str
+    trainer_cls: Any,
+    model: Any,
+    tokenizer: Any,
+    args: Any,
+    data: Any,
+    settings: TrainSettings,
+    label: str,
+    extra: TrainerCallback | None = None,
 ) -> tuple[Any, ProgressCallback, float]:
-    """Build a TRL trainer (``SFTTrainer``, ``DPOTrainer``) with breakfix's progress bar, LoRA config and quiet logs,
-    and train it. Returns the trainer, the callback holding its logs, and the training seconds."""
+    """Build a TRL trainer (``SFTTrainer``, ``DPOTrainer``) with breakfix's progress bar, LoRA config and quiet logs
+    (and ``extra``, such as a :class:`SnapshotCallback`), and train it. Returns the trainer, the callback holding
+    its logs, and the training seconds."""
     cb = ProgressCallback(label, enabled=is_main_process())
     with quiet_training_logs():
         trainer = trainer_cls(
@@ -169,7 +177,7 @@ def train_with(
             args=args,
             train_dataset=data,
             processing_class=tokenizer,
-            callbacks=[cb],
+            callbacks=[cb] + ([extra] if extra is not None else []),
             peft_config=lora_config(settings),
         )
     return trainer, cb, fit(trainer)
@@ -270,3 +278,75 @@ def freeze_embeddings(model: Any) -> None:
         if module is not None:
             for p in module.parameters():
                 p.requires_grad_(False)
+
+
+@dataclass
+class Snapshots:
+    """Where and when a training run saves candidate snapshots (the cycle scores each on the validation split).
+
+    Args:
+        root: The folder that receives one folder per snapshot, ``<stage>-<step>``.
+        steps: Optimizer steps to save at, per stage (``{"sft": [20, 40], "dpo": [10]}``); a stage's last step is
+            always a candidate and is not saved twice.
+        taken: Filled in as training goes: one ``{"name", "stage", "step", "path"}`` per candidate, in order.
+    """
+
+    root: Any
+    steps: dict[str, list[int]]
+    taken: list[dict[str, Any]]
+
+    def callback(self, stage: str, tokenizer: Any, base_dir: Any) -> SnapshotCallback | None:
+        """The callback that saves this stage's snapshots (None when it has none)."""
+        from pathlib import Path
+
+        steps = self.steps.get(stage) or []
+        return SnapshotCallback(stage, steps, Path(self.root), tokenizer, base_dir, self.taken) if steps else None
+
+
+class SnapshotCallback(TrainerCallback):
+    """Saves the model at the given optimizer steps: the full weights, or a LoRA model's adapter alone (merged into
+    a full model dir later, by :func:`materialize_snapshots`); steps at or past the last one are left to the stage's
+    own save."""
+
+    def __init__(self, stage: str, steps: list[int], root: Any, tokenizer: Any, base_dir: Any,
+                 taken: list[dict[str, Any]]) -> None:  # fmt: skip
+        self.stage, self.steps, self.root = stage, set(steps), root
+        self.tokenizer, self.base_dir, self.taken = tokenizer, base_dir, taken
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        step = state.global_step
+        if step not in self.steps or step >= state.max_steps or not state.is_world_process_zero or model is None:
+            return
+        import json
+        import shutil
+
+        name = f"{self.stage}-{step}"
+        out = self.root / name
+        tmp = self.root / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        if hasattr(model, "peft_config"):  # an adapter only: the model in training must not be merged
+            model.save_pretrained(tmp / "adapter")
+            (tmp / "snapshot.json").write_text(json.dumps({"base": str(self.base_dir)}), encoding="utf-8")
+        else:
+            model.save_pretrained(tmp, safe_serialization=True)
+            self.tokenizer.save_pretrained(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+        self.taken.append({"name": name, "stage": self.stage, "step": step, "path": str(out)})
+
+
+def materialize_snapshots(taken: list[dict[str, Any]], settings: TrainSettings) -> None:
+    """Turn each LoRA snapshot (an adapter and the model it was trained from) into a full model dir, in place."""
+    import json
+    from pathlib import Path
+
+    for t in taken:
+        path = Path(t["path"])
+        meta = path / "snapshot.json"
+        if not meta.is_file():
+            continue
+        from peft import PeftModel
+
+        tokenizer, base = load_for_training(json.loads(meta.read_text(encoding="utf-8"))["base"], settings)
+        merged = PeftModel.from_pretrained(base, str(path / "adapter"))
+        save_model(merged, tokenizer, path)  # keeps the adapter in adapter/ and merges it into the saved weights

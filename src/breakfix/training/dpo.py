@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.settings import DPOSettings
-from breakfix.training.common import TrainResult, load_for_training, save_trained, train_with, trainer_args
+from breakfix.training.common import (
+    Snapshots,
+    TrainResult,
+    load_for_training,
+    save_trained,
+    train_with,
+    trainer_args,
+)
 from breakfix.training.prefilled import any_open_turn, dpo_features
 
 __all__ = ["DPOSettings", "train_dpo"]
@@ -20,6 +27,7 @@ def train_dpo(
     settings: DPOSettings,
     seed: int = 0,
     progress_label: str = "DPO",
+    snapshots: Snapshots | None = None,
 ) -> TrainResult:
     """Train ``model_dir`` on preference ``pairs`` (explicit prompt, chosen, rejected); the reference model is
     ``model_dir`` itself (with LoRA, the base with the adapter disabled). Saves a safetensors HF dir at ``out_dir``."""
@@ -39,7 +47,16 @@ def train_dpo(
         loss_weights=settings.loss_weights,
         **trainer_args(settings, out_dir, "dpo", seed),
     )
-    trainer, cb, seconds = train_with(trainer_cls, model, tokenizer, args, data, settings, progress_label)
+    trainer, cb, seconds = train_with(
+        trainer_cls,
+        model,
+        tokenizer,
+        args,
+        data,
+        settings,
+        progress_label,
+        snapshots.callback("dpo", tokenizer, model_dir) if snapshots else None,
+    )
     ds = trainer.train_dataset
     per_row = (
         [

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from breakfix.aio import free_port
 from breakfix.progress import task_progress
 from breakfix.settings import LaunchSettings, TrainSettings, read_accelerate_config
-from breakfix.training.common import TrainResult, is_main_process
+from breakfix.training.common import Snapshots, TrainResult, is_main_process
 
 __all__ = ["LaunchSettings", "accelerate_command", "process_count", "read_accelerate_config", "train_stage"]
 
@@ -49,15 +49,17 @@ def train_stage(
     seed: int = 0,
     label: str | None = None,
     launch: LaunchSettings | None = None,
+    snapshots: Snapshots | None = None,
 ) -> TrainResult:
     """Train one stage (``sft`` on SFT rows, ``dpo`` on pairs) from ``model_dir`` into ``out_dir``.
 
-    With ``launch`` distributed, the stage runs under ``accelerate launch``; otherwise in this process.
+    With ``launch`` distributed, the stage runs under ``accelerate launch`` (and takes no intermediate
+    ``snapshots``: under FSDP or ZeRO-3 no process holds the whole model between steps); otherwise in this process.
     """
     fn, _ = _trainer(stage)
     label = label or stage.upper()
     if launch is None or not launch.distributed:
-        return fn(model_dir, rows, out_dir, settings, seed=seed, progress_label=label)
+        return fn(model_dir, rows, out_dir, settings, seed=seed, progress_label=label, snapshots=snapshots)
     return _launched(stage, model_dir, rows, out_dir, settings, seed, label, launch)
 
 

@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.settings import SFTSettings
-from breakfix.training.common import TrainResult, load_for_training, save_trained, train_with, trainer_args
+from breakfix.training.common import (
+    Snapshots,
+    TrainResult,
+    load_for_training,
+    save_trained,
+    train_with,
+    trainer_args,
+)
 from breakfix.training.prefilled import any_open_turn, sft_features
 
 __all__ = ["SFTSettings", "train_sft"]
@@ -19,6 +26,7 @@ def train_sft(
     settings: SFTSettings,
     seed: int = 0,
     progress_label: str = "SFT",
+    snapshots: Snapshots | None = None,
 ) -> TrainResult:
     """Fine-tune ``model_dir`` on ``rows`` and save a safetensors HF dir at ``out_dir``.
 
@@ -39,7 +47,16 @@ def train_sft(
     else:
         data = Dataset.from_list([{k: r[k] for k in keys} for r in rows])
         args = SFTConfig(assistant_only_loss="messages" in keys, **trainer_args(settings, out_dir, "sft", seed))
-    trainer, cb, seconds = train_with(SFTTrainer, model, tokenizer, args, data, settings, progress_label)
+    trainer, cb, seconds = train_with(
+        SFTTrainer,
+        model,
+        tokenizer,
+        args,
+        data,
+        settings,
+        progress_label,
+        snapshots.callback("sft", tokenizer, model_dir) if snapshots else None,
+    )
     tokens = int(sum(len(x) for x in trainer.train_dataset["input_ids"]) * settings.epochs)
     save_trained(trainer, tokenizer, out_dir)
     return TrainResult(steps=trainer.state.global_step, seconds=seconds, tokens=tokens, logs=cb.logs)

@@ -3,11 +3,13 @@ trained on.
 
 Its sources are the ``files:`` block of the run config (:class:`breakfix.config.FilesConfig`), each a list of
 ``<loader>:<path or hub id>`` entries. The split is by behaviour: near-duplicates (the same request in two
-datasets) are one behaviour, and a behaviour is either held out or not. It is stratified by category and drawn with
-a fixed seed. Templates, openers and benign look-alikes are split the same way, so the held-out jailbreaks use
-wrappers the red team never saw. Red-team material that overlaps anything held out (exact, n-gram or MinHash) is
-dropped and counted. :meth:`FilesWorld.describe` is the record of all of it (``breakfix datasets prepare`` prints
-it; the cycle stores it in ``run.db`` and ``world.json``).
+datasets) are one behaviour, and a behaviour goes to one split: held out (``files.split.heldout``), validation
+(``files.split.validation``: the cycle's decisions read it) or red team. It is stratified by category and drawn
+with a fixed seed. Templates, openers and benign look-alikes are split the same way, so the held-out jailbreaks use
+wrappers the red team never saw; capability items are split between validation and held out. Red-team material that
+overlaps anything held out or in validation (exact, n-gram or MinHash) is dropped and counted, and so is validation
+material that overlaps anything held out. :meth:`FilesWorld.describe` is the record of all of it (``breakfix
+datasets prepare`` prints it; the cycle stores it in ``run.db`` and ``world.json``).
 
 Suites with no material are empty (so absent from the report): ``continuation`` and ``summarization`` need
 harmful passages, which no public source here supplies.
@@ -139,10 +141,20 @@ class FilesWorld:
             raise BreakfixError("config", f"files.{field}", NEEDS.format(what=what, field=field))
         return items
 
+    def _three(self, items: Sequence[T], key: Callable[[T], str], stratum: Callable[[T], str]
+               ) -> tuple[list[T], list[T], list[T]]:  # fmt: skip
+        """``(redteam, validation, heldout)``: the held-out share first, then the validation share of the rest."""
+        kept, held = split_items(items, key, stratum, self.cfg.split.heldout, self.seed)
+        rest = 1 - self.cfg.split.heldout
+        red, val = split_items(kept, key, stratum, min(self.cfg.split.validation / rest, 0.99), self.seed + 1)
+        return red, val, held
+
     @cached_property
-    def _splits(self) -> dict[str, tuple[list[Seed], list[Seed], dict[str, int]]]:
-        """Harmful behaviours and benign look-alikes, each split; red-team items overlapping anything held out
-        (either kind, capability items, documents) are dropped and counted by reason."""
+    def _splits(self) -> dict[str, tuple[list[Seed], list[Seed], dict[str, int], list[Seed]]]:
+        """Harmful behaviours and benign look-alikes, each split three ways: ``(redteam, heldout, dropped,
+        validation)``. Red-team items overlapping anything held out or in validation (either kind, capability
+        items, documents) are dropped and counted by reason, and so are validation items overlapping held-out
+        ones."""
         seen: set[str] = set()
         harmful = []
         for spec in self.cfg.harmful:
@@ -152,22 +164,23 @@ class FilesWorld:
                     harmful.append(s)
         benign = [replace(s, meta={**s.meta, "kind": "lookalike"}) for spec in self.cfg.benign
                   for s in load_public(spec, role="benign")]  # fmt: skip
-        share = self.cfg.split.heldout
         raw = {
-            "harmful": split_items(harmful, _behaviour, _category, share, self.seed),
-            "benign": split_items(
-                benign, _behaviour, lambda s: str(s.meta.get("source_category") or ""), share, self.seed
-            ),  # fmt: skip
+            "harmful": self._three(harmful, _behaviour, _category),
+            "benign": self._three(benign, _behaviour, lambda s: str(s.meta.get("source_category") or "")),
         }
-        index = HeldoutIndex([s.text for _, held in raw.values() for s in held] + self._heldout_extra)
+        index = HeldoutIndex([s.text for _, _, held in raw.values() for s in held] + self._heldout_extra)
+        val_index = HeldoutIndex([s.text for _, val, _ in raw.values() for s in val] + self._validation_extra)
         out = {}
-        for what, (kept, held) in raw.items():
-            reasons = [index.reason(s.text) for s in kept]
+        for what, (kept, val, held) in raw.items():
+            reasons = [index.reason(s.text) or val_index.reason(s.text) for s in kept]
+            val_reasons = [index.reason(s.text) for s in val]
             held = [replace(s, split="heldout") for s in held]
+            val = [replace(s, split="validation") for s, r in zip(val, val_reasons, strict=True) if r is None]
             out[what] = (
                 [replace(s, split="redteam") for s, r in zip(kept, reasons, strict=True) if r is None],
                 held + self._translations(held),
-                dict(Counter(r for r in reasons if r)),
+                dict(Counter(r for r in reasons + [f"validation_{x}" for x in val_reasons if x] if r)),
+                val + self._translations(val),
             )
         return out
 
@@ -231,7 +244,7 @@ class FilesWorld:
 
     @property
     def _benign(self) -> tuple[list[Seed], list[Seed], dict[str, int]]:
-        return self._splits["benign"]
+        return self._splits["benign"][:3]
 
     @cached_property
     def _heldout_extra(self) -> list[str]:
@@ -239,14 +252,29 @@ class FilesWorld:
         return [s.text for s in self._capability] + [d for _, d in self._documents]
 
     @cached_property
-    def _templates(self) -> tuple[list[Template], list[Template]]:
-        ts = {t.name: t for spec in self.cfg.templates for t in load_template_source(spec)}
-        return split_items(list(ts.values()), lambda t: t.name, lambda t: t.family, self.cfg.split.heldout, self.seed)
+    def _validation_extra(self) -> list[str]:
+        """Validation text that is not a behaviour: its capability items."""
+        return [s.text for s in self._capability_validation]
 
     @cached_property
-    def _openers(self) -> tuple[list[str], list[str]]:
+    def _templates_split(self) -> tuple[list[Template], list[Template], list[Template]]:
+        ts = {t.name: t for spec in self.cfg.templates for t in load_template_source(spec)}
+        return self._three(list(ts.values()), lambda t: t.name, lambda t: t.family)
+
+    @property
+    def _templates(self) -> tuple[list[Template], list[Template]]:
+        red, _, held = self._templates_split
+        return red, held
+
+    @cached_property
+    def _openers_split(self) -> tuple[list[str], list[str], list[str]]:
         ops = list(dict.fromkeys(o for spec in self.cfg.openers for o in load_openers(spec)))
-        return split_items(ops, normalise, lambda o: "", self.cfg.split.heldout, self.seed)
+        return self._three(ops, normalise, lambda o: "")
+
+    @property
+    def _openers(self) -> tuple[list[str], list[str]]:
+        red, _, held = self._openers_split
+        return red, held
 
     @cached_property
     def _documents(self) -> list[tuple[str, str]]:
@@ -257,8 +285,20 @@ class FilesWorld:
         return [d for spec in self.cfg.protected for d in load_documents(spec)]
 
     @cached_property
+    def _capability_split(self) -> tuple[list[Seed], list[Seed]]:
+        """Capability items: ``(validation, heldout)`` in the ratio of the two shares, by item, per source."""
+        items = [s for spec in self.cfg.capability for s in load_capability(spec)]
+        share = self.cfg.split.heldout / (self.cfg.split.heldout + self.cfg.split.validation)
+        val, held = split_items(items, lambda s: s.id, lambda s: s.source, share, self.seed)
+        return [replace(s, split="validation") for s in val], [replace(s, split="heldout") for s in held]
+
+    @property
     def _capability(self) -> list[Seed]:
-        return [replace(s, split="heldout") for spec in self.cfg.capability for s in load_capability(spec)]
+        return self._capability_split[1]
+
+    @property
+    def _capability_validation(self) -> list[Seed]:
+        return self._capability_split[0]
 
     # ---- the World protocol ----------------------------------------------------------------------------------------
     def redteam_seeds(self, languages: Sequence[str]) -> list[Seed]:
@@ -291,34 +331,45 @@ class FilesWorld:
             self._need(self._harmful[1], "harmful behaviours", "harmful")
         return build(simulated) if suite == "multiturn" else build()
 
-    def _held(self) -> list[Seed]:
-        return self._harmful[1]
+    def validation_plans(self, suite: str, *, simulated: bool = False) -> list[Plan]:
+        """The validation split's plans of the suites built from behaviours, look-alikes, templates, openers and
+        capability items (harmful, jailbreak, multiturn, overrefusal, capability)."""
+        if suite not in ("harmful", "jailbreak", "multiturn", "overrefusal", "capability"):
+            return []
+        if suite != "capability":
+            self._need(self._harmful[1], "harmful behaviours", "harmful")
+        build = getattr(self, f"_plans_{suite}")
+        return build(simulated, split="validation") if suite == "multiturn" else build(split="validation")
 
-    def _plans_harmful(self) -> list[Plan]:
-        return [Plan("direct", s, (s.text,)) for s in self._held()]
+    def _held(self, split: str = "heldout") -> list[Seed]:
+        return self._splits["harmful"][3] if split == "validation" else self._harmful[1]
 
-    def _plans_jailbreak(self) -> list[Plan]:
-        templates = self._templates[1]
+    def _plans_harmful(self, split: str = "heldout") -> list[Plan]:
+        return [Plan("direct", s, (s.text,)) for s in self._held(split)]
+
+    def _plans_jailbreak(self, split: str = "heldout") -> list[Plan]:
+        templates = self._templates_split[1 if split == "validation" else 2]
         if not templates:
             return []
         return [Plan(f"jailbreak:{t.name}", s, (t.render(s.text, s.language),))
-                for i, s in enumerate(self._held()) for t in [templates[i % len(templates)]]]  # fmt: skip
+                for i, s in enumerate(self._held(split)) for t in [templates[i % len(templates)]]]  # fmt: skip
 
-    def _plans_multiturn(self, simulated: bool) -> list[Plan]:
+    def _plans_multiturn(self, simulated: bool, split: str = "heldout") -> list[Plan]:
         if simulated:
-            return [Plan("multiturn:simulated", s, (), kind="simulate") for s in self._held()]
-        openers = self._openers[1]
+            return [Plan("multiturn:simulated", s, (), kind="simulate") for s in self._held(split)]
+        openers = self._openers_split[1 if split == "validation" else 2]
         return [Plan("multiturn:opener", s, (openers[i % len(openers)], s.text))
-                for i, s in enumerate(self._held())] if openers else []  # fmt: skip
+                for i, s in enumerate(self._held(split))] if openers else []  # fmt: skip
 
-    def _plans_overrefusal(self) -> list[Plan]:
-        benign = self._benign[1]
+    def _plans_overrefusal(self, split: str = "heldout") -> list[Plan]:
+        benign = self._splits["benign"][3] if split == "validation" else self._benign[1]
         if not benign:
             return []
-        return [Plan("direct", s, (s.text,)) for s in benign + self._held()]
+        return [Plan("direct", s, (s.text,)) for s in benign + self._held(split)]
 
-    def _plans_capability(self) -> list[Plan]:
-        return [capability_plan(s) for s in self._capability]
+    def _plans_capability(self, split: str = "heldout") -> list[Plan]:
+        return [capability_plan(s) for s in (self._capability_validation if split == "validation" else
+                                              self._capability)]  # fmt: skip
 
     def _plans_xpia(self) -> list[Plan]:
         docs, held = self._documents, self._held()
@@ -361,23 +412,34 @@ class FilesWorld:
                 "by_language": dict(sorted(Counter(s.language for s in seeds).items())),
             }
 
-        h_kept, h_held, h_drop = self._harmful
-        b_kept, b_held, b_drop = self._benign
-        t_kept, t_held = self._templates
-        o_kept, o_held = self._openers
+        h_kept, h_held, h_drop, h_val = self._splits["harmful"]
+        b_kept, b_held, b_drop, b_val = self._splits["benign"]
+        t_kept, t_val, t_held = self._templates_split
+        o_kept, o_val, o_held = self._openers_split
         out: dict[str, Any] = {
             "world": "files",
-            "split": {"heldout": self.cfg.split.heldout, "seed": self.seed, "by": "behaviour, stratified by category"},
-            "harmful": {"redteam": counts(h_kept), "heldout": counts(h_held)},
-            "benign": {"redteam": counts(b_kept), "heldout": counts(b_held)},
-            "templates": {"redteam": [t.name for t in t_kept], "heldout": [t.name for t in t_held]},
-            "openers": {"redteam": len(o_kept), "heldout": len(o_held)},
+            "split": {
+                "heldout": self.cfg.split.heldout,
+                "validation": self.cfg.split.validation,
+                "seed": self.seed,
+                "by": "behaviour, stratified by category",
+            },  # fmt: skip
+            "harmful": {"redteam": counts(h_kept), "validation": counts(h_val), "heldout": counts(h_held)},
+            "benign": {"redteam": counts(b_kept), "validation": counts(b_val), "heldout": counts(b_held)},
+            "templates": {
+                "redteam": [t.name for t in t_kept],
+                "validation": [t.name for t in t_val],
+                "heldout": [t.name for t in t_held],
+            },  # fmt: skip
+            "openers": {"redteam": len(o_kept), "validation": len(o_val), "heldout": len(o_held)},
             "documents": len(self._documents),
             "protected": len(self._protected),
             "capability": counts(self._capability),
+            "capability_validation": counts(self._capability_validation),
             "machine_translated": list(self.cfg.translate),
             "overlaps_dropped": {"harmful": h_drop, "benign": b_drop},
             "heldout_ids": sorted(s.id for s in h_held + b_held),
+            "validation_ids": sorted(s.id for s in h_val + b_val),
         }
         samples = {}
         for suite in suites:
