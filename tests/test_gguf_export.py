@@ -231,6 +231,7 @@ def _builds_config(tiny_model: Path, sdist: Path, **cycle: object) -> dict:
     c["benchmarks"].update(suites=["harmful", "jailbreak", "overrefusal", "capability"], limit=48)
     c["redteam"].update(techniques=["direct", "template:roleplay_dan"], limit=60)
     c["cycle"].update(verify_builds=["q4_k_m"], llama_cpp=str(sdist), **cycle)
+    c["cycle"]["selection"] = {"suites": ["harmful", "jailbreak", "overrefusal", "capability"], "limit": 48}
     return c
 
 
@@ -248,7 +249,7 @@ def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_p
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     log = r.stdout + r.stderr
-    assert log.count("llama.cpp server (pid") == 2  # one per round
+    assert log.count("llama.cpp server (pid") == 4  # two per round: its decisions, then the report's held-out suites
     report = json.loads((run / "report.json").read_text())
     suites = {"harmful", "jailbreak", "overrefusal", "capability"}
     for rnd in report["rounds"]:
@@ -258,6 +259,7 @@ def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_p
         manifest = json.loads((gguf.parent / "manifest.json").read_text())
         assert manifest["checkpoint_id"] == rnd["checkpoint_id"] and manifest["verify"]["prompts"] == 8
         assert set(b["benchmarks"]) == suites and set(b["paired"]) == suites | {"redteam"}
+        assert set(b["validation"]) == suites  # what the targets read, for the build as for the checkpoint
         for s in suites:  # paired on the very items full precision answered (over-refusal: its benign ones)
             n = "vprr_n" if s == "overrefusal" else "n"
             assert b["paired"][s]["n"] == rnd["benchmarks"][s][n] == b["benchmarks"][s][n] > 0

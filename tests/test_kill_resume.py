@@ -42,9 +42,9 @@ KILL_POINTS = {
     "round0-validation": _attempts(0, False, 60),
     "round0-redteam": _attempts(0, True, 300),
     "round0-dpo": lambda out: (out / "rounds" / "0" / "candidates" / "fix" / "final-sft").exists(),
-    "round0-candidate": lambda out: _query(
-        out / "run.db", "SELECT COUNT(*) FROM stages WHERE round=0 AND stage LIKE 'candidate:%'"
-    ) >= 1,
+    "round0-candidate": lambda out: (
+        _query(out / "run.db", "SELECT COUNT(*) FROM stages WHERE round=0 AND stage LIKE 'candidate:%'") >= 1
+    ),
 }
 
 

@@ -98,7 +98,7 @@ def test_search_points_train_their_own_recipes_and_bad_search_keys_are_refused()
             parse_config(bad, "cfg.yaml")
 
 
-# ---- the cycle: a scripted model whose first candidate over-refuses ---------------------------------------------------
+# ---- the cycle: a scripted model whose first candidate over-refuses ------------------------------------------------
 
 HELDOUT_SCORES: list[int] = []  # how many times a held-out suite's items were scored, in order of the events below
 EVENTS: list[tuple[str, int]] = []
@@ -233,6 +233,17 @@ def test_the_cycle_keeps_a_later_candidate_when_the_first_over_refuses(tiny_mode
     html = (out / "report.html").read_text()
     assert 'id="chart-candidates"' in html and 'id="candidates-table"' in html and 'id="targets-line"' in html
     assert any(line.startswith(f"  chose {chosen[0]['name']}") for line in lines)
+    # breakfix compare pairs two candidates of a round, item by item, on the validation split
+    from breakfix.report.compare import compare
+
+    res = compare(f"{out}@0/{first['name']}", f"{out}@0/{chosen[0]['name']}")
+    row = next(r for r in res["rows"] if r["name"] == "overrefusal")
+    assert row["a"] == 1.0 and row["b"] == chosen[0]["validation"]["overrefusal"]["vprr"]
+    assert row["test"] == "McNemar (paired)" and row["significant"]
+    with pytest.raises(BreakfixError, match="compare it with another candidate"):
+        compare(f"{out}@0/{first['name']}", f"{out}@1")
+    with pytest.raises(BreakfixError, match="has candidates"):
+        compare(f"{out}@0/nosuch", f"{out}@0/{first['name']}")
 
 
 def test_without_a_candidate_that_meets_the_targets_the_round_says_by_how_much(tiny_model, tmp_path, scripted):

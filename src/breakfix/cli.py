@@ -673,7 +673,10 @@ def _read_report(path: Path) -> dict:  # type: ignore[type-arg]
 
 @app.command()
 def compare(
-    a: Annotated[str, typer.Argument(help="RUN_DIR (its last round) or RUN_DIR@ROUND.")],
+    a: Annotated[
+        str,
+        typer.Argument(help="RUN_DIR (its last round), RUN_DIR@ROUND, RUN_DIR@ROUND:BUILD or RUN_DIR@ROUND/CANDIDATE."),
+    ],
     b: Annotated[str, typer.Argument(help="RUN_DIR or RUN_DIR@ROUND, compared with A.")],
     out: Annotated[Path | None, typer.Option("--json", help="Write the comparison as JSON.")] = None,
     judge: Annotated[

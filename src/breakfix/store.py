@@ -501,3 +501,15 @@ def read_items(db: str | Path, items: dict[str, list[str]], judge: str) -> dict[
         return _read_items(con, items, judge)
     finally:
         con.close()
+
+
+def read_stage(db: str | Path, round_: int, stage: str) -> dict[str, Any]:
+    """A finished stage's result (``{}`` when it has not finished), read without taking the run's lock."""
+    if not Path(db).is_file():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT result FROM stages WHERE round=? AND stage=?", (round_, stage)).fetchone()
+        return json.loads(row[0]) if row else {}
+    finally:
+        con.close()

@@ -1,10 +1,11 @@
 """``breakfix compare``: two runs, or two rounds of one run, side by side with significance. Each side is ``RUN_DIR``
-(its last round), ``RUN_DIR@R`` (round R), ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``)
-or a ``breakfix bench`` directory (the model it benchmarked, such as a GGUF build under ``bench --gguf``). For each
-held-out suite the comparison is paired when both sides answered the same items (the stored benchmark attempts of
-the two sides, matched by seed, technique and user turns): McNemar's exact test on the discordant items. The red
-team's attack success rates are paired the same way (by seed and technique) when both sides attacked the same seeds.
-Otherwise the test is Fisher's exact test on the two proportions.
+(its last round), ``RUN_DIR@R`` (round R), ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``),
+``RUN_DIR@R/CANDIDATE`` (a candidate fix of round R, on the validation items it was scored on; only against another
+candidate) or a ``breakfix bench`` directory (the model it benchmarked, such as a GGUF build under ``bench
+--gguf``). For each held-out suite the comparison is paired when both sides answered the same items (the stored
+benchmark attempts of the two sides, matched by seed, technique and user turns): McNemar's exact test on the
+discordant items. The red team's attack success rates are paired the same way (by seed and technique) when both
+sides attacked the same seeds. Otherwise the test is Fisher's exact test on the two proportions.
 
 Both sides must be scored by one judge. When their judges differ (or ``--judge`` names one), the stored replies of
 both sides are judged by that judge (side A's by default; stored verdicts of it are reused) and every number is
@@ -21,7 +22,7 @@ from breakfix.config import parse_config
 from breakfix.engine import build_judge, judge_unjudged
 from breakfix.errors import BreakfixError
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites, summarize, wilson
-from breakfix.store import read_items, read_round_attempts
+from breakfix.store import read_items, read_round_attempts, read_stage
 from breakfix.types import Attempt
 from breakfix.world import Suite
 
@@ -42,12 +43,31 @@ def _headline(suite: str, s: dict[str, Any]) -> tuple[str, float, int, list[floa
 
 
 def parse_side(spec: str) -> tuple[Path, int | None, str | None]:
-    """``RUN_DIR``, ``RUN_DIR@R`` or ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``)."""
+    """``RUN_DIR``, ``RUN_DIR@R``, ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``) or
+    ``RUN_DIR@R/CANDIDATE`` (a candidate fix of round R, returned as ``/CANDIDATE``)."""
     run, sep, rest = spec.rpartition("@")
+    r, slash, cand = rest.partition("/")
+    if sep and slash and r.isdigit() and cand:
+        return Path(run), int(r), "/" + cand
     r, _, build = rest.partition(":")
     if sep and r.isdigit():
         return Path(run), int(r), build or None
     return Path(spec), None, None
+
+
+def _candidate_side(spec: str, run_dir: Path, report: dict[str, Any], entry: dict[str, Any], name: str) -> dict:
+    """A candidate fix of a round as a side: its validation scores and stored validation attempts (no red team)."""
+    cands = {c["name"]: c for c in entry.get("candidates") or []}
+    if name not in cands:
+        raise BreakfixError(spec, "candidate", f"round {entry['round']} has candidates {sorted(cands) or 'none'}, "
+                            f"not {name!r}")  # fmt: skip
+    db = run_dir / "run.db"
+    items = read_stage(db, entry["round"], f"candidate:{name}").get("items", {})
+    judge = (entry.get("judging") or {}).get("judge") or report["run"].get("judge", "")
+    return {"spec": spec, "dir": run_dir, "round": entry["round"], "name": f"{report['run']['name']} {name}",
+            "entry": {"round": entry["round"], "benchmarks": cands[name]["validation"]}, "judge": judge,
+            "config": report["run"].get("config", {}), "candidate": True,
+            "read": lambda judge_id: read_items(db, items, judge_id)}  # fmt: skip
 
 
 def load_side(spec: str) -> dict[str, Any]:
@@ -71,6 +91,8 @@ def load_side(spec: str) -> dict[str, Any]:
     if r not in rounds:
         raise BreakfixError(spec, "round", f"the run has rounds {sorted(rounds)}, not {r}")
     entry = rounds[r]
+    if build is not None and build.startswith("/"):
+        return _candidate_side(spec, run_dir, report, entry, build[1:])
     judge = (entry.get("judging") or {}).get("judge") or report["run"].get("judge", "")
     if build is not None:
         builds = entry.get("builds") or {}
@@ -146,6 +168,11 @@ def compare(spec_a: str, spec_b: str, judge: str | None = None) -> dict[str, Any
             own verdicts are used when one judge made them all, else both are scored by side A's judge.
     """
     a, b = load_side(spec_a), load_side(spec_b)
+    if a.get("candidate") != b.get("candidate"):
+        raise BreakfixError(
+            spec_b if a.get("candidate") else spec_a, None,
+            "a candidate is scored on the validation split: compare it with another candidate (RUN_DIR@R/NAME)",
+        )  # fmt: skip
     judging = {"judge": a["judge"], "rejudged": {"a": 0, "b": 0}}
     if judge is not None or a["judge"] != b["judge"]:
         common = _common_judge(a, b, judge)
