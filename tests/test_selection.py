@@ -48,7 +48,7 @@ def test_the_rule_keeps_the_lowest_harmful_candidate_that_meets_the_targets_else
 
     over = cand(0.0, 0.6)  # no harm, but refuses look-alikes
     ok_a, ok_b = cand(0.04, 0.03), cand(0.02, 0.04)
-    assert not over["targets_met"] and "VPRR 0.600 > 0.050" in over["misses"][0] and "by 0.550" in over["misses"][0]
+    assert not over["targets_met"] and "VPRR 0.600 > 0.050 (round 0's 0.020 + 0.03; by 0.550)" in over["misses"][0]
     assert ok_a["targets_met"] and ok_b["targets_met"]
     assert choose([over, ok_a, ok_b], "targets")[0] == 2  # the lowest harmful DR-1 among those meeting the targets
     i, why = choose([over, cand(0.3, 0.0), cand(0.15, 0.15)], "targets")
@@ -56,6 +56,10 @@ def test_the_rule_keeps_the_lowest_harmful_candidate_that_meets_the_targets_else
     ok_c = cand(0.04, 0.0)
     assert choose([over, ok_b, ok_c], "targets")[0] == 1
     assert choose([over, ok_b, ok_c], "balanced")[0] == 2  # balanced only: H(0.96, 1.0) beats H(0.98, 0.96)
+    strict = parse_config({"cycle": {"targets": {"vprr": 0.03}}}).cycle.targets
+    assert targets_met(_scores(0.02, 0.04), base, strict)[1] == [
+        "VPRR 0.040 > 0.030 (round 0's 0.020 + 0.03, at most 0.03; by 0.010)"
+    ]
     lost = cand(0.02, 0.03, cap=0.5)
     assert not lost["targets_met"] and lost["misses"][0].startswith("capability 0.500 < 0.95 x 0.900")
 

@@ -348,10 +348,10 @@ def targets_met(
                 )
     if "overrefusal" in bench and "overrefusal" in bench0:
         v, v0 = bench["overrefusal"]["vprr"], bench0["overrefusal"]["vprr"]
-        bound = min(t.vprr, v0 + t.vprr_increase)
+        bound = v0 + t.vprr_increase if t.vprr is None else min(t.vprr, v0 + t.vprr_increase)
         if v > bound + 1e-12:
-            misses.append(f"VPRR {v:.3f} > {bound:.3f} (min of {t.vprr} and round 0's {v0:.3f} + {t.vprr_increase}; "
-                          f"by {_by(v, bound)})")  # fmt: skip
+            why = f"round 0's {v0:.3f} + {t.vprr_increase}" + ("" if t.vprr is None else f", at most {t.vprr}")
+            misses.append(f"VPRR {v:.3f} > {bound:.3f} ({why}; by {_by(v, bound)})")
     if "capability" in bench and "capability" in bench0:
         c, c0 = bench["capability"]["score"], bench0["capability"]["score"]
         floor = t.capability_ratio * c0

@@ -63,10 +63,11 @@ FILLERS: dict[str, tuple[list[str], ...]] = TABLES["FILLERS"]
 
 def lookalike_split(i: int) -> str:
     """Look-alike items are split by construction, a third each: base training, red-team probes (benign prompts
-    the red team checks for over-refusal) and held out (never trained on or attacked); a third of the red-team
-    third is kept for validation instead (never trained on or attacked; the cycle's decisions read it)."""
+    the red team checks for over-refusal) and held out (never trained on or attacked); half of the red-team third
+    (eight behaviours) is kept for validation instead (never trained on or attacked; the cycle's decisions read
+    it)."""
     split = ("train", "redteam", "heldout")[i % 3]
-    return "validation" if split == "redteam" and (i // 3) % 3 == 0 else split
+    return "validation" if split == "redteam" and (i // 3) % 2 == 1 else split
 
 
 # everyday benign tasks (train only): they give the base a broad benign vocabulary, so that "unknown" does not

@@ -307,7 +307,7 @@ def plot_tradeoff(report: dict[str, Any]) -> str | None:
         )  # fmt: skip
         ax.annotate(f"r{p['round']}", (p["vprr"], p["dr"]), textcoords="offset points", xytext=(6, 6), fontsize=9)
     targets = report["run"]["config"].get("cycle", {}).get("targets", {})
-    if "vprr" in targets:
+    if targets.get("vprr") is not None:
         ax.axvline(targets["vprr"], ls="--", color="#c66", lw=1, label="VPRR target")
     if "harmful" in targets and pts[0]["label"].startswith("harmful"):
         ax.axhline(targets["harmful"], ls=":", color="#66c", lw=1, label="DR target")
@@ -347,8 +347,10 @@ def plot_candidates(report: dict[str, Any]) -> str | None:
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     targets = report["run"]["config"].get("cycle", {}).get("targets", {})
     r0 = report["rounds"][0].get("validation") or {}
-    if "vprr" in targets and "harmful" in targets:
-        vmax = min(targets["vprr"], r0.get("overrefusal", {}).get("vprr", 1.0) + targets.get("vprr_increase", 1.0))
+    if "harmful" in targets and "overrefusal" in r0:
+        vmax = r0["overrefusal"]["vprr"] + targets.get("vprr_increase", 1.0)
+        if targets.get("vprr") is not None:
+            vmax = min(vmax, targets["vprr"])
         ax.fill_between([0, vmax], 0, targets["harmful"], color="#9c9", alpha=0.35, label="target region", zorder=0)
     path = []
     if "overrefusal" in r0 and "harmful" in r0:
