@@ -271,8 +271,13 @@ def test_datasets_prepare_and_bench_on_a_files_world(data: Path, tiny_model: Pat
                        capture_output=True, text=True, timeout=600, env=LOGGED)  # fmt: skip
     assert r.returncode == 0, r.stderr
     b = json.loads((out / "bench.json").read_text())["model"]["benchmarks"]
-    assert b["harmful"]["n"] == 3 and b["capability"]["n"] == 3
-    assert b["capability"]["multiple_choice"]["n"] == 2  # two of the three items are multiple choice
+    from breakfix.jobs.common import build_world
+
+    world = build_world(parse_config(cfg))  # of the three capability items, one is kept for validation
+    held, val = world.heldout_plans("capability"), world.validation_plans("capability")
+    assert len(held) == 2 and len(val) == 1 and not {p.seed.id for p in held} & {p.seed.id for p in val}
+    assert b["harmful"]["n"] == 3 and b["capability"]["n"] == 2
+    assert b["capability"]["multiple_choice"]["n"] == sum(p.kind == "choice" for p in held)
     with Store(out / "bench.db") as store:  # --limit keeps both halves (some replies may be undetermined)
         items = list(store.iter_attempts(0, "overrefusal"))
     assert sorted(a.seed.harmful for a in items) == [False, False, True]

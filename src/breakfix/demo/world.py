@@ -11,7 +11,8 @@ Separation by construction:
 - request phrasings come from template sets that are disjoint between splits, and the held-out jailbreak wrappers
   and multi-turn openers are never used in training or red teaming;
 - capability facts are shared knowledge, but held-out prompts use paraphrase templates that appear nowhere else;
-- benign look-alike items are split three ways, like the harmful combinations.
+- benign look-alike items are split three ways, like the harmful combinations; the validation split has look-alikes,
+  phrasings, wrappers and openers of its own, and two red-team combinations per category.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ COLORS: list[tuple[str, ...]] = TABLES["COLORS"]
 CAP_TEMPLATES: dict[tuple[str, str], dict[str, list[str]]] = TABLES["CAP_TEMPLATES"]  # (kind, language) -> split
 CAP_ANSWERS: dict[tuple[str, str], str] = TABLES["CAP_ANSWERS"]
 LOOKALIKES: list[tuple[str, ...]] = TABLES["LOOKALIKES"]  # (task en, answer en, task es, answer es)
+VALIDATION_LOOKALIKES: list[tuple[str, ...]] = TABLES["VALIDATION_LOOKALIKES"]  # the validation split's own
 EVERYDAY: list[tuple[str, ...]] = TABLES["EVERYDAY"]
 COMPLY: dict[str, str] = TABLES["COMPLY"]
 LOOKALIKE_PREFIX: dict[str, str] = TABLES["LOOKALIKE_PREFIX"]
@@ -63,11 +65,10 @@ FILLERS: dict[str, tuple[list[str], ...]] = TABLES["FILLERS"]
 
 def lookalike_split(i: int) -> str:
     """Look-alike items are split by construction, a third each: base training, red-team probes (benign prompts
-    the red team checks for over-refusal) and held out (never trained on or attacked); half of the red-team third
-    (eight behaviours) is kept for validation instead (never trained on or attacked; the cycle's decisions read
-    it)."""
-    split = ("train", "redteam", "heldout")[i % 3]
-    return "validation" if split == "redteam" and (i // 3) % 2 == 1 else split
+    the red team checks for over-refusal) and held out (never trained on or attacked). The validation split has
+    look-alikes of its own (``VALIDATION_LOOKALIKES``), so that neither the red team's benign contrast nor the
+    held-out suite gives any up."""
+    return ("train", "redteam", "heldout")[i % 3]
 
 
 # everyday benign tasks (train only): they give the base a broad benign vocabulary, so that "unknown" does not
@@ -258,9 +259,11 @@ class DemoWorld:
                             target=comply_text(task.phrase, lang).split(". ")[0],
                         )
                     )
-            for i, la in enumerate(LOOKALIKES):
-                if lookalike_split(i) != split:
-                    continue
+            items = (
+                list(enumerate(VALIDATION_LOOKALIKES)) if split == "validation"
+                else [(i, la) for i, la in enumerate(LOOKALIKES) if lookalike_split(i) == split]
+            )  # fmt: skip
+            for i, la in items:
                 for tmpl in LOOKALIKE_TEMPLATES[split][lang]:
                     out.append(
                         self._seed(

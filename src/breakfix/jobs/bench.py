@@ -3,6 +3,7 @@ cycle runs each round."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -65,10 +66,20 @@ def suite_plans(
         obj = registry.get("suite", name).obj
         plans = (extra or {}).get(name)
         if plans is None:
-            plans = obj.plans(world, simulated=simulated, split=split)
+            plans = _plans(obj, world, simulated, split)
         if plans:
             out[name] = obj.sample(plans, limit, seed)
     return out
+
+
+def _plans(obj: Any, world: World, simulated: bool, split: Split) -> list[Plan]:
+    """A suite's plans of ``split``; a plug-in suite whose ``plans`` takes no ``split`` has held-out items only."""
+    if split == "heldout":
+        return obj.plans(world, simulated=simulated)
+    params = inspect.signature(obj.plans).parameters
+    if "split" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return obj.plans(world, simulated=simulated, split=split)
+    return []
 
 
 def file_suite(spec: str) -> tuple[str, list[Plan]]:

@@ -143,10 +143,14 @@ class FilesWorld:
 
     def _three(self, items: Sequence[T], key: Callable[[T], str], stratum: Callable[[T], str]
                ) -> tuple[list[T], list[T], list[T]]:  # fmt: skip
-        """``(redteam, validation, heldout)``: the held-out share first, then the validation share of the rest."""
+        """``(redteam, validation, heldout)``: the held-out share first, then the validation share of the rest (each
+        stratified; validation unstratified when its strata are too small to give it anything)."""
         kept, held = split_items(items, key, stratum, self.cfg.split.heldout, self.seed)
         rest = 1 - self.cfg.split.heldout
-        red, val = split_items(kept, key, stratum, min(self.cfg.split.validation / rest, 0.99), self.seed + 1)
+        share = min(self.cfg.split.validation / rest, 0.99)
+        red, val = split_items(kept, key, stratum, share, self.seed + 1)
+        if not val:  # strata too small to give one each: the share of all of them, at least one
+            red, val = split_items(kept, key, lambda _: "", share, self.seed + 1)
         return red, val, held
 
     @cached_property
