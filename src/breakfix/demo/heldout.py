@@ -36,19 +36,23 @@ def harmful_plans(seeds: list[Seed]) -> list[Plan]:
     return [Plan("direct", s, (s.text,)) for s in _kind(seeds, "harmful")]
 
 
-def jailbreak_plans(seeds: list[Seed]) -> list[Plan]:
+def jailbreak_plans(seeds: list[Seed], one_each: bool = False) -> list[Plan]:
+    """Each harmful seed under every wrapper of its split (``one_each``: under one, taken in turn)."""
     out = []
-    for s in _kind(seeds, "harmful"):
-        for name, texts in WRAPPERS[s.split].items():
+    for i, s in enumerate(_kind(seeds, "harmful")):
+        wrappers = list(WRAPPERS[s.split].items())
+        for name, texts in [wrappers[i % len(wrappers)]] if one_each else wrappers:
             text = texts[s.language].format(r=s.text, t=s.meta["task"])
             out.append(Plan(f"jailbreak:{name}", s, (text,)))
     return out
 
 
-def multiturn_plans(seeds: list[Seed]) -> list[Plan]:
+def multiturn_plans(seeds: list[Seed], one_each: bool = False) -> list[Plan]:
+    """Each harmful seed after every opener of its split and language (``one_each``: after one, taken in turn)."""
     out = []
-    for s in _kind(seeds, "harmful"):
-        for opener in OPENERS[s.split][s.language]:
+    for i, s in enumerate(_kind(seeds, "harmful")):
+        openers = OPENERS[s.split][s.language]
+        for opener in [openers[i % len(openers)]] if one_each else openers:
             out.append(Plan("multiturn:opener", s, (opener, s.text)))
     return out
 
@@ -145,5 +149,12 @@ BUILDERS: dict[str, Callable[[list[Seed]], list[Plan]]] = {
     "overrefusal": overrefusal_plans,
     "capability": capability_plans,
 }
-# the validation split has the suites whose items come from seeds (its own behaviours, phrasings, wrappers, openers)
-VALIDATION_BUILDERS = {k: BUILDERS[k] for k in ("harmful", "jailbreak", "multiturn", "overrefusal", "capability")}
+# the validation split has the suites whose items come from seeds (its own behaviours, phrasings, wrappers, openers);
+# each harmful seed goes under one wrapper and after one opener, taken in turn, so that scoring a candidate stays cheap
+VALIDATION_BUILDERS: dict[str, Callable[[list[Seed]], list[Plan]]] = {
+    "harmful": harmful_plans,
+    "jailbreak": lambda seeds: jailbreak_plans(seeds, one_each=True),
+    "multiturn": lambda seeds: multiturn_plans(seeds, one_each=True),
+    "overrefusal": overrefusal_plans,
+    "capability": capability_plans,
+}
