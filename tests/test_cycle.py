@@ -122,7 +122,11 @@ def test_interrupted_cycle_resumes_without_redoing_finished_work(tiny_model, tmp
     monkeypatch.setattr(HFBackend, "generate", spy)
     report = Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
     assert len(report["rounds"]) == 2
-    assert calls and all(c.endswith("rounds/1/model") for c in calls), "round 0 was not regenerated"
+    # round 0's validation and red team are not generated again: its model generates only for its held-out suites,
+    # which are scored after every decision, once the candidates of round 0 have been scored
+    assert calls and "/candidates/" in calls[0]
+    first_r0 = next(i for i, c in enumerate(calls) if c == str(tiny_model))  # round 0 is the user's model dir
+    assert all("/candidates/" not in c for c in calls[first_r0:])
 
 
 def test_rerun_with_another_config_is_refused(tiny_model, tmp_path):

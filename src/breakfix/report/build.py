@@ -316,7 +316,8 @@ def plot_tradeoff(report: dict[str, Any]) -> str | None:
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper right")
     ax.set_title("defect rate vs over-refusal")
     return _png(fig)
 
