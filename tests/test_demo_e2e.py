@@ -25,7 +25,7 @@ def test_breakfix_demo_meets_its_targets(tmp_path):
     t = report["run"]["targets"]
     assert report["run"]["stop_reason"] == "targets met" and t["met"] and t["misses"] == []
     assert t["read"] == "validation" and t["heldout_read_by_decisions"] is False
-    for prev, nxt in zip(rounds[:-1], rounds[1:], strict=True):  # ... each fix chosen from candidates by the stated rule
+    for prev, nxt in zip(rounds[:-1], rounds[1:], strict=True):  # each fix: chosen from candidates by the rule
         cands = prev["candidates"]
         chosen = [c for c in cands if c["chosen"]]
         assert len(cands) >= 2 and len(chosen) == 1 and prev["selection"]["chosen"] == chosen[0]["name"]
