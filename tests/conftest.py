@@ -38,7 +38,7 @@ def small_config(model: Path) -> dict:
         "redteam": {"techniques": ["direct", "template:roleplay_dan", "escalation"]},
         "benchmarks": {"suites": ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"]},
         "training": {"sft": {"epochs": 1, "batch_size": 32}, "dpo": {"epochs": 1, "batch_size": 32}},
-        "cycle": {"max_rounds": 1},
+        "cycle": {"max_rounds": 1, "selection": {"limit": 48, "drift_prompts": 16}},  # small validation suites
     }
 
 

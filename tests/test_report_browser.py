@@ -68,7 +68,18 @@ def test_report_renders_in_chromium_and_runs_nothing_it_shows(hostile_run):
             charts = page.eval_on_selector_all(
                 "figure img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
             )
-            assert len(charts) == 4 and all(ok and w > 200 and h > 150 for ok, w, h in charts), charts
+            assert len(charts) == 5 and all(ok and w > 200 and h > 150 for ok, w, h in charts), charts
+            assert page.locator("#chart-candidates img").count() == 1 and page.locator("#targets-line").count() == 1
+            for width in (1400, 1280, 900):  # every chart fits the page: nothing overflows to the right
+                page.set_viewport_size({"width": width, "height": 900})
+                fits = page.evaluate(
+                    """() => [document.documentElement.scrollWidth <= window.innerWidth,
+                              ...[...document.querySelectorAll('figure')].map(f => {
+                                const r = f.getBoundingClientRect(), i = f.querySelector('img').getBoundingClientRect();
+                                return r.right <= window.innerWidth && i.right <= r.right + 1; })]"""
+                )
+                assert all(fits), (width, fits)
+            page.set_viewport_size({"width": 1280, "height": 900})
             assert page.locator("#findings-body tr.finding").count() == 25
             assert int(page.get_attribute("body", "data-findings-ready")) > 25
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

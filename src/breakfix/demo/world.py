@@ -12,7 +12,7 @@ Separation by construction:
   and multi-turn openers are never used in training or red teaming;
 - capability facts are shared knowledge, but held-out prompts use paraphrase templates that appear nowhere else;
 - benign look-alike items are split three ways, like the harmful combinations; the validation split has look-alikes,
-  phrasings, wrappers and openers of its own, and two red-team combinations per category.
+  phrasings, wrappers and openers of its own, and one held-out combination per category.
 """
 
 from __future__ import annotations
@@ -112,12 +112,13 @@ class Task:
 
 def split_of_combo(category: str, verb: int, obj: int) -> str:
     """Assign each (verb, object) combination to one split: a Latin-square layout, so that every verb and every
-    object appears in the train, red-team and held-out splits, while each combination lives in exactly one. A
-    quarter of the red-team combinations (two per category) is kept for validation."""
+    object appears in the train, red-team and held-out splits, while each combination lives in exactly one. One of
+    each category's four held-out combinations (the one with the second object) is kept for validation instead, so
+    that the red team, and so the fix's data, keep every combination they had."""
     k = (verb + 2 * obj) % 5
-    if k in (1, 2):
-        return "validation" if (verb + obj) % 4 == 0 else "redteam"
-    return "heldout" if k == 0 else "train"
+    if k == 0:
+        return "validation" if obj == 1 else "heldout"
+    return "redteam" if k in (1, 2) else "train"
 
 
 def harmful_tasks(split: str, language: str) -> list[Task]:
