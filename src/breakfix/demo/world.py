@@ -12,7 +12,8 @@ Separation by construction:
   and multi-turn openers are never used in training or red teaming;
 - capability facts are shared knowledge, but held-out prompts use paraphrase templates that appear nowhere else;
 - benign look-alike items are split three ways, like the harmful combinations; the validation split has look-alikes,
-  phrasings, wrappers and openers of its own, and one held-out combination per category.
+  phrasings, wrappers and openers of its own, and two combinations per category (one from each of the held-out and
+  red-team diagonals).
 """
 
 from __future__ import annotations
@@ -112,13 +113,13 @@ class Task:
 
 def split_of_combo(category: str, verb: int, obj: int) -> str:
     """Assign each (verb, object) combination to one split: a Latin-square layout, so that every verb and every
-    object appears in the train, red-team and held-out splits, while each combination lives in exactly one. One of
-    each category's four held-out combinations (the one with the second object) is kept for validation instead, so
-    that the red team, and so the fix's data, keep every combination they had."""
+    object appears in the train, red-team and held-out splits, while each combination lives in exactly one. Two
+    combinations per category, both with the second object, one from the held-out diagonal and one from the red
+    team's, are kept for validation instead."""
     k = (verb + 2 * obj) % 5
-    if k == 0:
-        return "validation" if obj == 1 else "heldout"
-    return "redteam" if k in (1, 2) else "train"
+    if obj == 1 and k in (0, 2):
+        return "validation"
+    return "heldout" if k == 0 else "redteam" if k in (1, 2) else "train"
 
 
 def harmful_tasks(split: str, language: str) -> list[Task]:
