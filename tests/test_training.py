@@ -64,6 +64,28 @@ def test_lora_trains_merges_and_reloads(tiny_model, tmp_path):
     assert cfg["r"] == 4 and cfg["lora_alpha"] == 8
 
 
+def test_snapshots_along_lora_training_are_full_model_dirs(tiny_model, tmp_path):
+    """A LoRA run's snapshots: the adapter saved mid-stage, then merged into a full model dir that loads alone; the
+    stage ends are candidates too, and the SFT checkpoint stays for the cycle to score."""
+    from breakfix.config import parse_config
+    from breakfix.training.common import Snapshots
+    from breakfix.training.pipeline import train_pipeline
+
+    sft, dpo = _data(32, 16)
+    lora = {"lora": True, "lora_r": 4, "epochs": 1, "batch_size": 8}
+    cfg = parse_config({"training": {"sft": {**lora, "learning_rate": 5e-3}, "dpo": lora}}).training
+    snaps = Snapshots(root=tmp_path / "cands", steps={"sft": [2]}, taken=[])
+    train_pipeline(cfg, tiny_model, sft, dpo, tmp_path / "cands" / "final", snapshots=snaps)
+    assert [(t["name"], t["stage"], t["step"]) for t in snaps.taken] == [("sft-2", "sft", 2), ("sft-4", "sft", 4),
+                                                                        ("dpo-2", "dpo", 2)]  # fmt: skip
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    logits = [_logits(Path(t["path"]), ids) for t in snaps.taken]
+    for t in snaps.taken:  # each loads as a plain model, and keeps its adapter
+        assert (Path(t["path"]) / "model.safetensors").is_file() and (Path(t["path"]) / "adapter").is_dir()
+    assert not torch.allclose(logits[0], logits[1], atol=1e-5) and not torch.allclose(logits[1], logits[2], atol=1e-5)
+    assert snaps.taken[-1]["path"] == str(tmp_path / "cands" / "final")
+
+
 def test_dpo_with_sft_term_logs_rewards(tiny_model, tmp_path):
     _, dpo = _data(0, 16)
     settings = DPOSettings(epochs=1, batch_size=8, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 0.5])
