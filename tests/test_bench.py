@@ -128,6 +128,7 @@ def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, tiny_mo
 
 def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
     from breakfix.config import parse_config
+    from breakfix.demo.world import DemoWorld
     from breakfix.jobs.bench import bench_job
     from breakfix.testing import OpenAITestServer
 
@@ -140,9 +141,10 @@ def test_bench_with_a_simulator_endpoint(tmp_path, tiny_model):
                            "simulator": {"kind": "openai", "model": "sim", "base_urls": [sim.base_url]}},
         })  # fmt: skip
         result = bench_job(cfg, str(tiny_model), tmp_path / "b", cfg.benchmarks.suites, log=lambda m: None)
-        assert sim.state.counts["ok"] >= 48
+        tasks = len(DemoWorld().heldout_plans("multiturn", simulated=True))  # one per held-out task and language
+        assert tasks == 36 and sim.state.counts["ok"] >= tasks
     mt = result["model"]["benchmarks"]["multiturn"]
-    assert mt["n"] == 48 and set(mt["by_technique"]) == {"multiturn:simulated"}
+    assert mt["n"] == tasks and set(mt["by_technique"]) == {"multiturn:simulated"}
 
 
 def test_paired_outcomes_follow_each_suites_own_measure():
