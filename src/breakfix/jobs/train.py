@@ -87,25 +87,6 @@ def train_job(
     return result
 
 
-def train_round(
-    cfg: RunConfig,
-    store: Store,
-    r: int,
-    model_dir: Path,
-    sft_rows: list[dict[str, Any]],
-    dpo_rows: list[dict[str, Any]],
-    out: Path,
-) -> dict[str, Any]:
-    """The cycle's training of round ``r``: M_r on the round's data into ``out`` (M_{r+1}); the metrics go to the
-    store."""
-    stats, stages = train_pipeline(
-        cfg.training, model_dir, sft_rows, dpo_rows, out, seed=cfg.seed + r, label=f"round {r}"
-    )
-    for name, res in stages:
-        store.put_metrics(r, name, res.logs)
-    return stats
-
-
 def train_candidates(
     cfg: RunConfig,
     store: Store,
