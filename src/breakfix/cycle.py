@@ -588,18 +588,19 @@ class Cycle:
                     break
                 self.log(f"  targets not met on validation: {escape('; '.join(misses))}")
 
-                def curate_with(cfg: RunConfig, r: int = r) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                def curation(cfg: RunConfig, r: int = r) -> Any:
                     findings, attempts, _ = round_findings(store, self.judge, r, self.cfg.cycle.verify_builds)
-                    res = curate_round(
+                    return curate_round(
                         cfg, self.judge, round_=r, findings=findings, attempts=attempts, helpful=helpful,
                         heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo, translator=helpers.translator,
                     )  # fmt: skip
-                    self._curated = res
+
+                def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                    res = curation(cfg)
                     return res.sft, res.dpo
 
                 def do_curate() -> dict[str, Any]:
-                    curate_with(self.cfg)
-                    res = self._curated
+                    res = curation(self.cfg)
                     write_dataset(rd, res.sft, res.dpo, res.stats, f"{self.cfg.name}: round {r} safety data")
                     return res.stats
 
