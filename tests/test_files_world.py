@@ -232,7 +232,9 @@ def test_files_world_splits_by_behaviour_and_never_attacks_what_it_holds_out(dat
     parts = [info["harmful"][k]["n"] for k in ("redteam", "validation", "heldout")]
     assert sum(parts) <= 12 and all(parts)
     assert build_world(cfg).describe(cfg.benchmarks.suites)["heldout_ids"] == info["heldout_ids"]  # fixed seed
-    assert {p.kind for p in plans["capability"]} == {"choice", "scripted"}
+    cap_val = suite_plans(world, ["capability"], split="validation")["capability"]
+    assert plans["capability"] and cap_val  # both splits get items, whatever the data's path
+    assert {p.kind for p in plans["capability"] + cap_val} == {"choice", "scripted"}
     # the validation split: never attacked, never held out; built by the same suites
     val = suite_plans(world, cfg.benchmarks.suites, split="validation")
     val_texts = {p.seed.text for ps in val.values() for p in ps}

@@ -24,8 +24,9 @@ _OPTION = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+(.+?)\s*$")
 
 
 def _item(source: str, n: int, text: str, language: str, **meta: Any) -> Seed:
-    return Seed(id=f"cap-{content_key(source, text)[:12]}", text=text, category="benign", language=language,
-                source=f"capability:{Path(source).parent.name or Path(source).stem}",
+    name = Path(source).parent.name or Path(source).stem  # not the whole path: ids (and splits) move with the data
+    return Seed(id=f"cap-{content_key(name, text)[:12]}", text=text, category="benign", language=language,
+                source=f"capability:{name}",
                 meta={"kind": "capability", "row": n, **meta})  # fmt: skip
 
 
