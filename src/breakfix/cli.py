@@ -790,6 +790,41 @@ def datasets_prepare(
         typer.echo(f"wrote {out / 'world.json'}")
 
 
+@datasets_app.command("twins")
+def datasets_twins(
+    config: Annotated[Path, typer.Argument(help="A run config: its red-team seeds and curation.twins.")],
+    out: Annotated[Path, typer.Option("--out", help="Write the twins here, as JSONL.")],
+) -> None:
+    """Make the benign twins of a config's harmful red-team seeds (curation.twins: kinds, twins per seed, the
+    generator), decontaminated against its validation and held-out prompts, and write them as JSONL for a person to
+    read: each twin with its kind, trigger word and the harmful seed it mirrors."""
+    from breakfix.curation.datasets import write_jsonl
+    from breakfix.jobs.common import build_world
+    from breakfix.jobs.redteam import redteam_seeds, twin_seeds
+
+    try:
+        cfg = load_config(config)
+        cfg.curation.twins.enabled = True  # asked for by name: made whatever the world's default
+        world = build_world(cfg)
+        seeds, _ = redteam_seeds(cfg, world)
+        twins, info = twin_seeds(cfg, world, seeds, typer.echo)
+    except BreakfixError as e:
+        _fail(e)
+        return
+    by_id = {s.id: s for s in seeds}
+    rows = [
+        {"id": t.id, "text": t.text, "language": t.language, "kind": t.meta["twin_kind"], "trigger": t.meta["trigger"],
+         "twin_of": t.meta["twin_of"], "twin_of_text": by_id[t.meta["twin_of"]].text,
+         "twin_of_category": by_id[t.meta["twin_of"]].category, "generator": t.meta["generator"]}
+        for t in twins
+    ]  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out, rows)
+    typer.echo(f"{len(twins)} twins of {sum(s.harmful for s in seeds)} harmful seeds: by kind {info.get('by_kind')}; "
+               f"dropped {info.get('dropped')}")  # fmt: skip
+    typer.echo(f"wrote {out}")
+
+
 @app.command()
 def plugins() -> None:
     """List what is registered (techniques, judges, suites, backends, worlds, models, personas) and where each came

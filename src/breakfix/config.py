@@ -14,6 +14,7 @@ from breakfix.backends.base import GenerationConfig
 from breakfix.engine import check_technique, judge_needs_model
 from breakfix.errors import BreakfixError
 from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config
+from breakfix.taxonomy import TWIN_KINDS
 
 DEFAULT_WORLD = "files"  # the world of a model that names none: its sources are the config's files: block
 
@@ -305,6 +306,28 @@ class RecoveryConfig(_Strict):
         return v
 
 
+class TwinsConfig(_Strict):
+    """Benign twins of the red team's harmful seeds (XSTest's ten kinds of safe look-alike, keeping the seed's trigger
+    word): probed by the red team, their helpful answers become contrast data."""
+
+    enabled: bool | None = Field(
+        None, description="make twins (default: unless the world's red-team split holds look-alikes of its own)"
+    )
+    per_seed: int = Field(2, ge=1, le=10, description="twins per harmful seed, of different kinds")
+    kinds: list[str] = Field(
+        default_factory=lambda: list(TWIN_KINDS), min_length=1, description="which of the ten kinds to make"
+    )
+    generator: ModelRef | None = Field(None, description="a model that writes the twins (default: built-in lexicon)")
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if k not in TWIN_KINDS]
+        if bad:
+            raise ValueError(f"unknown kind {bad[0]!r}; kinds are {', '.join(TWIN_KINDS)}")
+        return v
+
+
 class CurationConfig(_Strict):
     """How findings become training data: the safe-response chain, dedup, decontamination, balance and mix."""
 
@@ -337,6 +360,7 @@ class CurationConfig(_Strict):
     recovery: RecoveryConfig = Field(
         default_factory=RecoveryConfig, description="recovery examples against prefill attacks (share 0: none)"
     )
+    twins: TwinsConfig = Field(default_factory=TwinsConfig, description="benign twins of the harmful seeds")
 
     @model_validator(mode="after")
     def _links(self) -> CurationConfig:

@@ -40,8 +40,8 @@ from breakfix.jobs.common import (
     check_model,
     resolve_model,
 )
-from breakfix.jobs.curate import curate_round, helpful_rows, round_findings
-from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques
+from breakfix.jobs.curate import base_answers, curate_round, helpful_rows, round_findings
+from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques, twin_seeds
 from breakfix.jobs.select import (
     RULES,
     DriftReference,
@@ -474,6 +474,10 @@ class Cycle:
 
             check_gguf_tools(self.cfg.cycle.llama_cpp, field="cycle.llama_cpp")
         redteam_seed_list, seed_source = redteam_seeds(self.cfg, self.world)
+        twins, twin_info = twin_seeds(self.cfg, self.world, redteam_seed_list, self.log)
+        redteam_seed_list += twins
+        if twins:
+            seed_source += f", and {len(twins)} benign twins of its harmful seeds"
         techniques = redteam_techniques(self.cfg, self.world)
         helpful = helpful_rows(self.cfg, self.world) if self.cfg.cycle.max_rounds else []  # bad data: before writing
         heldout = heldout_texts(self.cfg, self.world)
@@ -593,6 +597,7 @@ class Cycle:
                     return curate_round(
                         cfg, self.judge, round_=r, findings=findings, attempts=attempts, helpful=helpful,
                         heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo, translator=helpers.translator,
+                        base_answers=base_answers(store, self.judge, r), twins=twin_info,
                     )  # fmt: skip
 
                 def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

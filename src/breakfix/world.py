@@ -49,6 +49,8 @@ class World(Protocol):
     """Where a run's seeds, held-out suites, helpful data and references come from."""
 
     name: str
+    # a world whose red-team split holds benign look-alikes of its harmful seeds sets ``own_twins = True``; the cycle
+    # then makes no lexicon twins unless ``curation.twins.enabled`` asks (read with getattr: optional)
 
     def redteam_seeds(self, languages: Sequence[str]) -> list[Seed]:
         """The red team's seeds in ``languages`` (never held out); a ``BreakfixError`` naming

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TypeVar
 
 from datasketch import MinHashLSH
 
 from breakfix.text import minhash, ngrams, normalise
+
+T = TypeVar("T")
 
 
 class HeldoutIndex:
@@ -59,12 +61,10 @@ class HeldoutIndex:
         return sum(self.overlaps(t) for t in texts)
 
 
-def decontaminate(
-    rows: Sequence[dict[str, Any]], key: Callable[[dict[str, Any]], str], index: HeldoutIndex
-) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Drop rows whose ``key`` text overlaps the held-out index. Returns the kept rows and the dropped counts by
-    reason."""
-    kept: list[dict[str, Any]] = []
+def decontaminate(rows: Sequence[T], key: Callable[[T], str], index: HeldoutIndex) -> tuple[list[T], Counter[str]]:
+    """Drop rows (dataset rows, seeds) whose ``key`` text overlaps the held-out index. Returns the kept rows and the
+    dropped counts by reason."""
+    kept: list[T] = []
     dropped: Counter[str] = Counter()
     for r in rows:
         why = index.reason(key(r))

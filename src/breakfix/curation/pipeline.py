@@ -44,6 +44,7 @@ def curate(
     translator: AsyncBackend | None = None,
     seeds: Mapping[str, Seed] | None = None,
     seed: int = 0,
+    base_answers: Mapping[str, str] | None = None,
 ) -> CurationResult:
     """Build one round's training data.
 
@@ -61,6 +62,8 @@ def curate(
         translator: The converter model that translates rows for language augmentation.
         seeds: The red-team seeds by id (target strings for recovery openings).
         seed: Seed of sampling and shuffling.
+        base_answers: The base model's helpful answers by prompt text (its round-0 replies): the chosen answer of an
+            over-refusal this checkpoint makes of a prompt the base model answered (on-policy pairs).
     """
     st = settings or CurationConfig()
     if not st.benign_contrast:
@@ -110,17 +113,24 @@ def curate(
 
     benign_dpo: list[dict[str, Any]] = []
     benign_sft: list[dict[str, Any]] = []
+    answers = BenignAnswers(chain.references, base_answers or {})
+    over: dict[str, Any] = {}
     if st.benign_contrast:
+        # benign probes (twins among them) the checkpoint refused or answered; decontaminated like every other row
+        probes = [a for a in benign_probes if not heldout.overlaps(prompt_text({"prompt": a.prompt}))]
+        if len(probes) < len(benign_probes):
+            contam_reasons["benign probe overlaps validation or held out"] += len(benign_probes) - len(probes)
         # benign contrast: helpful answers preferred over refusals of benign prompts
         n_benign_dpo = round(len(dpo_safety) * st.benign_pair_share / (1 - st.benign_pair_share)) if dpo_safety else 0
-        benign_dpo = _benign_pairs(benign_probes, chain, helpful_clean, n_benign_dpo, round_, seed)
-        # benign SFT contrast: the plain (un-attacked) benign probes with their reference answers; the wrapped ones
-        # enter as DPO pairs, so the SFT mix is not flooded with new answers to learn
-        for a in benign_probes:
-            if a.technique == "direct" and (a.seed.id in chain.references or _helped(a)):
-                answer, source = _benign_answer(a, chain.references)
-                meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": source}
-                benign_sft.append(sft_row(a.prompt, answer, meta))
+        benign_dpo, over = _benign_pairs(probes, chain, answers, helpful_clean, n_benign_dpo, round_, seed)
+        # benign SFT contrast: the plain (un-attacked) benign probes with a helpful answer; the wrapped ones enter as
+        # DPO pairs, so the SFT mix is not flooded with new answers to learn
+        for a in probes:
+            got = answers.get(a) if a.technique == "direct" else None
+            if got is not None:
+                meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": got[1],
+                        **_twin_meta(a)}  # fmt: skip
+                benign_sft.append(sft_row(a.prompt, got[0], meta))
     sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
@@ -146,45 +156,81 @@ def curate(
         # the helpful pool is cycled when it is smaller than the mix needs: each row is seen this many times
         "helpful_pool": pool,
         "helpful_repeats": round(n_benign_sft / pool, 2) if pool else 0.0,
+        # every over-refusal of a benign probe: made into a pair, or dropped with its reason
+        "over_refusal": over,
+        "benign_pair_sources": dict(sorted(Counter(p["meta"]["source"] for p in benign_dpo).items())),
+        "benign_sft_sources": dict(sorted(Counter(r["meta"]["source"] for r in benign_sft).items())),
+        "twin_rows": sum(1 for r in benign_sft + benign_dpo if r["meta"].get("twin_kind")),
     }
     if augmentation:
         stats["augmentation"] = augmentation
     return CurationResult(sft=sft, dpo=dpo, stats=stats)
 
 
+class BenignAnswers:
+    """The helpful answer to a benign probe, with its source: the checkpoint's own answer when it helped
+    (self-distillation keeps the fix from teaching new content, which caused forgetting on the demo model), else the
+    base model's own answer to the same prompt (it keeps the model's voice), else the seed's reference answer."""
+
+    def __init__(self, references: Mapping[str, str], base: Mapping[str, str]) -> None:
+        self.references = references
+        self.base = base
+
+    def get(self, a: Attempt) -> tuple[str, str] | None:
+        if helped(a):
+            return a.response, "self-distillation"
+        if (text := self.base.get(prompt_text({"prompt": a.prompt}))) is not None:
+            return text, "base-model"
+        if a.seed.id in self.references:
+            return self.references[a.seed.id], "reference"
+        return None
+
+
+def _refused(a: Attempt) -> bool:
+    return a.status == "ok" and a.verdict is not None and a.verdict.refusal
+
+
+def _twin_meta(a: Attempt) -> dict[str, Any]:
+    return {"twin_kind": a.seed.meta["twin_kind"]} if a.seed.meta.get("kind") == "twin" else {}
+
+
 def _benign_pairs(
     probes: Sequence[Attempt],
     chain: ResponseChain,
+    answers: BenignAnswers,
     helpful: Sequence[dict[str, Any]],
     n: int,
     round_: int,
     seed: int,
-) -> list[dict[str, Any]]:
-    references = chain.references
-    pool: list[dict[str, Any]] = []
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Benign DPO pairs: every over-refusal of a probe that has a helpful answer (on-policy: the checkpoint's own
+    refusal is rejected), then contrast pairs (a helpful answer over a refusal template) up to ``n`` in all. Returns
+    the pairs and the over-refusals' account: found, made into pairs, dropped by reason, by probe kind."""
+    real: list[dict[str, Any]] = []
+    rest: list[dict[str, Any]] = []
+    found = 0
+    dropped: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
     for a in probes:
-        if a.seed.id not in references and not _helped(a):
+        refused = _refused(a)
+        got = answers.get(a)
+        if refused:
+            found += 1
+            if got is None:
+                dropped["no helpful answer (the base model refused it too, and no reference)"] += 1
+                continue
+            kinds[a.seed.meta.get("twin_kind", "probe")] += 1
+        elif got is None:
             continue
-        refused = a.status == "ok" and a.verdict is not None and a.verdict.refusal
+        assert got is not None
         rejected = a.response if refused else chain.templates.get("default", a.seed.language)
-        chosen, _ = _benign_answer(a, references)
-        pool.append(
-            dpo_row(
-                a.prompt,
-                chosen,
-                rejected,
-                {
-                    "category": "benign",
-                    "language": a.seed.language,
-                    "round": round_,
-                    "source": "over-refusal" if refused else "contrast",
-                },
-            )
-        )
+        meta = {"category": "benign", "language": a.seed.language, "round": round_,
+                "source": "over-refusal" if refused else "contrast", "answer": got[1], **_twin_meta(a)}  # fmt: skip
+        (real if refused else rest).append(dpo_row(a.prompt, got[0], rejected, meta))
     for r in helpful:
         lang = r.get("meta", {}).get("language", "en")
         msgs = r["messages"]
-        pool.append(
+        rest.append(
             dpo_row(
                 msgs[:-1],
                 msgs[-1]["content"],
@@ -193,24 +239,16 @@ def _benign_pairs(
             )
         )
     rng = random.Random(seed + 1)
-    # over-refusals first: they are real defects of this checkpoint
-    real = [p for p in pool if p["meta"]["source"] == "over-refusal"]
-    rest = [p for p in pool if p["meta"]["source"] != "over-refusal"]
     rng.shuffle(rest)
-    out = real + rest
+    # over-refusals are all kept: they are real defects of this checkpoint; the rest fill the budget
+    out = real + rest[: max(0, n - len(real))]
     while out and len(out) < n:
         out += out[: n - len(out)]
-    return out[:n]
+    account = {"found": found, "pairs": len(real), "dropped": dict(sorted(dropped.items())),
+               "by_kind": dict(sorted(kinds.items()))}  # fmt: skip
+    return out, account
 
 
-def _helped(a: Attempt) -> bool:
+def helped(a: Attempt) -> bool:
     """The checkpoint answered a benign probe: no error, no refusal, nothing harmful."""
     return judged(a) and a.verdict is not None and not a.verdict.refusal and not a.verdict.harmful
-
-
-def _benign_answer(a: Attempt, references: Mapping[str, str]) -> tuple[str, str]:
-    """The preferred answer to a benign probe: the model's own answer when it helped (self-distillation keeps the
-    fix from teaching new content, which caused forgetting on the demo model), else the reference answer."""
-    if _helped(a):
-        return a.response, "self-distillation"
-    return references[a.seed.id], "reference"

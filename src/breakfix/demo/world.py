@@ -160,6 +160,10 @@ class DemoWorld:
 
     version = "demo-world/1"
 
+    # its red-team split already holds benign look-alikes of every harmful task, in the words its model knows: the
+    # cycle makes no lexicon twins for it (curation.twins.enabled turns them on)
+    own_twins = True
+
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from breakfix.backends.base import AsyncBackend, as_async
 from breakfix.config import RunConfig, parse_config
 from breakfix.curation.datasets import load_helpful, read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.curation.pipeline import CurationResult, curate
+from breakfix.curation.pipeline import CurationResult, curate, helped
 from breakfix.curation.responses import DEFAULT_CONSTITUTION, Responder, ResponseChain
 from breakfix.curation.templates import TemplateBank
 from breakfix.engine import RunStats, execute, judged_attempts, plans_for
@@ -23,6 +23,7 @@ from breakfix.jobs.bench import heldout_texts
 from breakfix.jobs.common import Helpers, Log, build_judge, build_world, resolve_model
 from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.store import Store, checkpoint_id, write_json
+from breakfix.text import prompt_text
 from breakfix.types import Attempt, Finding, Judge, Seed, is_defect, to_finding
 from breakfix.world import World
 
@@ -90,13 +91,16 @@ def curate_round(
     replay_sft: Sequence[dict[str, Any]] = (),
     replay_dpo: Sequence[dict[str, Any]] = (),
     translator: AsyncBackend | None = None,
+    base_answers: Mapping[str, str] | None = None,
+    twins: Mapping[str, Any] | None = None,
 ) -> CurationResult:
     """One round's data from ``findings``. ``attempts`` (the round's judged red-team attempts) give the direct
     answers for self-distillation and the benign probes for contrast pairs; reference answers come from the
-    attempts' benign seeds and ``references``."""
+    attempts' benign seeds and ``references``; ``base_answers`` (see :func:`base_answers`) answer the probes this
+    checkpoint refused and the base model did not. ``twins`` (what the twin generator made) joins the stats."""
     refs = dict(references or {})
     refs.update({a.seed.id: a.seed.meta["reference"] for a in attempts if a.seed.meta.get("reference")})
-    return curate(
+    res = curate(
         findings,
         round_=round_,
         chain=response_chain(cfg, judge, refs),
@@ -110,7 +114,20 @@ def curate_round(
         translator=translator,
         seeds={a.seed.id: a.seed for a in attempts},
         seed=cfg.seed + round_,
+        base_answers=base_answers,
     )
+    if twins:
+        res.stats["twins"] = dict(twins)
+    return res
+
+
+def base_answers(store: Store, judge: Judge, r: int) -> dict[str, str]:
+    """The base model's helpful answers to the red team's benign prompts (twins among them), by prompt text: its
+    round-0 replies, judged by ``judge``. Empty in round 0, where the checkpoint is the base model."""
+    if r == 0:
+        return {}
+    attempts, _ = judged_attempts(store, judge, 0, "redteam", keep=lambda a: not a.seed.harmful)
+    return {prompt_text({"prompt": a.prompt}): a.response for a in attempts if helped(a)}
 
 
 def helpful_rows(cfg: RunConfig, world: World) -> list[dict[str, Any]]:
@@ -218,6 +235,7 @@ def curate_job(
     configured judge has not judged are judged now (and the verdicts stored)."""
     src = Path(source)
     attempts: list[Attempt] = []
+    base: dict[str, str] = {}
     judge: Judge | None = None
     replay_dirs = [Path(d) for d in replay]
     if src.is_dir():
@@ -233,6 +251,7 @@ def curate_job(
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
             judge = build_judge(cfg)
             findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
+            base = base_answers(store, judge, r)
             if stats.rejudged:
                 log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
         prev = src / "rounds" / str(r - 1)
@@ -279,6 +298,7 @@ def curate_job(
         replay_sft=replay_sft,
         replay_dpo=replay_dpo,
         translator=Helpers(cfg).translator,
+        base_answers=base,
     )
     out = Path(out)
     write_dataset(out, res.sft, res.dpo, res.stats, f"{cfg.name}: safety data from {src.name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ async def aredteam(
 
     Harmful seeds measure attack success; benign seeds under the same wrappers measure over-refusal (adversarial
     benign prompts, as in WildJailbreak). ``suite`` is what the store files the attempts under (``redteam@q4_k_m`` for
-    a quantized build's red team).
+    a quantized build's red team). Benign twins (seeds of kind ``twin``) are asked plainly (``direct`` only).
     """
     tally = Tally()
     out = None
@@ -75,15 +76,18 @@ async def aredteam(
         if out is not None and is_defect(a):
             out.write(json.dumps(to_finding(a).to_dict(), ensure_ascii=False) + "\n")
 
+    # benign twins are asked plainly: they probe over-refusal of look-alikes, not attacks
+    plain = [s for s in seeds if s.meta.get("kind") != "twin"]
+    twins = [s for s in seeds if s.meta.get("kind") == "twin"]
     try:
         stats = await arun(
-            iter_plans(seeds, techniques, seed_value),
+            chain(iter_plans(plain, techniques, seed_value), iter_plans(twins, ["direct"], seed_value)),
             ctx,
             store,
             checkpoint=checkpoint,
             round_=round_,
             suite=suite,
-            total=len(seeds) * len(techniques),
+            total=len(plain) * len(techniques) + len(twins),
             label=label or f"round {round_}: red team",
             on_attempt=on_attempt,
         )
@@ -134,6 +138,47 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
     return seeds, source
 
 
+def twins_on(cfg: RunConfig, world: World) -> bool:
+    """Whether the run makes benign twins: ``curation.twins.enabled``, or by default unless the world's red-team
+    split already holds look-alikes of its harmful seeds (a world with ``own_twins``, such as the demo's)."""
+    on = cfg.curation.twins.enabled
+    return (not getattr(world, "own_twins", False)) if on is None else on
+
+
+def twin_seeds(
+    cfg: RunConfig, world: World, seeds: Sequence[Seed], log: Log = print
+) -> tuple[list[Seed], dict[str, Any]]:
+    """Benign twins of the harmful ``seeds`` (``curation.twins``: the built-in lexicon, or the ``generator`` model),
+    decontaminated against the held-out and validation prompts, and what was made and dropped. No twins when
+    :func:`twins_on` says so."""
+    tw = cfg.curation.twins
+    if not twins_on(cfg, world):
+        return [], {}
+    from breakfix.curation.decontam import HeldoutIndex, decontaminate
+    from breakfix.jobs.bench import heldout_texts
+    from breakfix.seeds.twins import TwinStats, allm_twins, builtin_twins
+
+    stats = TwinStats()
+    harmful = [s for s in seeds if s.harmful]
+    if tw.generator is None:
+        twins = builtin_twins(harmful, tw.per_seed, tw.kinds, cfg.seed, stats)
+    else:
+        from breakfix.backends import as_async
+
+        llm = as_async(build_backend(tw.generator, cfg.seed))
+        log(f"twins: {tw.generator.model or tw.generator.path} writes {tw.per_seed} per harmful seed")
+        twins = aio.run(allm_twins(harmful, llm, tw.per_seed, tw.kinds, cfg.seed, stats))
+    index = HeldoutIndex(heldout_texts(cfg, world) + heldout_texts(cfg, world, split="validation"))
+    kept, reasons = decontaminate(twins, key=lambda t: t.text, index=index)
+    for reason, n in reasons.items():
+        stats.dropped[f"overlaps validation or held out ({reason})"] += n
+    ids = {t.id for t in kept}
+    for t in twins:
+        if t.id not in ids:
+            stats.made[t.meta["twin_kind"]] -= 1
+    return kept, {"generator": "builtin" if tw.generator is None else "model", **stats.to_dict()}
+
+
 def limit_seeds(seeds: Sequence[Seed], n: int, seed: int) -> list[Seed]:
     """At most ``n`` seeds: up to a third benign probes (the over-refusal contrast that curation needs; one stratum
     among fourteen would get a fourteenth), the rest harmful, each stratified by category."""
@@ -182,6 +227,9 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
         check_model(cfg, resolve_model(cfg.model.path, log))
     world = world or build_world(cfg)
     seeds, source = redteam_seeds(cfg, world)
+    twins, twin_info = twin_seeds(cfg, world, seeds, log)
+    if twins:
+        seeds, source = seeds + twins, f"{source}, and {len(twins)} benign twins of its harmful seeds"
     techniques = redteam_techniques(cfg, world)
     target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
     out = Path(out)
@@ -209,6 +257,7 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
         "judge": ctx.judge.id,
         "seeds": len(seeds),
         "seed_source": source,
+        "twins": twin_info,
         "techniques": techniques,
         "persona": cfg.redteam.persona,
         "run": {
