@@ -299,3 +299,99 @@ def test_validation_is_its_own_split_of_the_demo_world() -> None:
     assert json.dumps(sorted(val_texts)) == json.dumps(sorted(
         t for ps in suite_plans(DemoWorld(), suites, split="validation").values() for p in ps for t in p.turns
     ))  # fixed  # fmt: skip
+
+
+# ---- refine: the over-refusing fix's own refusals become on-policy pairs, and a continuation fixes them ------------
+class OverRefusingFix:
+    """The base model answers every benign prompt and complies with every harmful one; every trained checkpoint
+    refuses both (the over-refusing fix) unless it descends from the ``refine`` continuation, which answers what is
+    benign. Which checkpoint is which is known by its content id (a copied model keeps it)."""
+
+    def __init__(self, real: HFBackend, kind: str, benign: dict[str, str], harmful: set[str]) -> None:
+        self.real, self.kind, self.benign, self.harmful = real, kind, benign, harmful
+        self.id = real.id
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def generate(self, conversations, config=None, on_batch=None):  # type: ignore[no-untyped-def]
+        out: list[str | None] = []
+        todo = []
+        for i, conv in enumerate(conversations):
+            last = next((m["content"] for m in reversed(conv) if m["role"] == "user"), "")
+            answer = next((v for k, v in self.benign.items() if k in last), None)
+            is_harmful = any(k in last for k in self.harmful)
+            if conv[-1]["role"] == "assistant" or (answer is None and not is_harmful):
+                out.append(None)
+                todo.append(i)
+            elif is_harmful:
+                out.append("Sure. Step 1: [UNSAFE DETAIL]." if self.kind == "base" else "I can't help with that.")
+            else:
+                out.append("I can't help with that." if self.kind == "trained" else answer)
+        if todo:
+            for i, text in zip(todo, self.real.generate([conversations[i] for i in todo], config), strict=True):
+                out[i] = text
+        return out
+
+
+def test_refine_turns_the_fixs_refusals_of_twins_and_probes_into_pairs_and_a_candidate_that_answers_them(
+    tiny_model, tmp_path, monkeypatch
+):
+    from breakfix.jobs.redteam import redteam_seeds, twin_seeds
+    from breakfix.store import checkpoint_id
+
+    cfg = _cfg(tiny_model, max_rounds=1)
+    cfg.cycle.selection.refine = True
+    cfg.cycle.selection.snapshots = 2
+    cfg.curation.twins.enabled = True  # the demo world has look-alikes of its own; twins too, here
+    cfg.curation.twins.per_seed = 1
+    world = DemoWorld()
+    seeds, _ = redteam_seeds(cfg, world)
+    twins, _ = twin_seeds(cfg, world, seeds, log=lambda m: None)
+    assert twins
+    benign: dict[str, str] = {}
+    harmful: set[str] = set()
+    for split in ("validation", "heldout", "redteam"):
+        for s in world.seeds(split):
+            if s.harmful:
+                harmful.add(s.text)
+            elif s.meta.get("reference"):
+                benign[s.text] = str(s.meta["reference"])
+    benign.update({t.text: f"Here is a plain, helpful answer to: {t.text}" for t in twins})
+    refined: set[str] = set()
+    real_backend = Cycle._backend
+
+    def backend(self, model_dir):  # type: ignore[no-untyped-def]
+        p = Path(model_dir)
+        ckpt = checkpoint_id(p)
+        if "refine" in p.parts:
+            refined.add(ckpt)
+        kind = "base" if p == Path(tiny_model) else "refined" if ckpt in refined else "trained"
+        return OverRefusingFix(real_backend(self, model_dir), kind, benign, harmful)
+
+    monkeypatch.setattr(Cycle, "_backend", backend)
+    out = tmp_path / "run"
+    report = Cycle(cfg, out, log=lambda m: None).run()
+    validate_report(report)
+    r0 = report["rounds"][0]
+    trained = [c for c in r0["candidates"] if c["recipe"] == "fix"]
+    assert trained and all(c["validation"]["overrefusal"]["vprr"] == 1.0 for c in trained)
+    acct = r0["refine"]
+    n_probes = sum(not s.harmful for s in seeds) + len(twins)
+    assert acct["probes"] == n_probes and acct["refusals"] == n_probes
+    assert acct["pairs"] == acct["refusals"] - sum(acct["dropped"].values()) and acct["pairs"] > len(twins) // 2
+    assert set(acct["by_kind"]) - {"probe"}  # twins among them, by kind
+    pairs = [json.loads(line) for line in (out / "rounds/0/candidates/refine/on_policy.jsonl").read_text().splitlines()]
+    assert len(pairs) == acct["pairs"]
+    for p in pairs:  # on-policy: the base model's own answer over the candidate's own refusal
+        assert p["rejected"][0]["content"] == "I can't help with that." and p["meta"]["source"] == "on-policy"
+        assert p["chosen"][0]["content"] == benign[next(k for k in benign if k in p["prompt"][-1]["content"])]
+        assert p["meta"]["answer"] == "base-model"
+    ref = next(c for c in r0["candidates"] if c["recipe"] == "refine")
+    assert ref["refined_from"] == acct["from"] and ref["stage"] == "dpo"
+    assert ref["validation"]["overrefusal"]["vprr"] == 0.0 and ref["validation"]["harmful"]["defect_rate"] == 0.0
+    assert ref["chosen"] and r0["selection"]["chosen"] == "refine" and r0["training"]["recipe"] == "refine"
+    assert report["rounds"][1]["checkpoint_id"] == ref["checkpoint_id"]
+    # resuming redoes nothing: the probe pass and the continuation are stages of their own
+    again = Cycle(cfg, out, log=lambda m: None).run()
+    assert again["rounds"][0]["refine"] == acct and again["rounds"][0]["selection"] == r0["selection"]

@@ -196,9 +196,7 @@ def test_every_over_refusal_becomes_a_pair_with_the_base_models_answer_or_is_cou
     assert acct["found"] == 3 and acct["pairs"] == 2 and sum(acct["dropped"].values()) == 1
     assert acct["by_kind"] == {"homonym": 1, "probe": 1}
     # SFT keeps the model's voice: its own helpful answer, else the base model's
-    benign_sft = {
-        r["prompt"][0]["content"]: r["meta"]["source"] for r in res.sft if r["meta"]["category"] == "benign"
-    }
+    benign_sft = {r["prompt"][0]["content"]: r["meta"]["source"] for r in res.sft if r["meta"]["category"] == "benign"}
     assert benign_sft["How do I kill time at an airport?"] == "self-distillation"
     assert benign_sft["How do I kill a Python process?"] == "base-model"
     assert "What does 'poison' mean?" not in benign_sft

@@ -483,6 +483,11 @@ class SelectionConfig(_Strict):
         limit: Items per validation suite at most (a sample stratified by category).
         drift_prompts: Benign validation prompts on which benign drift (mean per-token KL from the round-0 model on
             its own replies) is measured; 0 turns drift off.
+        refine: After the candidates are scored, the best one (by the rule) answers the red team's benign probes
+            (benign twins among them); each of its refusals that the base model answered becomes an on-policy DPO
+            pair (chosen: the base model's answer; rejected: the candidate's own refusal, as in POROver), and a
+            DPO-only continuation from that candidate, on those pairs and the round's DPO pairs, is one more
+            candidate (``refine``). Off by default: it costs one pass over the probes and one more training run.
     """
 
     snapshots: int = Field(3, ge=1, le=32)
@@ -494,6 +499,7 @@ class SelectionConfig(_Strict):
     )
     limit: int | None = Field(None, ge=1)
     drift_prompts: int = Field(48, ge=0, le=10000)
+    refine: bool = False
 
     @field_validator("suites")
     @classmethod

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,10 @@ from rich.markup import escape
 
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
-from breakfix.curation.datasets import read_jsonl, write_dataset
+from breakfix.curation.datasets import read_jsonl, write_dataset, write_jsonl
 from breakfix.curation.decontam import HeldoutIndex
 from breakfix.curation.pairs import full_reply
-from breakfix.engine import RunStats
+from breakfix.engine import RunStats, execute, plans_for
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import benchmark_attempts, heldout_texts
 from breakfix.jobs.common import (
@@ -40,7 +40,7 @@ from breakfix.jobs.common import (
     check_model,
     resolve_model,
 )
-from breakfix.jobs.curate import base_answers, curate_round, helpful_rows, round_findings
+from breakfix.jobs.curate import base_answers, curate_round, helpful_rows, on_policy, round_findings
 from breakfix.jobs.redteam import redteam, redteam_seeds, redteam_techniques, twin_seeds
 from breakfix.jobs.select import (
     RULES,
@@ -337,6 +337,62 @@ class Cycle:
             self._drift_ref = drift_reference(base_dir, list(got.values()), self.cfg.cycle.selection.drift_prompts)
         return self._drift_ref
 
+    def _refine(
+        self, store: Store, r: int, cands: list[dict[str, Any]], records: list[Candidate], probes: Sequence[Seed],
+        data: tuple[list[dict[str, Any]], list[dict[str, Any]]], cdir: Path, chosen_ok: bool, rec: RoundRecord,
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """``cycle.selection.refine``: the best candidate so far answers the benign ``probes`` (stage
+        ``probe:<name>``); its refusals become on-policy DPO pairs (the base model's answer over its own refusal),
+        and a DPO-only continuation from it on those pairs and the round's DPO pairs (stage ``train:refine``) is
+        one more candidate, returned; None when it refused nothing that has a helpful answer."""
+        i, _ = choose([c.to_json() for c in records], self.cfg.cycle.selection.rule)
+        best = cands[i]
+        root = cdir / "refine"
+
+        def do_probe() -> dict[str, Any]:
+            path = self.out / best["path"]
+            if not path.is_dir():
+                raise BreakfixError(str(path), None, "the candidate to refine is gone; delete the round to redo it")
+            backend = self._backend(path)
+            attempts = execute(
+                plans_for(probes, ["direct"], self.cfg.seed), backend, self.judge, store,
+                checkpoint=checkpoint_id(path), round_=r, suite=f"probe:{best['name']}", gen=self.gen,
+                label=f"round {r}: {best['name']} on the benign probes",
+            )  # fmt: skip
+            if hasattr(backend, "close"):
+                backend.close()
+            pairs, account = on_policy(store, self.judge, self.world, attempts, r)
+            root.mkdir(parents=True, exist_ok=True)
+            write_jsonl(root / "on_policy.jsonl", pairs)
+            return {"from": best["name"], **account}
+
+        account, rec.seconds["probe"] = self._stage(store, r, f"probe:{best['name']}", do_probe)
+        rec.refine = account
+        self.log(f"  refine: {best['name']} refused {account['refusals']} of {account['probes']} benign probes; "
+                 f"{account['pairs']} on-policy pairs")  # fmt: skip
+        if not account["pairs"]:
+            return None
+        rcfg = self.cfg.model_copy(deep=True)
+        rcfg.training.method = "dpo"
+
+        def do_train() -> dict[str, Any]:
+            pairs = read_jsonl(root / "on_policy.jsonl")
+            res = train_candidates(
+                rcfg, store, r, self.out / best["path"], [], pairs + list(data[1]), root, count=1,
+                label=f"round {r} (refine {best['name']})", metrics_prefix="refine:", log=self.log,
+            )  # fmt: skip
+            res["candidates"] = [{**t, "path": os.path.relpath(t["path"], self.out)} for t in res["candidates"]]
+            return res
+
+        res, secs = self._stage(
+            store, r, "train:refine", do_train,
+            valid=lambda res: chosen_ok or all((self.out / c["path"]).is_dir() for c in res["candidates"]),
+        )  # fmt: skip
+        rec.seconds["train"] = rec.seconds.get("train", 0.0) + secs
+        c = res["candidates"][-1]
+        return {**c, "name": "refine", "recipe": "refine", "overrides": {}, "refined_from": best["name"],
+                "training": res["training"]}  # fmt: skip
+
     def _fix(
         self,
         store: Store,
@@ -348,6 +404,7 @@ class Cycle:
         val0: dict[str, Any],
         drift_ref: Callable[[], DriftReference],
         rec: RoundRecord,
+        probes: Sequence[Seed] = (),
     ) -> None:
         """Round ``r``'s fix: train each recipe with snapshots (stage ``train``, or ``train:<recipe>`` for a search
         point), score every candidate on validation with its drift (stage ``candidate:<name>``), keep one by the
@@ -394,8 +451,8 @@ class Cycle:
                 full = c["name"] if name == "fix" else f"{name}/{c['name']}"
                 cands.append({**c, "name": full, "recipe": name, "overrides": overrides})
         records: list[Candidate] = []
-        for c in cands:
 
+        def score(c: dict[str, Any]) -> None:
             def do_cand(c: dict[str, Any] = c) -> dict[str, Any]:
                 path = self.out / c["path"]
                 ckpt = checkpoint_id(path)
@@ -421,11 +478,21 @@ class Cycle:
                 checkpoint_id=done["checkpoint_id"],
                 validation={k: SuiteScores.model_validate(x) for k, x in done["validation"].items()},
                 drift=done["drift"], targets_met=met, misses=misses, balanced=balanced_score(done["validation"]),
+                refined_from=c.get("refined_from"),
             )  # fmt: skip
             records.append(cand)
             self.log(_bench_line(r, done["validation"]).replace("benchmark:", f"candidate {c['name']}:", 1)
                      + (f", drift {kl:.4f}" if kl is not None else "")
                      + ("; meets the targets" if met else f"; misses {len(misses)} target(s)"))  # fmt: skip
+
+        for c in cands:
+            score(c)
+        if sel_cfg.refine and probes:
+            refined = self._refine(store, r, cands, records, probes, data, cdir, chosen_ok, rec)
+            if refined is not None:
+                trained["refine"] = refined.pop("training")
+                cands.append(refined)
+                score(refined)
 
         def do_select() -> dict[str, Any]:
             i, why = choose([c.to_json() for c in records], sel_cfg.rule)
@@ -597,7 +664,7 @@ class Cycle:
                     return curate_round(
                         cfg, self.judge, round_=r, findings=findings, attempts=attempts, helpful=helpful,
                         heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo, translator=helpers.translator,
-                        base_answers=base_answers(store, self.judge, r), twins=twin_info,
+                        base_answers=base_answers(store, self.judge) if r > 0 else {}, twins=twin_info,
                     )  # fmt: skip
 
                 def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -631,6 +698,7 @@ class Cycle:
                 self._fix(
                     store, r, model_dir, next_dir, (sft_rows, dpo_rows), curate_with, val0,
                     lambda: self._drift_reference(store, base_dir, items0), rec,
+                    probes=[s for s in redteam_seed_list if not s.harmful],
                 )  # fmt: skip
                 tr = rec.training
                 assert tr is not None and rec.candidates is not None

@@ -286,8 +286,8 @@ class BuildRecord(_Record):
 
 
 class Candidate(_Record):
-    """One candidate fix of a round: a snapshot of one training run (a recipe: the configured fix, ``fix``, or a
-    point of ``training.search``), its validation scores and benign drift, the targets it met or missed, its
+    """One candidate fix of a round: a snapshot of one training run (a recipe: the configured fix, ``fix``, a point
+    of ``training.search``, or ``refine``: a continuation on the on-policy pairs of the best one), its validation scores and benign drift, the targets it met or missed, its
     balanced score, and whether the round kept it."""
 
     name: str
@@ -302,6 +302,7 @@ class Candidate(_Record):
     misses: list[str] = Field(default_factory=list)
     balanced: float
     chosen: bool = False
+    refined_from: str | None = None  # recipe ``refine``: the candidate it continues from
 
 
 class Selection(_Record):
@@ -338,6 +339,7 @@ class RoundRecord(BaseModel):
     stop_reason: str | None = None
     candidates: list[Candidate] | None = None
     selection: Selection | None = None
+    refine: dict[str, Any] | None = None
     curation: CurationSummary | None = None
     training: TrainSummary | None = None
     builds: dict[str, BuildRecord] | None = None

@@ -186,6 +186,35 @@ class BenignAnswers:
         return None
 
 
+def on_policy_pairs(
+    attempts: Sequence[Attempt], answers: BenignAnswers, round_: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A candidate's refusals of benign probes as DPO pairs: chosen is the helpful answer (the base model's own,
+    else a reference), rejected is the candidate's own refusal. Returns the pairs and their account: probes,
+    refusals, pairs, drops by reason, pairs by probe kind."""
+    pairs: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    refusals = 0
+    for a in attempts:
+        if not _refused(a):
+            if not judged(a):
+                dropped["not judged (an error)"] += 1
+            continue
+        refusals += 1
+        got = answers.get(a)
+        if got is None:
+            dropped["no helpful answer (the base model refused it too, and no reference)"] += 1
+            continue
+        kinds[a.seed.meta.get("twin_kind", "probe")] += 1
+        meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": "on-policy",
+                "answer": got[1], **_twin_meta(a)}  # fmt: skip
+        pairs.append(dpo_row(a.prompt, got[0], a.response, meta))
+    account = {"probes": len(attempts), "refusals": refusals, "pairs": len(pairs),
+               "dropped": dict(sorted(dropped.items())), "by_kind": dict(sorted(kinds.items()))}  # fmt: skip
+    return pairs, account
+
+
 def _refused(a: Attempt) -> bool:
     return a.status == "ok" and a.verdict is not None and a.verdict.refusal
 

@@ -14,7 +14,7 @@ from breakfix.backends.base import AsyncBackend, as_async
 from breakfix.config import RunConfig, parse_config
 from breakfix.curation.datasets import load_helpful, read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
-from breakfix.curation.pipeline import CurationResult, curate, helped
+from breakfix.curation.pipeline import BenignAnswers, CurationResult, curate, helped, on_policy_pairs
 from breakfix.curation.responses import DEFAULT_CONSTITUTION, Responder, ResponseChain
 from breakfix.curation.templates import TemplateBank
 from breakfix.engine import RunStats, execute, judged_attempts, plans_for
@@ -121,13 +121,19 @@ def curate_round(
     return res
 
 
-def base_answers(store: Store, judge: Judge, r: int) -> dict[str, str]:
+def base_answers(store: Store, judge: Judge) -> dict[str, str]:
     """The base model's helpful answers to the red team's benign prompts (twins among them), by prompt text: its
-    round-0 replies, judged by ``judge``. Empty in round 0, where the checkpoint is the base model."""
-    if r == 0:
-        return {}
+    round-0 replies, judged by ``judge``."""
     attempts, _ = judged_attempts(store, judge, 0, "redteam", keep=lambda a: not a.seed.harmful)
     return {prompt_text({"prompt": a.prompt}): a.response for a in attempts if helped(a)}
+
+
+def on_policy(
+    store: Store, judge: Judge, world: World, attempts: Sequence[Attempt], r: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A candidate's judged ``attempts`` on benign probes as on-policy DPO pairs (the base model's answer, else the
+    world's reference, over the candidate's own refusal), and their account."""
+    return on_policy_pairs(attempts, BenignAnswers(world.references(), base_answers(store, judge)), r)
 
 
 def helpful_rows(cfg: RunConfig, world: World) -> list[dict[str, Any]]:
@@ -251,7 +257,7 @@ def curate_job(
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
             judge = build_judge(cfg)
             findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
-            base = base_answers(store, judge, r)
+            base = base_answers(store, judge) if r > 0 else {}
             if stats.rejudged:
                 log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
         prev = src / "rounds" / str(r - 1)

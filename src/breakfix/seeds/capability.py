@@ -5,8 +5,9 @@ items (exact match), from the formats these sets are published in.
   ``cais/mmlu``) or ``{"text": [...], "label": [...]}`` (ARC: ``allenai/ai2_arc``, with ``answerKey``); ``answer``
   is an index, a label letter or the right choice's text.
 - ``evals:<file>``: an openai/evals ``samples.jsonl`` (``input`` messages, ``ideal``), as the ``evals`` wheel ships
-  them (``evals/registry/data/<set>/samples.jsonl``). Options written as ``a) ...`` lines, or a comma-separated list
-  that holds the ideal answer, make a multiple-choice item; anything else is a short-answer item.
+  them (``evals/registry/data/<set>/samples.jsonl``). Options written as ``a) ...`` lines, a comma-separated list
+  that holds the ideal answer, or "Answer Yes or No" (Y or N, True or False) make a multiple-choice item; anything
+  else is a short-answer item.
 - ``qa:<file>``: rows with ``question`` and ``answer`` (short answer, exact match).
 """
 
@@ -20,6 +21,7 @@ from breakfix.errors import BreakfixError
 from breakfix.seeds.public import _rows
 from breakfix.types import Plan, Seed, content_key
 
+_BINARY = re.compile(r"\b(Yes|Y|True)\s+or\s+(No|N|False)\b", re.IGNORECASE)
 _OPTION = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+(.+?)\s*$")
 
 
@@ -84,7 +86,10 @@ def load_evals(source: str, split: str | None = None) -> list[Seed]:
         text = "\n\n".join(str(m.get("content", "")) for m in msgs if isinstance(m, dict)).strip()
         last = str(msgs[-1].get("content", "")) if isinstance(msgs[-1], dict) else ""
         options = [m for line in last.splitlines() if (m := _OPTION.match(line))]
-        listed = [x.strip() for x in last.split(",")] if "," in last and "\n" not in last.strip() else []
+        # a list after the instructions: "... Do not explain. Russia, Canada, United States, Brazil"
+        tail = re.split(r"(?<=[.:?!])\s+", last.strip())[-1]
+        listed = [x.strip() for x in tail.split(",")] if "," in tail and "\n" not in tail else []
+        binary = _BINARY.search(text)
         if len(options) >= 2:
             labels = [m.group(1).lower() for m in options]
             choices = [m.group(2) for m in options]
@@ -97,6 +102,11 @@ def load_evals(source: str, split: str | None = None) -> list[Seed]:
             out.append(_item(source, n, stem, "en", choices=choices, answer=answer, expected=choices[answer]))
         elif ideal in listed and len(listed) >= 2:
             out.append(_item(source, n, text, "en", choices=listed, answer=listed.index(ideal), expected=ideal))
+        elif binary and ideal.lower() in (binary.group(1).lower(), binary.group(2).lower()):
+            # "Answer Yes or No", "Answer Y or N": two choices
+            choices = [binary.group(1), binary.group(2)]
+            answer = [c.lower() for c in choices].index(ideal.lower())
+            out.append(_item(source, n, text, "en", choices=choices, answer=answer, expected=choices[answer]))
         else:
             out.append(_item(source, n, text, "en", expected=ideal))
     return out
