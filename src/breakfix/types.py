@@ -287,8 +287,8 @@ class BuildRecord(_Record):
 
 class Candidate(_Record):
     """One candidate fix of a round: a snapshot of one training run (a recipe: the configured fix, ``fix``, a point
-    of ``training.search``, or ``refine``: a continuation on the on-policy pairs of the best one), its validation scores and benign drift, the targets it met or missed, its
-    balanced score, and whether the round kept it."""
+    of ``training.search``, or ``refine``: a continuation on the on-policy pairs of the best one), its validation
+    scores and benign drift, the targets it met or missed, its balanced score, and whether the round kept it."""
 
     name: str
     recipe: str = "fix"
