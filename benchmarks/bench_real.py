@@ -87,11 +87,17 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
         },
         "generation": {"max_new_tokens": args.max_new_tokens},
         "redteam": {"techniques": ["direct"], "limit": args.redteam_limit, "concurrency": 64},
-        "benchmarks": {"suites": ["harmful", "jailbreak", "overrefusal", "capability"], "limit": args.limit},
+        "benchmarks": {
+            "suites": ["harmful", "jailbreak", "overrefusal", "capability"],
+            "limit": args.limit,
+            "suite_limits": {"overrefusal": args.xstest_limit},  # XSTest held out: its safe prompts, all of them
+        },
         "curation": {
             "safety_share": args.safety_share,
             "benign_pair_share": args.benign_pair_share,
             "cap_per_group": 20,
+            "twins": {"enabled": args.twins},
+            "on_policy": args.on_policy,
         },
         "training": {
             "method": "sft+dpo",
@@ -104,7 +110,10 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             },
             "dpo": {"lora": True, "epochs": 1, "learning_rate": 2e-4, "batch_size": 8, "max_length": 192},
         },
-        "cycle": {"max_rounds": args.rounds},
+        "cycle": {
+            "max_rounds": args.rounds,
+            "selection": {"refine": args.refine, "limit": args.validation_limit, "drift_prompts": 24},
+        },
     }
     import yaml
 
@@ -139,6 +148,24 @@ def helpful(data: Path, out: Path, n: int) -> None:
                     + "\n")  # fmt: skip
 
 
+def reuse_round0(src: Path, dst: Path) -> None:
+    """Seed a new run's store with another run's round-0 generations and verdicts (the same base model: the store is
+    keyed by content, so the new run reuses each one its own plans ask for, and generates the rest); no stage."""
+    import sqlite3
+
+    from breakfix.store import Store
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with Store(dst):
+        pass
+    with sqlite3.connect(dst) as con:
+        con.execute("ATTACH DATABASE ? AS src", (str(src),))
+        con.execute("INSERT OR IGNORE INTO attempts SELECT * FROM src.attempts WHERE round = 0")
+        con.execute("INSERT OR IGNORE INTO verdicts SELECT v.* FROM src.verdicts v JOIN src.attempts a "
+                    "ON a.id = v.attempt_id WHERE a.round = 0")  # fmt: skip
+        con.commit()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -151,11 +178,18 @@ def main() -> None:
     ap.add_argument("--templates", type=int, default=3, help="red-team templates (of the split's five)")
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1, help="fix rounds")
-    ap.add_argument("--safety-share", type=float, default=0.5, help="curation.safety_share")
+    ap.add_argument("--xstest-limit", type=int, default=250, help="XSTest held-out items at most (both labels)")
+    ap.add_argument("--validation-limit", type=int, default=40, help="items per validation suite")
+    ap.add_argument("--twins", action=argparse.BooleanOptionalAction, default=True, help="curation.twins.enabled")
+    ap.add_argument("--on-policy", action=argparse.BooleanOptionalAction, default=True, help="curation.on_policy")
+    ap.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                    help="cycle.selection.refine")  # fmt: skip
+    ap.add_argument("--safety-share", type=float, default=0.15, help="curation.safety_share (0.5: the old fix)")
     ap.add_argument("--benign-pair-share", type=float, default=0.3, help="curation.benign_pair_share")
     ap.add_argument("--sft-epochs", type=float, default=2.0)
     ap.add_argument("--sft-lr", type=float, default=5e-4)
     ap.add_argument("--helpful", type=int, default=40, help="helpful chats the base model writes")
+    ap.add_argument("--reuse", type=Path, help="another bench_real --out: reuse its round-0 generations")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -164,6 +198,8 @@ def main() -> None:
     helpful(data, args.out, args.helpful)
     config = write_config(data, args.xstest, args.out, args)
     run = args.out / "run"
+    if args.reuse and not (run / "run.db").exists():
+        reuse_round0(args.reuse / "run" / "run.db", run / "run.db")
     bf = [sys.executable, "-m", "breakfix"]
     subprocess.run([*bf, "run", "--config", str(config), "--out", str(run)], check=True)
     wall = time.perf_counter() - t0

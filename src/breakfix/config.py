@@ -267,8 +267,26 @@ class BenchConfig(_Strict):
         return v
 
     limit: int | None = Field(None, ge=1, description="items per suite at most (stratified by category; --limit)")
+    suite_limits: dict[str, int] = Field(
+        default_factory=dict, description="items at most for named suites, over limit (overrefusal: 250)"
+    )
     simulator: ModelRef | None = Field(None, description="a model that plays the user in the multiturn suite")
     simulator_turns: int = Field(3, ge=1, le=20)
+
+    @field_validator("suite_limits")
+    @classmethod
+    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, n in v.items():
+            _registered("suite", name)
+            if n < 1:
+                raise ValueError(f"{name}: must be >= 1")
+        return v
+
+    def limits(self) -> int | dict[str, int | None] | None:
+        """What ``suite_plans`` takes as its ``limit``: one number for every suite, or one per suite."""
+        if not self.suite_limits:
+            return self.limit
+        return {name: self.suite_limits.get(name, self.limit) for name in {*self.suites, *self.suite_limits}}
 
 
 class ResponderConfig(_Strict):
@@ -361,6 +379,11 @@ class CurationConfig(_Strict):
         default_factory=RecoveryConfig, description="recovery examples against prefill attacks (share 0: none)"
     )
     twins: TwinsConfig = Field(default_factory=TwinsConfig, description="benign twins of the harmful seeds")
+    on_policy: bool = Field(
+        True,
+        description="a benign probe the checkpoint refused and the base model answered becomes a pair (the base "
+        "model's answer over the refusal); off: only probes with a reference answer do",
+    )
 
     @model_validator(mode="after")
     def _links(self) -> CurationConfig:

@@ -295,7 +295,7 @@ class Cycle:
                         self.world, served(), self.judge, store, checkpoint=bckpt, round_=r, gen=self.gen,
                         suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
                         simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats,
-                        limit=self.cfg.benchmarks.limit, build=q,
+                        limit=self.cfg.benchmarks.limits(), build=q,
                     )  # fmt: skip
                     return {
                         "benchmarks": score_suites(attempts),
@@ -664,7 +664,8 @@ class Cycle:
                     return curate_round(
                         cfg, self.judge, round_=r, findings=findings, attempts=attempts, helpful=helpful,
                         heldout=index, replay_sft=replay_sft, replay_dpo=replay_dpo, translator=helpers.translator,
-                        base_answers=base_answers(store, self.judge) if r > 0 else {}, twins=twin_info,
+                        base_answers=base_answers(store, self.judge) if r > 0 and cfg.curation.on_policy else {},
+                        twins=twin_info,
                     )  # fmt: skip
 
                 def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -745,7 +746,7 @@ class Cycle:
             attempts = benchmark_attempts(
                 self.world, backend, self.judge, store, checkpoint=str(rec.checkpoint_id), round_=r, gen=self.gen,
                 suites=self.cfg.benchmarks.suites, simulator=helpers.simulator,
-                simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats, limit=self.cfg.benchmarks.limit,
+                simulator_turns=self.cfg.benchmarks.simulator_turns, stats=stats, limit=self.cfg.benchmarks.limits(),
             )  # fmt: skip
             return {
                 "benchmarks": score_suites(attempts),

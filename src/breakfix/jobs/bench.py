@@ -4,7 +4,7 @@ cycle runs each round."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -52,14 +52,15 @@ def suite_plans(
     suites: Sequence[str],
     simulated: bool = False,
     extra: dict[str, list[Plan]] | None = None,
-    limit: int | None = None,
+    limit: int | Mapping[str, int | None] | None = None,
     seed: int = 0,
     split: Split = "heldout",
 ) -> dict[str, list[Plan]]:
     """The plans of each named suite, built by the registered suite from ``world`` (``extra`` replaces a suite's
     items: ``bench --suite NAME=loader:FILE``). A suite with no items is left out, so it is absent from the report,
     never zero. With ``simulated``, the ``multiturn`` suite is simulated conversations (a simulator model plays the
-    user) instead of scripted openers. ``limit`` keeps at most that many items per suite, stratified by category.
+    user) instead of scripted openers. ``limit`` keeps at most that many items per suite (or, a mapping, per named
+    suite), stratified by category.
     ``split`` picks the world's held-out items (the report's) or its validation items (the cycle's decisions)."""
     out = {}
     for name in suites:
@@ -68,7 +69,7 @@ def suite_plans(
         if plans is None:
             plans = _plans(obj, world, simulated, split)
         if plans:
-            out[name] = obj.sample(plans, limit, seed)
+            out[name] = obj.sample(plans, limit.get(name) if isinstance(limit, Mapping) else limit, seed)
     return out
 
 
@@ -132,7 +133,7 @@ def benchmark_attempts(
     simulator_turns: int = 3,
     stats: RunStats | None = None,
     extra: dict[str, list[Plan]] | None = None,
-    limit: int | None = None,
+    limit: int | Mapping[str, int | None] | None = None,
     build: str | None = None,
     split: Split = "heldout",
     label: str | None = None,
@@ -232,7 +233,7 @@ def bench_job(
             attempts[role] = benchmark_attempts(
                 world, backend, judge, store, checkpoint=ckpt, round_=0, gen=gen, suites=suites,
                 simulator=simulator, simulator_turns=cfg.benchmarks.simulator_turns, stats=stats, extra=extra,
-                limit=cfg.benchmarks.limit,
+                limit=cfg.benchmarks.limits(),
             )  # fmt: skip
             scores = score_suites(attempts[role])
             result[role] = {

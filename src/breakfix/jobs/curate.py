@@ -257,7 +257,7 @@ def curate_job(
                 raise BreakfixError("--round", None, f"must be between 0 and {last}")
             judge = build_judge(cfg)
             findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
-            base = base_answers(store, judge) if r > 0 else {}
+            base = base_answers(store, judge) if r > 0 and cfg.curation.on_policy else {}
             if stats.rejudged:
                 log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
         prev = src / "rounds" / str(r - 1)

@@ -13,6 +13,7 @@ items (exact match), from the formats these sets are published in.
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,14 @@ _BINARY = re.compile(r"\b(Yes|Y|True)\s+or\s+(No|N|False)\b", re.IGNORECASE)
 _OPTION = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+(.+?)\s*$")
 
 
+def source_name(source: str) -> str:
+    """A capability file's set name (its folder, as the evals wheel lays them out, else its stem): not the whole
+    path, so that ids (and splits) do not move with the data's directory."""
+    return Path(source).parent.name or Path(source).stem
+
+
 def _item(source: str, n: int, text: str, language: str, **meta: Any) -> Seed:
-    name = Path(source).parent.name or Path(source).stem  # not the whole path: ids (and splits) move with the data
+    name = source_name(source)
     return Seed(id=f"cap-{content_key(name, text)[:12]}", text=text, category="benign", language=language,
                 source=f"capability:{name}",
                 meta={"kind": "capability", "row": n, **meta})  # fmt: skip
@@ -101,7 +108,12 @@ def load_evals(source: str, split: str | None = None) -> list[Seed]:
             stem = "\n".join(line for line in text.splitlines() if not _OPTION.match(line)).strip()
             out.append(_item(source, n, stem, "en", choices=choices, answer=answer, expected=choices[answer]))
         elif ideal in listed and len(listed) >= 2:
-            out.append(_item(source, n, text, "en", choices=listed, answer=listed.index(ideal), expected=ideal))
+            # the list is shuffled, seeded by the item, in the prompt and the choices alike: sets that always list
+            # the answer first (compare-countries-area) would otherwise score a model that copies the first item
+            shuffled = list(listed)
+            random.Random(content_key(source_name(source), text)).shuffle(shuffled)
+            text = text[: text.rindex(tail)] + ", ".join(shuffled) + text[text.rindex(tail) + len(tail) :]
+            out.append(_item(source, n, text, "en", choices=shuffled, answer=shuffled.index(ideal), expected=ideal))
         elif binary and ideal.lower() in (binary.group(1).lower(), binary.group(2).lower()):
             # "Answer Yes or No", "Answer Y or N": two choices
             choices = [binary.group(1), binary.group(2)]
