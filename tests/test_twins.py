@@ -17,7 +17,7 @@ from breakfix.config import CurationConfig, parse_config
 from breakfix.curation.decontam import HeldoutIndex
 from breakfix.curation.pipeline import curate
 from breakfix.curation.responses import ResponseChain
-from breakfix.seeds.twins import KINDS, TwinStats, allm_twins, builtin_twins, find_trigger
+from breakfix.curation.twins import KINDS, TwinStats, allm_twins, builtin_twins, find_trigger
 from breakfix.testing.targets import ScriptedBackend
 from breakfix.types import Attempt, Seed, Verdict
 
@@ -204,7 +204,7 @@ def test_every_over_refusal_becomes_a_pair_with_the_base_models_answer_or_is_cou
 
 
 def test_every_lexicon_use_keeps_its_trigger_word() -> None:
-    from breakfix.seeds.twins import LEXICON
+    from breakfix.curation.twins import LEXICON
 
     for lang, triggers in LEXICON.items():
         for t in triggers:

@@ -155,8 +155,8 @@ def twin_seeds(
     if not twins_on(cfg, world):
         return [], {}
     from breakfix.curation.decontam import HeldoutIndex, decontaminate
+    from breakfix.curation.twins import TwinStats, allm_twins, builtin_twins
     from breakfix.jobs.bench import heldout_texts
-    from breakfix.seeds.twins import TwinStats, allm_twins, builtin_twins
 
     stats = TwinStats()
     harmful = [s for s in seeds if s.harmful]
