@@ -227,7 +227,16 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
         ["m", "tokenizer", "cannot load"],
     ),  # fmt: skip
     ("cli-persona-unknown", {}, ["redteam", "--out", "{t}/out", "--persona", "genius"], ["persona"]),
-]
+    # ---- twins, per-suite limits -----------------------------------------------------------------------------------
+    ("config-twin-kind-unknown", _yaml("curation: {twins: {kinds: [puns]}}"), RUN,
+     ["c.yaml", "curation.twins.kinds", "puns"]),
+    ("config-twins-per-seed-zero", _yaml("curation: {twins: {per_seed: 0}}"), RUN,
+     ["c.yaml", "curation.twins.per_seed"]),
+    ("config-suite-limit-unknown-suite", _yaml("benchmarks: {suite_limits: {nosuch: 10}}"), RUN,
+     ["c.yaml", "benchmarks.suite_limits", "nosuch"]),
+    ("twins-bad-kind", _yaml("curation: {twins: {kinds: [puns]}}"), ["datasets", "twins", "{t}/c.yaml", "--out",
+     "{t}/t.jsonl"], ["c.yaml", "curation.twins.kinds"]),
+]  # fmt: skip
 
 
 def _files(root: Path) -> dict[str, int]:

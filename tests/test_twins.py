@@ -212,3 +212,15 @@ def test_every_lexicon_use_keeps_its_trigger_word() -> None:
                 assert kind in KINDS
                 for text in texts:
                     assert t.word.lower()[: 4 if lang == "en" else 3] in text.lower(), (lang, t.word, text)
+
+
+def test_suite_limits_cap_named_suites_over_the_global_limit() -> None:
+    from breakfix.demo.world import DemoWorld
+    from breakfix.jobs.bench import suite_plans
+
+    cfg = parse_config({"benchmarks": {"suites": ["harmful", "overrefusal"], "limit": 10,
+                                       "suite_limits": {"overrefusal": 30}}})  # fmt: skip
+    assert cfg.benchmarks.limits() == {"harmful": 10, "overrefusal": 30}
+    plans = suite_plans(DemoWorld(), cfg.benchmarks.suites, limit=cfg.benchmarks.limits())
+    assert len(plans["harmful"]) == 10 and len(plans["overrefusal"]) == 30
+    assert parse_config({"benchmarks": {"limit": 7}}).benchmarks.limits() == 7
