@@ -343,6 +343,8 @@ def test_refine_turns_the_fixs_refusals_of_twins_and_probes_into_pairs_and_a_can
     cfg = _cfg(tiny_model, max_rounds=1)
     cfg.cycle.selection.refine = True
     cfg.cycle.selection.snapshots = 2
+    cfg.cycle.selection.limit = cfg.benchmarks.limit = 16  # small suites, a small red team: this test is about wiring
+    cfg.redteam.limit = 30
     cfg.curation.twins.enabled = True  # the demo world has look-alikes of its own; twins too, here
     cfg.curation.twins.per_seed = 1
     world = DemoWorld()
