@@ -100,7 +100,7 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             "on_policy": args.on_policy,
         },
         "training": {
-            "method": "sft+dpo",
+            "method": args.method,
             "sft": {
                 "lora": True,
                 "epochs": args.sft_epochs,
@@ -108,7 +108,13 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
                 "batch_size": 8,
                 "max_length": 192,
             },
-            "dpo": {"lora": True, "epochs": 1, "learning_rate": 2e-4, "batch_size": 8, "max_length": 192},
+            "dpo": {
+                "lora": True,
+                "epochs": args.dpo_epochs,
+                "learning_rate": args.dpo_lr,
+                "batch_size": 8,
+                "max_length": 192,
+            },
         },
         "cycle": {
             "max_rounds": args.rounds,
@@ -186,6 +192,9 @@ def main() -> None:
                     help="cycle.selection.refine")  # fmt: skip
     ap.add_argument("--safety-share", type=float, default=0.15, help="curation.safety_share (0.5: the old fix)")
     ap.add_argument("--benign-pair-share", type=float, default=0.3, help="curation.benign_pair_share")
+    ap.add_argument("--method", default="sft+dpo", help="training.method (dpo: a DPO-only fix from the base)")
+    ap.add_argument("--dpo-epochs", type=float, default=1.0)
+    ap.add_argument("--dpo-lr", type=float, default=2e-4)
     ap.add_argument("--sft-epochs", type=float, default=2.0)
     ap.add_argument("--sft-lr", type=float, default=5e-4)
     ap.add_argument("--helpful", type=int, default=40, help="helpful chats the base model writes")
