@@ -329,7 +329,9 @@ class TwinsConfig(_Strict):
     word): probed by the red team, their helpful answers become contrast data."""
 
     enabled: bool | None = Field(
-        None, description="make twins (default: unless the world's red-team split holds look-alikes of its own)"
+        None,
+        description="make twins (default: of the world's red-team split, unless it holds look-alikes of its own; "
+        "not of redteam.seeds)",
     )
     per_seed: int = Field(2, ge=1, le=10, description="twins per harmful seed, of different kinds")
     kinds: list[str] = Field(

@@ -139,10 +139,11 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
 
 
 def twins_on(cfg: RunConfig, world: World) -> bool:
-    """Whether the run makes benign twins: ``curation.twins.enabled``, or by default unless the world's red-team
-    split already holds look-alikes of its harmful seeds (a world with ``own_twins``, such as the demo's)."""
+    """Whether the run makes benign twins: ``curation.twins.enabled``; by default, for the world's red-team split
+    (not for seeds the user named in ``redteam.seeds``), unless that split already holds look-alikes of its harmful
+    seeds (a world with ``own_twins``, such as the demo's)."""
     on = cfg.curation.twins.enabled
-    return (not getattr(world, "own_twins", False)) if on is None else on
+    return (not getattr(world, "own_twins", False) and not cfg.redteam.seeds) if on is None else on
 
 
 def twin_seeds(
@@ -168,7 +169,14 @@ def twin_seeds(
         llm = as_async(build_backend(tw.generator, cfg.seed))
         log(f"twins: {tw.generator.model or tw.generator.path} writes {tw.per_seed} per harmful seed")
         twins = aio.run(allm_twins(harmful, llm, tw.per_seed, tw.kinds, cfg.seed, stats))
-    index = HeldoutIndex(heldout_texts(cfg, world) + heldout_texts(cfg, world, split="validation"))
+    try:
+        held = heldout_texts(cfg, world) + heldout_texts(cfg, world, split="validation")
+    except BreakfixError:
+        if not cfg.redteam.seeds:
+            raise
+        # the user's own seeds, and a world with no suites of its own to hold out: the held-out files only
+        held = [s.text for f in cfg.curation.heldout_files for s in load_seeds(f)]
+    index = HeldoutIndex(held)
     kept, reasons = decontaminate(twins, key=lambda t: t.text, index=index)
     for reason, n in reasons.items():
         stats.dropped[f"overlaps validation or held out ({reason})"] += n
