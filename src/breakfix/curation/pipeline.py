@@ -187,7 +187,7 @@ class BenignAnswers:
 
 
 def on_policy_pairs(
-    attempts: Sequence[Attempt], answers: BenignAnswers, round_: int
+    attempts: Sequence[Attempt], answers: BenignAnswers, round_: int, source: str = "on-policy"
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A candidate's refusals of benign probes as DPO pairs: chosen is the helpful answer (the base model's own,
     else a reference), rejected is the candidate's own refusal. Returns the pairs and their account: probes,
@@ -207,7 +207,7 @@ def on_policy_pairs(
             dropped["no helpful answer (the base model refused it too, and no reference)"] += 1
             continue
         kinds[a.seed.meta.get("twin_kind", "probe")] += 1
-        meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": "on-policy",
+        meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": source,
                 "answer": got[1], **_twin_meta(a)}  # fmt: skip
         pairs.append(dpo_row(a.prompt, got[0], a.response, meta))
     account = {"probes": len(attempts), "refusals": refusals, "pairs": len(pairs),
@@ -235,27 +235,15 @@ def _benign_pairs(
     """Benign DPO pairs: every over-refusal of a probe that has a helpful answer (on-policy: the checkpoint's own
     refusal is rejected), then contrast pairs (a helpful answer over a refusal template) up to ``n`` in all. Returns
     the pairs and the over-refusals' account: found, made into pairs, dropped by reason, by probe kind."""
-    real: list[dict[str, Any]] = []
+    real, acct = on_policy_pairs([a for a in probes if _refused(a)], answers, round_, source="over-refusal")
     rest: list[dict[str, Any]] = []
-    found = 0
-    dropped: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
     for a in probes:
-        refused = _refused(a)
-        got = answers.get(a)
-        if refused:
-            found += 1
-            if got is None:
-                dropped["no helpful answer (the base model refused it too, and no reference)"] += 1
-                continue
-            kinds[a.seed.meta.get("twin_kind", "probe")] += 1
-        elif got is None:
+        got = answers.get(a) if not _refused(a) else None
+        if got is None:
             continue
-        assert got is not None
-        rejected = a.response if refused else chain.templates.get("default", a.seed.language)
-        meta = {"category": "benign", "language": a.seed.language, "round": round_,
-                "source": "over-refusal" if refused else "contrast", "answer": got[1], **_twin_meta(a)}  # fmt: skip
-        (real if refused else rest).append(dpo_row(a.prompt, got[0], rejected, meta))
+        meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": "contrast",
+                "answer": got[1], **_twin_meta(a)}  # fmt: skip
+        rest.append(dpo_row(a.prompt, got[0], chain.templates.get("default", a.seed.language), meta))
     for r in helpful:
         lang = r.get("meta", {}).get("language", "en")
         msgs = r["messages"]
@@ -273,9 +261,7 @@ def _benign_pairs(
     out = real + rest[: max(0, n - len(real))]
     while out and len(out) < n:
         out += out[: n - len(out)]
-    account = {"found": found, "pairs": len(real), "dropped": dict(sorted(dropped.items())),
-               "by_kind": dict(sorted(kinds.items()))}  # fmt: skip
-    return out, account
+    return out, {"found": acct["refusals"], **{k: acct[k] for k in ("pairs", "dropped", "by_kind")}}
 
 
 def helped(a: Attempt) -> bool:
