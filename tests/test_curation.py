@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 
 import pytest
 
@@ -6,7 +7,7 @@ from breakfix.backends.openai_compat import OpenAICompatBackend
 from breakfix.config import CurationConfig
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
-from breakfix.curation.mix import cap_groups, helpful_count, mix
+from breakfix.curation.mix import bounded_safety, cap_groups, helpful_count, mix
 from breakfix.curation.pairs import finding_rows
 from breakfix.curation.pipeline import curate
 from breakfix.curation.responses import Responder, ResponseChain
@@ -79,6 +80,37 @@ def test_mix_ratio_is_exact():
         n_safe = sum(r["id"].startswith("s") for r in rows)
         assert n_safe == 30 and len(rows) - 30 == helpful_count(30, share)
         assert abs(n_safe / len(rows) - share) < 0.01 + 1 / len(rows)
+
+
+def test_bounded_share_samples_safety_down_instead_of_cycling_helpful():
+    safety = [{"id": f"s{i}", "meta": {"category": f"C{i % 3}", "language": "en"}} for i in range(60)]
+    helpful = [{"id": f"h{i}", "meta": {}} for i in range(45)]
+    # unbounded: 60 safety rows at 10% need 540 helpful rows, each of the 45 seen 12 times
+    assert len(mix(safety, helpful, 0.1)) == 600
+    # bounded at 2 repeats: 90 helpful rows at most, so 10 safety rows keep the 10% share
+    assert bounded_safety(60, 45, 0.1, 2.0) == 10
+    rows = mix(safety, helpful, 0.1, max_repeats=2.0)
+    safe = [r for r in rows if r["id"].startswith("s")]
+    assert len(safe) == 10 and len(rows) == 100
+    assert Counter(r["id"] for r in rows if r["id"].startswith("h")).most_common(1)[0][1] <= 2
+    # the sample keeps every category
+    assert {r["meta"]["category"] for r in safe} == {"C0", "C1", "C2"}
+    # enough helpful data: nothing is left out
+    assert bounded_safety(60, 600, 0.1, 2.0) == 60 and bounded_safety(60, 45, 0.1, None) == 60
+
+
+def test_bounded_share_in_curation_counts_what_it_left_out():
+    findings = [_finding(i) for i in range(20)]
+    kw = dict(round_=0, chain=ResponseChain(["self", "template"]), direct={}, benign_probes=[], helpful=_helpful(50),
+              heldout=HeldoutIndex([]))  # fmt: skip
+    res = curate(findings, settings=CurationConfig(safety_share=0.1, cap_per_group=None), **kw)
+    st = res.stats
+    assert st["safety_sft"] + st["safety_sft_bounded_out"] == 20 - st["dropped_duplicates"]
+    assert st["safety_sft_bounded_out"] > 0 and st["helpful_repeats"] <= 2.0
+    n_safety = sum(r["meta"].get("category") != "benign" for r in res.sft)
+    assert n_safety == st["safety_sft"] and abs(n_safety / len(res.sft) - 0.1) < 0.05
+    # every safety finding still becomes a DPO pair
+    assert sum(r["meta"].get("category") != "benign" for r in res.dpo) == 20 - st["dropped_duplicates"]
 
 
 def test_caps_balance_groups():

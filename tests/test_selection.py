@@ -87,6 +87,11 @@ def test_search_points_train_their_own_recipes_and_bad_search_keys_are_refused()
     names = [(n, o) for n, o, _ in recipes(cfg)]
     assert names == [("fix", {}), ("s1", {"safety_share": 0.3, "dpo.sft_weight": 0.5}),
                      ("s2", {"safety_share": 0.3, "dpo.sft_weight": 2.0})]  # fmt: skip
+    dpo_only = parse_config({"training": {"dpo_only_candidate": True, "search": {"dpo.beta": [0.2]}}})
+    named = {n: c for n, _, c in recipes(dpo_only)}
+    assert list(named) == ["fix", "s1", "dpo-only"]
+    assert named["dpo-only"].training.method == "dpo" and named["dpo-only"].training.search == {}
+    assert named["fix"].training.method == "sft+dpo"
     s2 = apply_overrides(cfg, names[2][1])
     assert s2.curation.safety_share == 0.3 and s2.training.search == {}
     assert s2.training.dpo.loss_type == ["sigmoid", "sft"] and s2.training.dpo.loss_weights == [1.0, 2.0]

@@ -359,7 +359,20 @@ class CurationConfig(_Strict):
     )
     responder: ResponderConfig | None = None
     templates: str | None = Field(None, description="a JSONL/YAML file of refusal templates (over the built-in)")
-    safety_share: float = Field(0.15, gt=0, le=1, description="share of safety rows in the SFT mix")
+    safety_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="share of safety rows in the SFT mix (default 0.1: a few percent of safety data already gives "
+        "large gains, and more gives exaggerated safety: Bianchi et al., Safety-Tuned LLaMAs, arXiv 2309.07875)",
+    )
+    max_helpful_repeats: float | None = Field(
+        2.0,
+        ge=1,
+        description="the helpful rows (self-distilled benign answers, twins, helpful chats) are cycled at most this "
+        "many times to fill the SFT mix; when they cannot, the safety rows are sampled down to keep the share "
+        "(null: cycle without bound)",
+    )
     benign_contrast: bool = Field(
         True, description="benign contrast data (over-refusal fixes, helpful-vs-refusal pairs); off: refusal-only"
     )
@@ -418,6 +431,10 @@ class TrainingConfig(_Strict):
     dpo: DPOSettings = Field(default_factory=DPOSettings)
     accelerate_config: str | None = Field(None, description="an accelerate config (DDP, FSDP, DeepSpeed ZeRO-3)")
     num_processes: int | None = Field(None, ge=1, description="processes for accelerate launch")
+    dpo_only_candidate: bool = Field(
+        False,
+        description="also train a DPO-only fix from the round's model (no SFT) as one more candidate for the rule",
+    )
     search: dict[str, list[float]] = Field(
         default_factory=dict,
         description="a small grid over fix strength, each point trained as its own candidate besides the configured "

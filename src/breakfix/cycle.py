@@ -685,7 +685,14 @@ class Cycle:
                     replay_sft = [x for x in sft_rows if x["meta"].get("category") != "benign"]
                     replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
                 self.log(f"  curated: {cur.sft} SFT rows, {cur.dpo} DPO pairs")
-                if curated.get("helpful_repeats", 0) > 1:
+                if curated.get("safety_sft_bounded_out"):
+                    self.log(
+                        f"  [yellow]note[/]: {curated['safety_sft_bounded_out']} safety rows were left out of the SFT "
+                        f"mix (they stay DPO pairs): the helpful data ({curated['helpful_pool']} rows) fills a "
+                        f"{self.cfg.curation.safety_share:.0%} share only {self.cfg.curation.max_helpful_repeats}x "
+                        "over; give more (files.helpful or curation.helpful_dataset) to keep them"
+                    )
+                elif curated.get("helpful_repeats", 0) > 1:
                     self.log(
                         f"  [yellow]note[/]: the helpful data ({curated['helpful_pool']} rows) was repeated "
                         f"{curated['helpful_repeats']}x to fill the mix; give more (files.helpful or "

@@ -14,7 +14,7 @@ from breakfix.config import CurationConfig
 from breakfix.curation.augment import augment_languages
 from breakfix.curation.decontam import HeldoutIndex, decontaminate
 from breakfix.curation.dedup import dedup
-from breakfix.curation.mix import cap_groups, helpful_count, mix
+from breakfix.curation.mix import bounded_safety, cap_groups, helpful_count, mix
 from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_row
 from breakfix.curation.recovery import opening_text, recovery_rows
 from breakfix.curation.responses import ResponseChain
@@ -131,19 +131,23 @@ def curate(
                 meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": got[1],
                         **_twin_meta(a)}  # fmt: skip
                 benign_sft.append(sft_row(a.prompt, got[0], meta))
-    sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed) if sft_safety else []
+    pool = len(benign_sft) + len(helpful_sft)
+    n_safety_sft = bounded_safety(len(sft_safety), pool, st.safety_share, st.max_helpful_repeats)
+    sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed, st.max_helpful_repeats) if sft_safety else []
     rng = random.Random(seed)
     dpo = dpo_safety + benign_dpo
     rng.shuffle(dpo)
-    n_benign_sft = helpful_count(len(sft_safety), st.safety_share) if sft_safety else 0
-    pool = len(benign_sft) + len(helpful_sft)
+    n_benign_sft = helpful_count(n_safety_sft, st.safety_share) if sft_safety else 0
     reasons = Counter(dup_reasons) + Counter(contam_reasons)
     stats = {
         "sft": len(sft),
         "dpo": len(dpo),
         "benign": len(benign_dpo) + n_benign_sft,
         "benign_dpo": len(benign_dpo),
-        "safety_sft": len(sft_safety),
+        "safety_sft": n_safety_sft,
+        # safety rows left out of the SFT mix so the share holds without cycling the helpful rows past their bound
+        # (they still enter as DPO pairs)
+        "safety_sft_bounded_out": len(sft_safety) - n_safety_sft,
         "recovery_sft": len(rec_sft),
         "recovery_dpo": len(rec_dpo),
         "replayed": len(replay_sft),

@@ -91,10 +91,15 @@ def drift_items(attempts: list[Attempt], n: int) -> list[tuple[Conversation, str
 
 def recipes(cfg: RunConfig) -> list[tuple[str, dict[str, float], RunConfig]]:
     """The fixes a round trains: the configured one (``fix``), then each point of ``training.search`` (``s1``,
-    ``s2``, ...), each with its overrides and the config it trains by."""
+    ``s2``, ...), then, with ``training.dpo_only_candidate``, a DPO-only fix (``dpo-only``), each with its
+    overrides and the config it trains by."""
     out: list[tuple[str, dict[str, float], RunConfig]] = [("fix", {}, cfg)]
     for i, point in enumerate(cfg.training.search_points(), 1):
         out.append((f"s{i}", point, apply_overrides(cfg, point)))
+    if cfg.training.dpo_only_candidate and cfg.training.method != "dpo":
+        data = cfg.model_dump()
+        data["training"].update(method="dpo", search={}, dpo_only_candidate=False)
+        out.append(("dpo-only", {}, RunConfig.model_validate(data)))
     return out
 
 
