@@ -236,6 +236,9 @@ def main() -> None:
     subprocess.run([*bf, "compare", f"{run}@0", str(run), "--json", str(args.out / "compare.json")], check=True)
     report = json.loads((run / "report.json").read_text())
     compare = json.loads((args.out / "compare.json").read_text())
+    summary = {"wall_s": round(wall, 1), "peak_rss_mib": round(rss), "argv": sys.argv[1:],
+               "args": {k: str(v) for k, v in vars(args).items()}}  # fmt: skip
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(f"\nrounds: {len(report['rounds'])}; wall {wall / 60:.1f} min; peak RSS {rss:.0f} MiB (largest process)")
     for row in compare["rows"]:
         if row["kind"] != "benchmark":
