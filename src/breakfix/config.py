@@ -781,6 +781,11 @@ def load_config(path: str | Path) -> RunConfig:
 def demo_config(quick: bool = False, seed: int = 0) -> RunConfig:
     """The embedded default run of ``breakfix demo``; ``quick`` is the small CI variant, ``seed`` the run's seed."""
     cfg = RunConfig(name="demo", seed=seed)
+    # the demo world's corpus is small and synthetic: its fix keeps the share it was tuned with before the bounded
+    # default (0.15, its helpful rows cycled as needed); on it, 0.1 with the bound left validation VPRR at 0.031-0.042
+    # against its 0.03 target after three rounds (breakfix demo --out /tmp/demo27, 2026-12-07)
+    cfg.curation.safety_share = 0.15
+    cfg.curation.max_helpful_repeats = None
     if quick:
         cfg.redteam.techniques = ["direct", "template:roleplay_dan", "escalation"]
         cfg.cycle.max_rounds = 1
