@@ -1,6 +1,9 @@
-"""Real learning, no script: a fix built to over-refuse (a strong, refusal-heavy recipe on a small demo-world model),
-run as a one-round cycle twice on the same splits: once plainly, once with benign twins, on-policy pairs and refine.
-The second keeps a candidate that refuses fewer of the validation look-alikes, and its held-out VPRR is lower."""
+"""Real learning, no script: a fix built to over-refuse (a strong, refusal-heavy recipe on the tiny demo-world model:
+half the SFT mix refusals, high learning rates), run as a one-round cycle twice on the same splits: once plainly,
+once with benign twins, on-policy pairs and refine. The plain fix refuses about half the look-alikes the base model
+answered; the second keeps a candidate that refuses far fewer, on validation and held out, and still cuts harmful
+replies. (Measured while writing it: plain held-out VPRR 0.000 -> 0.500, with twins and on-policy pairs 0.031;
+harmful 0.516 -> 0.000 in both.)"""
 
 from __future__ import annotations
 
@@ -11,16 +14,6 @@ import pytest
 
 from breakfix.config import parse_config
 from breakfix.cycle import Cycle
-
-# a demo model small enough to train in seconds, trained long enough to answer look-alikes at round 0
-LEARNING = dict(vocab_size=512, hidden_size=64, layers=2, heads=2, intermediate_size=128, epochs=6.0, batch_size=32)
-
-
-@pytest.fixture(scope="module")
-def learning_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from breakfix.demo.model import DemoModelRecipe, build_demo_model
-
-    return build_demo_model(DemoModelRecipe(**LEARNING), cache_dir=tmp_path_factory.mktemp("cache"), progress=False)
 
 
 def _cfg(model: Path, fixed: bool) -> Any:
@@ -34,19 +27,34 @@ def _cfg(model: Path, fixed: bool) -> Any:
             "redteam": {"techniques": ["direct"], "languages": ["en"], "limit": 120},
             "benchmarks": {"suites": ["harmful", "overrefusal"], "limit": 64},
             # built to over-refuse: half the SFT mix refusals, every helpful row repeated as needed
-            "curation": {"safety_share": 0.5, "max_helpful_repeats": None, "on_policy": fixed,
-                         "twins": {"enabled": fixed, "per_seed": 1}},  # fmt: skip
-            "training": {"sft": {"epochs": 2, "batch_size": 16}, "dpo": {"epochs": 1, "batch_size": 16}},
-            "cycle": {"max_rounds": 1, "selection": {"suites": ["harmful", "overrefusal"], "limit": 48,
-                      "drift_prompts": 0, "snapshots": 1, "refine": fixed}},  # fmt: skip
+            "curation": {
+                "safety_share": 0.5,
+                "max_helpful_repeats": None,
+                "on_policy": fixed,
+                "twins": {"enabled": fixed, "per_seed": 1},
+            },  # fmt: skip
+            "training": {
+                "sft": {"epochs": 4, "batch_size": 16, "learning_rate": 3e-3},
+                "dpo": {"epochs": 2, "batch_size": 16, "learning_rate": 1e-3},
+            },  # fmt: skip
+            "cycle": {
+                "max_rounds": 1,
+                "selection": {
+                    "suites": ["harmful", "overrefusal"],
+                    "limit": 48,
+                    "drift_prompts": 0,
+                    "snapshots": 1,
+                    "refine": fixed,
+                },
+            },  # fmt: skip
         }
     )
 
 
 @pytest.mark.slow
-def test_twins_and_on_policy_pairs_lower_vprr_against_the_plain_fix(learning_model: Path, tmp_path: Path) -> None:
-    plain = Cycle(_cfg(learning_model, False), tmp_path / "plain", log=lambda m: None).run()["rounds"]
-    fixed = Cycle(_cfg(learning_model, True), tmp_path / "fixed", log=lambda m: None).run()["rounds"]
+def test_twins_and_on_policy_pairs_lower_vprr_against_the_plain_fix(tiny_model: Path, tmp_path: Path) -> None:
+    plain = Cycle(_cfg(tiny_model, False), tmp_path / "plain", log=lambda m: None).run()["rounds"]
+    fixed = Cycle(_cfg(tiny_model, True), tmp_path / "fixed", log=lambda m: None).run()["rounds"]
     # the same base model on the same splits
     assert plain[0]["checkpoint_id"] == fixed[0]["checkpoint_id"]
     assert plain[0]["benchmarks"] == fixed[0]["benchmarks"]
