@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from breakfix.cli import app
+from breakfix.config import CurationConfig
 from breakfix.curation.datasets import load_helpful
 from breakfix.errors import BreakfixError
 
@@ -44,9 +45,10 @@ def test_curate_a_run_dir_writes_hub_readable_datasets(redteam_dir, tmp_path):
     assert [m["role"] for m in row["chosen"]] == ["assistant"] and [m["role"] for m in row["rejected"]] == ["assistant"]
     card = (out / "README.md").read_text()
     assert card.startswith("---\nconfigs:") and "config_name: dpo" in card and "Content warning" in card
-    # the safety share of the SFT mix is the configured one, within rounding
+    # the safety share of the SFT mix is the configured default, within rounding
+    share = CurationConfig().safety_share
     n_safety = sum(r["meta"]["category"] != "benign" for r in sft)
-    assert n_safety == summary["safety_sft"] and abs(n_safety / len(sft) - 0.15) <= 1 / len(sft)
+    assert n_safety == summary["safety_sft"] and abs(n_safety / len(sft) - share) <= 1 / len(sft)
 
 
 def test_curate_a_findings_file_distils_the_models_own_refusals(redteam_dir, tmp_path, tiny_model):
