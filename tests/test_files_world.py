@@ -171,6 +171,17 @@ def test_capability_sets(data: Path) -> None:
     assert items[1].meta["choices"] == ["3", "4", "5"] and items[1].meta["answer"] == 1
     assert "a) 3" not in items[1].text
     assert items[2].meta["expected"] == "Paris" and "choices" not in items[2].meta
+    # the wheel's other layouts: "A: ..." options with a bare letter as the answer (quartz), and "Answer Yes or No"
+    # (naughty_strings, the bench's capability set)
+    more = data / "more" / "samples.jsonl"
+    more.parent.mkdir()
+    more.write_text(json.dumps({"input": [{"role": "system", "content": "Answer by the option's letter."}, {
+        "role": "user", "content": "Closer to a speaker, sound is\n\n A: louder\n B: quieter"}], "ideal": "A"}) + "\n"
+        + json.dumps({"input": [{"role": "system", "content": "Do not explain. Answer Yes or No."}, {
+            "role": "user", "content": "Is this string malicious? Narwhal Grey"}], "ideal": "No"}) + "\n")  # fmt: skip
+    quartz, naughty = load_capability(f"evals:{more}")
+    assert quartz.meta["choices"] == ["louder", "quieter"] and quartz.meta["answer"] == 0 and "A:" not in quartz.text
+    assert naughty.meta["choices"] == ["Yes", "No"] and naughty.meta["answer"] == 1
     mc = data / "mmlu.jsonl"
     mc.write_text(json.dumps({"question": "2+3?", "choices": ["4", "5"], "answer": 1}) + "\n" +
                   json.dumps({"question": "Sky?", "choices": {"text": ["blue", "red"], "label": ["A", "B"]},

@@ -224,3 +224,8 @@ def test_suite_limits_cap_named_suites_over_the_global_limit() -> None:
     plans = suite_plans(DemoWorld(), cfg.benchmarks.suites, limit=cfg.benchmarks.limits())
     assert len(plans["harmful"]) == 10 and len(plans["overrefusal"]) == 30
     assert parse_config({"benchmarks": {"limit": 7}}).benchmarks.limits() == 7
+    # the validation suites take their own: a log-likelihood capability set in full, the rest sampled
+    sel = parse_config({"cycle": {"selection": {"suites": ["harmful", "capability"], "limit": 5,
+                                                "suite_limits": {"capability": 400}}}}).cycle.selection  # fmt: skip
+    assert sel.limits() == {"harmful": 5, "capability": 400}
+    assert parse_config({"cycle": {"selection": {"limit": 5}}}).cycle.selection.limits() == 5

@@ -276,17 +276,26 @@ class BenchConfig(_Strict):
     @field_validator("suite_limits")
     @classmethod
     def _limits(cls, v: dict[str, int]) -> dict[str, int]:
-        for name, n in v.items():
-            _registered("suite", name)
-            if n < 1:
-                raise ValueError(f"{name}: must be >= 1")
-        return v
+        return _suite_limits(v)
 
     def limits(self) -> int | dict[str, int | None] | None:
         """What ``suite_plans`` takes as its ``limit``: one number for every suite, or one per suite."""
-        if not self.suite_limits:
-            return self.limit
-        return {name: self.suite_limits.get(name, self.limit) for name in {*self.suites, *self.suite_limits}}
+        return _limits_of(self.suites, self.limit, self.suite_limits)
+
+
+def _suite_limits(v: dict[str, int]) -> dict[str, int]:
+    for name, n in v.items():
+        _registered("suite", name)
+        if n < 1:
+            raise ValueError(f"{name}: must be >= 1")
+    return v
+
+
+def _limits_of(suites: list[str], limit: int | None, suite_limits: dict[str, int]
+               ) -> int | dict[str, int | None] | None:  # fmt: skip
+    if not suite_limits:
+        return limit
+    return {name: suite_limits.get(name, limit) for name in {*suites, *suite_limits}}
 
 
 class ResponderConfig(_Strict):
@@ -523,6 +532,8 @@ class SelectionConfig(_Strict):
             refuses everything and for one that complies with everything.
         suites: The validation suites (those the world has material for; a missing one is left out).
         limit: Items per validation suite at most (a sample stratified by category).
+        suite_limits: Items at most for named validation suites, over ``limit`` (as ``benchmarks.suite_limits``):
+            a log-likelihood capability set is cheap to score in full and noisy at 40 items.
         drift_prompts: Benign validation prompts on which benign drift (mean per-token KL from the round-0 model on
             its own replies) is measured; 0 turns drift off.
         refine: After the candidates are scored, the best one (by the rule) answers the red team's benign probes
@@ -540,6 +551,7 @@ class SelectionConfig(_Strict):
         default_factory=lambda: ["harmful", "jailbreak", "multiturn", "overrefusal", "capability"], min_length=1
     )
     limit: int | None = Field(None, ge=1)
+    suite_limits: dict[str, int] = Field(default_factory=dict)
     drift_prompts: int = Field(48, ge=0, le=10000)
     refine: bool = False
 
@@ -549,6 +561,15 @@ class SelectionConfig(_Strict):
         for s in v:
             _registered("suite", s)
         return list(dict.fromkeys(v))
+
+    @field_validator("suite_limits")
+    @classmethod
+    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
+        return _suite_limits(v)
+
+    def limits(self) -> int | dict[str, int | None] | None:
+        """The validation suites' ``limit`` for ``suite_plans``, as ``BenchmarksConfig.limits``."""
+        return _limits_of(self.suites, self.limit, self.suite_limits)
 
 
 class CycleConfig(_Strict):

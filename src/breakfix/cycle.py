@@ -320,7 +320,7 @@ class Cycle:
         stats = RunStats()
         attempts = benchmark_attempts(
             self.world, backend(), self.judge, store, checkpoint=ckpt, round_=r, gen=self.gen,
-            suites=self.cfg.cycle.selection.suites, stats=stats, limit=self.cfg.cycle.selection.limit, build=build,
+            suites=self.cfg.cycle.selection.suites, stats=stats, limit=self.cfg.cycle.selection.limits(), build=build,
             split="validation", label=label,
         )  # fmt: skip
         return {

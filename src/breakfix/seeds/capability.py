@@ -101,8 +101,8 @@ def load_evals(source: str, split: str | None = None) -> list[Seed]:
             labels = [m.group(1).lower() for m in options]
             choices = [m.group(2) for m in options]
             key = _OPTION.match(ideal)
-            answer = labels.index(key.group(1).lower()) if key and key.group(1).lower() in labels else (
-                choices.index(ideal) if ideal in choices else -1)  # fmt: skip
+            label = key.group(1).lower() if key else ideal.strip("() ").lower()  # "b) ...", or a bare "B" (quartz)
+            answer = labels.index(label) if label in labels else (choices.index(ideal) if ideal in choices else -1)
             if answer < 0:
                 raise BreakfixError(where, "ideal", f"{ideal!r} names none of the options")
             stem = "\n".join(line for line in text.splitlines() if not _OPTION.match(line)).strip()
