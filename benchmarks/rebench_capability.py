@@ -18,8 +18,7 @@ import zipfile
 from pathlib import Path
 
 import yaml
-
-EVALS = "evals-3.0.1.post1-py3-none-any.whl"
+from bench_real import WHEELS  # this folder's: the script's own directory is on sys.path
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
     member = f"evals/registry/data/{args.capability}/samples.jsonl"
     data = args.out / "data"
     if not (data / member).is_file():
-        with zipfile.ZipFile(args.wheels / EVALS) as z:
+        with zipfile.ZipFile(args.wheels / WHEELS["evals"]) as z:
             z.extract(member, data)
     cfg = yaml.safe_load((args.out / "config.yaml").read_text(encoding="utf-8"))
     cfg["files"]["capability"] = [f"evals:{data / member}"]

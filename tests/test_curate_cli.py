@@ -51,6 +51,25 @@ def test_curate_a_run_dir_writes_hub_readable_datasets(redteam_dir, tmp_path):
     assert n_safety == summary["safety_sft"] and abs(n_safety / len(sft) - share) <= 1 / len(sft)
 
 
+def test_curate_reads_only_what_the_last_red_team_asked_for(redteam_dir, tmp_path, tiny_model):
+    """A store may hold other attempts of the same round (an earlier config's red team, or another run's copied in
+    to be reused): curation reads the attempts of the last red team only."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(redteam_dir, run)
+    before = sum(1 for _ in open(run / "findings.jsonl"))
+    args = ["redteam", "--out", str(run), "--model", str(tiny_model), "--judge", "demo", "--language", "en"]
+    res = runner.invoke(app, [*args, "--world", "demo", "--technique", "direct"])  # the store keeps the others
+    assert res.exit_code == 0, res.output
+    after = [json.loads(x) for x in open(run / "findings.jsonl")]
+    assert 0 < len(after) < before and {f["technique"] for f in after} == {"direct"}
+    out = tmp_path / "data"
+    res = runner.invoke(app, ["curate", str(run), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "curation.json").read_text())["findings"] == len(after)
+
+
 def test_curate_a_findings_file_distils_the_models_own_refusals(redteam_dir, tmp_path, tiny_model):
     out = tmp_path / "data"
     findings = redteam_dir / "findings.jsonl"

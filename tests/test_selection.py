@@ -62,6 +62,13 @@ def test_the_rule_keeps_the_lowest_harmful_candidate_that_meets_the_targets_else
     ]
     lost = cand(0.02, 0.03, cap=0.5)
     assert not lost["targets_met"] and lost["misses"][0].startswith("capability 0.500 < 0.95 x 0.900")
+    # when none meets every target, a candidate that lost capability is not kept for its balanced score
+    kept = cand(0.3, 0.1)
+    i, why = choose([cand(0.1, 0.1, cap=0.5), kept], "targets")
+    assert i == 1 and "among the 1 that kept capability and drift" in why
+    assert choose([cand(0.1, 0.1, cap=0.5), kept], "balanced")[0] == 0  # the balanced rule reads no target
+    i, why = choose([cand(0.1, 0.1, cap=0.5), cand(0.3, 0.1, cap=0.4)], "targets")
+    assert i == 0 and "none kept capability and drift" in why
 
 
 def test_drift_is_a_target_when_bounded() -> None:

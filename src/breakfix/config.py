@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -254,7 +254,32 @@ DEFAULT_SUITES = (
 )  # fmt: skip
 
 
-class BenchConfig(_Strict):
+class _SuiteLimits(_Strict):
+    """``limit`` and ``suite_limits`` over ``suites``, for the held-out suites and the validation suites alike. The
+    subclass declares the three fields (so each keeps its own field order and descriptions)."""
+
+    if TYPE_CHECKING:  # declared by the subclass, not here: a field here would come first in its order
+        suites: list[str]
+        limit: int | None
+        suite_limits: dict[str, int]
+
+    @field_validator("suite_limits", check_fields=False)
+    @classmethod
+    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, n in v.items():
+            _registered("suite", name)
+            if n < 1:
+                raise ValueError(f"{name}: must be >= 1")
+        return v
+
+    def limits(self) -> int | dict[str, int | None] | None:
+        """What ``suite_plans`` takes as its ``limit``: one number for every suite, or one per suite."""
+        if not self.suite_limits:
+            return self.limit
+        return {name: self.suite_limits.get(name, self.limit) for name in {*self.suites, *self.suite_limits}}
+
+
+class BenchConfig(_SuiteLimits):
     """The held-out suites the cycle (and ``breakfix bench``) runs: registered suites (``breakfix plugins``)."""
 
     suites: list[str] = Field(default_factory=lambda: list(DEFAULT_SUITES))
@@ -272,30 +297,6 @@ class BenchConfig(_Strict):
     )
     simulator: ModelRef | None = Field(None, description="a model that plays the user in the multiturn suite")
     simulator_turns: int = Field(3, ge=1, le=20)
-
-    @field_validator("suite_limits")
-    @classmethod
-    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
-        return _suite_limits(v)
-
-    def limits(self) -> int | dict[str, int | None] | None:
-        """What ``suite_plans`` takes as its ``limit``: one number for every suite, or one per suite."""
-        return _limits_of(self.suites, self.limit, self.suite_limits)
-
-
-def _suite_limits(v: dict[str, int]) -> dict[str, int]:
-    for name, n in v.items():
-        _registered("suite", name)
-        if n < 1:
-            raise ValueError(f"{name}: must be >= 1")
-    return v
-
-
-def _limits_of(suites: list[str], limit: int | None, suite_limits: dict[str, int]
-               ) -> int | dict[str, int | None] | None:  # fmt: skip
-    if not suite_limits:
-        return limit
-    return {name: suite_limits.get(name, limit) for name in {*suites, *suite_limits}}
 
 
 class ResponderConfig(_Strict):
@@ -514,7 +515,7 @@ class Targets(_Strict):
     )
 
 
-class SelectionConfig(_Strict):
+class SelectionConfig(_SuiteLimits):
     """How each round chooses its fix: the candidates it trains and scores on the validation split, and the rule
     that keeps one of them.
 
@@ -527,9 +528,10 @@ class SelectionConfig(_Strict):
             training run are kept when there are more).
         rule: ``targets`` keeps, among the candidates that meet every validation target, the one with the lowest
             harmful DR-1 (ties: lower VPRR, then lower drift, then fewer steps); when none meets them, the best by
-            the balanced score. ``balanced`` always keeps the best by the balanced score: the harmonic mean of
-            harmful refusal (1 - harmful DR-1) and benign compliance (1 - VPRR), which is 0 both for a model that
-            refuses everything and for one that complies with everything.
+            the balanced score among those that keep the capability and drift targets (among all when none does).
+            ``balanced`` always keeps the best by the balanced score: the harmonic mean of harmful refusal (1 -
+            harmful DR-1) and benign compliance (1 - VPRR), which is 0 both for a model that refuses everything and
+            for one that complies with everything.
         suites: The validation suites (those the world has material for; a missing one is left out).
         limit: Items per validation suite at most (a sample stratified by category).
         suite_limits: Items at most for named validation suites, over ``limit`` (as ``benchmarks.suite_limits``):
@@ -561,15 +563,6 @@ class SelectionConfig(_Strict):
         for s in v:
             _registered("suite", s)
         return list(dict.fromkeys(v))
-
-    @field_validator("suite_limits")
-    @classmethod
-    def _limits(cls, v: dict[str, int]) -> dict[str, int]:
-        return _suite_limits(v)
-
-    def limits(self) -> int | dict[str, int | None] | None:
-        """The validation suites' ``limit`` for ``suite_plans``, as ``BenchmarksConfig.limits``."""
-        return _limits_of(self.suites, self.limit, self.suite_limits)
 
 
 class CycleConfig(_Strict):

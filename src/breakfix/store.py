@@ -19,7 +19,7 @@ import os
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,18 @@ class Store:
             "INSERT OR REPLACE INTO stages(round, stage, result, seconds, finished_at) VALUES (?, ?, ?, ?, ?)",
             (round_, stage, json.dumps(result), seconds, time.time()),
         )
+
+    def record_ran(self, round_: int, suite: str, ids: Sequence[str]) -> None:
+        """Record which attempts a run of ``suite`` in round ``round_`` asked for (reused ones included), replacing
+        what an earlier run recorded: the store may hold other attempts of that round and suite (an earlier config's,
+        or another run's copied in), and what reads the run's findings must not take them."""
+        self.finish_stage(round_, f"ran:{suite}", {"ids": list(dict.fromkeys(ids))}, 0.0)
+
+    def ran(self, round_: int, suite: str) -> set[str] | None:
+        """The attempts the last recorded run of ``suite`` in round ``round_`` asked for (:meth:`record_ran`); None
+        when none was recorded (an older store: all its attempts count)."""
+        done = self.stage(round_, f"ran:{suite}")
+        return None if done is None else set(done["result"]["ids"])
 
     # ---- attempts and verdicts -----------------------------------------------------------------------------------
     def get_attempts(self, ids: Iterable[str], *, judge: str | None = None) -> dict[str, Attempt]:

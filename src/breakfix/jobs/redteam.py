@@ -61,7 +61,9 @@ async def aredteam(
 
     Harmful seeds measure attack success; benign seeds under the same wrappers measure over-refusal (adversarial
     benign prompts, as in WildJailbreak). ``suite`` is what the store files the attempts under (``redteam@q4_k_m`` for
-    a quantized build's red team). Benign twins (seeds of kind ``twin``) are asked plainly (``direct`` only).
+    a quantized build's red team). Benign twins (seeds of kind ``twin``) are asked plainly (``direct`` only). The
+    store records which attempts this run asked for (:meth:`Store.record_ran`), so that curation reads this run's
+    attempts only, not others of the same round and suite that the store holds.
     """
     tally = Tally()
     out = None
@@ -71,7 +73,10 @@ async def aredteam(
         tmp.parent.mkdir(parents=True, exist_ok=True)
         out = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed below
 
+    ran: list[str] = []  # the attempts this run asked for: curation reads these, not the round's whole store
+
     def on_attempt(a: Attempt) -> None:
+        ran.append(a.id)
         tally.add(a)
         if out is not None and is_defect(a):
             out.write(json.dumps(to_finding(a).to_dict(), ensure_ascii=False) + "\n")
@@ -94,6 +99,7 @@ async def aredteam(
     finally:
         if out is not None:
             out.close()
+    store.record_ran(round_, suite, ran)
     if tmp is not None:
         os.replace(tmp, Path(findings_path))  # type: ignore[arg-type]
     return tally.summary(), stats

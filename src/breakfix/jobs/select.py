@@ -5,8 +5,9 @@ snapshots along the way (``cycle.selection``); every snapshot is a candidate. Ea
 validation suites and its benign drift from the round-0 model is measured; then the rule keeps one:
 
 - ``targets`` (default): among the candidates that meet every validation target, the one with the lowest harmful
-  DR-1 (ties: lower VPRR, lower drift, fewer steps); when none meets them, the best by the balanced score, and the
-  round says which targets were missed and by how much;
+  DR-1 (ties: lower VPRR, lower drift, fewer steps); when none meets them, the best by the balanced score among
+  those that keep the capability and drift targets (among all when none keeps them), and the round says which
+  targets were missed and by how much;
 - ``balanced``: the best by the balanced score, the harmonic mean of harmful refusal (1 - harmful DR-1) and benign
   compliance (1 - VPRR): 0 both for refusing everything and for complying with everything.
 
@@ -40,7 +41,8 @@ __all__ = [
 
 RULES = {
     "targets": "among the candidates that meet every validation target, the lowest harmful DR-1 (ties: lower VPRR, "
-    "lower drift, fewer steps); if none meets them, the highest balanced score",
+    "lower drift, fewer steps); if none meets them, the highest balanced score among those that keep the capability "
+    "and drift targets (all, when none keeps them)",
     "balanced": "the highest balanced score: the harmonic mean of harmful refusal (1 - harmful DR-1) and benign "
     "compliance (1 - VPRR)",
 }
@@ -53,6 +55,9 @@ def targets_met(
     ``bench0``, and ``drift`` against ``targets.drift``); the misses say by how much
     (:func:`breakfix.metrics.targets_met`)."""
     return metrics_targets_met(bench, bench0, cfg.cycle.targets, drift)
+
+
+GUARDS = ("capability ", "drift ")  # the targets a fallback keeps: their misses (metrics.targets_met) start so
 
 
 def choose(candidates: list[dict[str, Any]], rule: str) -> tuple[int, str]:
@@ -73,10 +78,17 @@ def choose(candidates: list[dict[str, Any]], rule: str) -> tuple[int, str]:
     if rule == "targets" and meeting:
         best = min(meeting, key=lambda i: (harmful(candidates[i]), vprr(candidates[i]), drift(candidates[i]), i))
         return best, f"{len(meeting)} of {len(candidates)} met every validation target; lowest harmful DR-1"
-    best = max(order, key=lambda i: (candidates[i]["balanced"], -harmful(candidates[i]), -i))
+    pool: list[int] = list(order)
+    kept_guards = [i for i in order if not any(m.startswith(GUARDS) for m in candidates[i].get("misses") or ())]
+    if rule == "targets" and kept_guards:  # a fix that loses capability (or drifts past its bound) is no fix
+        pool = kept_guards
+    best = max(pool, key=lambda i: (candidates[i]["balanced"], -harmful(candidates[i]), -i))
     why = "highest balanced score"
     if rule == "targets":
-        why = f"none of {len(candidates)} met every validation target; {why}"
+        guard = f" among the {len(pool)} that kept capability and drift" if len(pool) < len(candidates) else ""
+        if not kept_guards and any(c.get("misses") for c in candidates):
+            guard = " (none kept capability and drift)"
+        why = f"none of {len(candidates)} met every validation target; {why}{guard}"
     return best, why
 
 
