@@ -269,7 +269,9 @@ def test_without_a_candidate_that_meets_the_targets_the_round_says_by_how_much(t
     r0 = report["rounds"][0]
     assert [c["name"].split("-")[0] for c in r0["candidates"]] == ["sft", "dpo"]  # the two stage ends
     sel = r0["selection"]
-    assert not sel["targets_met"] and sel["reason"] == "none of 2 met every validation target; highest balanced score"
+    assert not sel["targets_met"] and sel["reason"] == (
+        "none of 2 met every validation target; highest balanced score (none kept capability and drift)"
+    )
     assert sel["misses"] and all("(by " in m for m in sel["misses"]) and sel["misses"][-1].startswith("drift ")
     best = max(c["balanced"] for c in r0["candidates"])
     chosen = [c for c in r0["candidates"] if c["chosen"]]
