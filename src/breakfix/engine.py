@@ -35,6 +35,7 @@ from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
 from breakfix.errors import ServerDied
 from breakfix.progress import task_progress
+from breakfix.registry import judge_needs_model
 from breakfix.store import Store
 from breakfix.types import Attempt, Conversation, Judge, Plan, Seed, Verdict, content_key
 
@@ -89,13 +90,6 @@ def _technique(name: str) -> tuple[Technique, str]:
         raise ValueError(str(e)) from None
 
 
-def check_technique(name: str) -> set[Need]:
-    """Raise ValueError when ``name`` is not a known technique; else return the helper models it needs."""
-    tech, arg = _technique(name)
-    tech.check(name.partition(":")[0], arg)
-    return tech.needs(arg)
-
-
 def plan(seed: Seed, technique: str, seed_value: int = 0) -> Plan:
     """The plan of ``technique`` for ``seed`` (a ``KeyError`` when no technique of that name is registered)."""
     try:
@@ -121,11 +115,6 @@ def iter_plans(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int
 def plans_for(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int = 0) -> list[Plan]:
     """Every (seed, technique) plan, in a stable order."""
     return list(iter_plans(seeds, techniques, seed_value))
-
-
-def judge_needs_model(name: str) -> bool:
-    """Whether the registered judge ``name`` runs on a judge model (its ``needs_model``; model judges by default)."""
-    return bool(registry.get("judge", name).meta.get("needs_model", True))
 
 
 def make_judge(name: str, model: Any, rubric: str, seed: int = 0, options: dict[str, Any] | None = None) -> Judge:
