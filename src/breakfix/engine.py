@@ -31,11 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix import aio, registry
-from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
 from breakfix.errors import ServerDied
 from breakfix.progress import task_progress
-from breakfix.registry import judge_needs_model
 from breakfix.store import Store
 from breakfix.types import Attempt, Conversation, Judge, Plan, Seed, Verdict, content_key
 
@@ -115,31 +113,6 @@ def iter_plans(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int
 def plans_for(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int = 0) -> list[Plan]:
     """Every (seed, technique) plan, in a stable order."""
     return list(iter_plans(seeds, techniques, seed_value))
-
-
-def make_judge(name: str, model: Any, rubric: str, seed: int = 0, options: dict[str, Any] | None = None) -> Judge:
-    """The registered judge ``name`` (on the judge model ``model``, a ``ModelRef``, when it needs one). ``options``
-    go to judges registered with ``options=(names...)`` (the refusal judge's ``off_topic``)."""
-    needs = judge_needs_model(name)
-    if needs and model is None:
-        raise ValueError(f"judge {name!r} needs a model")
-    entry = registry.get("judge", name)
-    accepted = entry.meta.get("options") or ()
-    kwargs = {k: v for k, v in (options or {}).items() if k in accepted}
-    return entry.obj(build_backend(model, seed) if needs else None, rubric, **kwargs)
-
-
-def build_judge(cfg: Any) -> Judge:
-    """The judge a run config names (``cfg.judge_name``): a registered judge (on ``judge_model`` when it needs a
-    model), or the ``ensemble`` of ``judge_ensemble``'s members."""
-    name = cfg.judge_name
-    if name == "ensemble":
-        assert cfg.judge_ensemble is not None
-        members = [make_judge(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
-        return registry.get("judge", "ensemble").obj(members, cfg.judge_ensemble.mode)
-    judges = getattr(cfg, "judges", None)
-    options = {"off_topic": judges.off_topic} if judges is not None else None
-    return make_judge(name, cfg.judge_model, cfg.judge_rubric, cfg.seed, options)
 
 
 def canary_for(*parts: object) -> str:
