@@ -280,7 +280,7 @@ def test_the_cycle_verifies_each_rounds_quantized_build(tiny_model, sdist, tmp_p
     from typer.testing import CliRunner
 
     from breakfix.cli import app
-    from breakfix.report.compare import compare
+    from breakfix.jobs.compare import compare
 
     monkeypatch.setenv("BREAKFIX_CACHE", env["BREAKFIX_CACHE"])
     again = CliRunner().invoke(app, ["run", "--config", str(config), "--out", str(run)])

@@ -168,7 +168,7 @@ def test_bench_twice_with_two_judges_gives_each_judges_numbers_and_generates_onc
 def test_compare_scores_both_sides_with_one_judge(small_run, tmp_path):
     from breakfix.benchmarks.job import bench_job
     from breakfix.config import load_config
-    from breakfix.report.compare import compare
+    from breakfix.jobs.compare import compare
 
     config, run, report = small_run
     same = compare(f"{run}@0", f"{run}@1")

@@ -149,7 +149,7 @@ def test_breakfix_report_rebuilds_json_and_html_from_the_store(small_run, tmp_pa
 
 
 def test_breakfix_compare_two_rounds_paired_and_two_runs(small_run, tmp_path):
-    from breakfix.report.compare import compare
+    from breakfix.jobs.compare import compare
 
     _, run_dir, reference = small_run
     res = _cli("compare", f"{run_dir}@0", str(run_dir), "--json", str(tmp_path / "c.json"))

@@ -250,7 +250,7 @@ def test_the_cycle_keeps_a_later_candidate_when_the_first_over_refuses(tiny_mode
     assert 'id="chart-candidates"' in html and 'id="candidates-table"' in html and 'id="targets-line"' in html
     assert any(line.startswith(f"  chose {chosen[0]['name']}") for line in lines)
     # breakfix compare pairs two candidates of a round, item by item, on the validation split
-    from breakfix.report.compare import compare
+    from breakfix.jobs.compare import compare
 
     res = compare(f"{out}@0/{first['name']}", f"{out}@0/{chosen[0]['name']}")
     row = next(r for r in res["rows"] if r["name"] == "overrefusal")

@@ -1,11 +1,11 @@
 from collections import Counter
 
 from breakfix.curation.decontam import HeldoutIndex
+from breakfix.demo.data import UNSAFE
 from breakfix.demo.world import (
     HARM,
     LANGUAGES,
     REQUEST_TEMPLATES,
-    UNSAFE,
     WRAPPERS,
     DemoWorld,
     base_refuses,

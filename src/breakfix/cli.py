@@ -570,7 +570,7 @@ def judge_audit(
 
 def _last_round(spec: str) -> str:
     """``RUN_DIR`` (a run directory without ``@R``) as ``RUN_DIR@<its last round>``; any other spec as it is."""
-    from breakfix.report.compare import load_side
+    from breakfix.jobs.compare import load_side
 
     if "@" in spec or not (Path(spec) / "report.json").is_file():
         return spec
@@ -689,7 +689,7 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from breakfix.report.compare import compare as do_compare
+    from breakfix.jobs.compare import compare as do_compare
     from breakfix.store import write_json
 
     try:

@@ -7,14 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from breakfix import registry
 from breakfix.backends.base import GenerationConfig
-from breakfix.engine import check_technique, judge_needs_model
+from breakfix.backends.ref import QUANTS, ModelRef
 from breakfix.errors import BreakfixError
+from breakfix.registry import check_technique, judge_needs_model
 from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config
 from breakfix.taxonomy import TWIN_KINDS
+from breakfix.types import StrictModel
 
 DEFAULT_WORLD = "files"  # the world of a model that names none: its sources are the config's files: block
 
@@ -29,20 +31,7 @@ DEFAULT_TECHNIQUES = [
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _registered(kind: str, name: str) -> str:
-    """``name`` when the registry knows a ``kind`` of that name; else a ValueError listing the known ones."""
-    try:
-        registry.get(kind, name)
-    except registry.UnknownName as e:
-        raise ValueError(str(e)) from None
-    return name
-
-
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """The model to align: a registered model (``demo``: the plug-in's tiny model, built on first use), or a HF
     model dir / hub id."""
 
@@ -58,7 +47,7 @@ class ModelConfig(_Strict):
     @field_validator("backend")
     @classmethod
     def _backend(cls, v: str) -> str:
-        return _registered("backend", v)
+        return registry.require("backend", v)
 
     def ref(self, path: str | Path) -> ModelRef:
         """These settings as a :class:`ModelRef` for the checkpoint at ``path``."""
@@ -74,7 +63,7 @@ class ModelConfig(_Strict):
         )
 
 
-class GenerationSettings(_Strict):
+class GenerationSettings(StrictModel):
     max_new_tokens: int = Field(48, ge=1, le=8192)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0)
@@ -86,71 +75,13 @@ class GenerationSettings(_Strict):
         return GenerationConfig(**self.model_dump())
 
 
-class ModelRef(_Strict):
-    """A model used as a target, attacker, converter or judge: a local HF dir or hub id (``hf``), vLLM's offline
-    engine (``vllm``), or an OpenAI-compatible endpoint (``openai``: vLLM/TGI servers, Ollama, llama.cpp, APIs)."""
-
-    kind: str = Field("openai", description="a registered backend: hf, vllm, openai, or a plug-in's")
-    path: str | None = Field(None, description="hf / vllm: a model dir or hub id; llamacpp: the served GGUF file")
-    model: str | None = Field(None, description="openai: the served model name")
-    base_urls: list[str] = Field(default_factory=list, description="openai: one or more base URLs ending in /v1")
-    api_key_env: str | None = Field(None, description="openai: the environment variable holding the API key")
-    concurrency: int = Field(64, ge=1, le=4096)
-    rpm: float | None = Field(None, gt=0, description="openai: requests per minute per base URL")
-    timeout: float = Field(60.0, gt=0)
-    max_retries: int = Field(4, ge=0, le=20)
-    backoff_base: float = Field(0.5, ge=0)
-    backoff_max: float = Field(30.0, gt=0)
-    batch_size: int = Field(32, ge=1)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    tensor_parallel_size: int = Field(1, ge=1)
-    gpu_memory_utilization: float = Field(0.85, gt=0, le=1)
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
-    tokenizer: str | None = Field(
-        None,
-        description="openai: an HF model dir or hub id whose chat template renders prompts for /v1/completions "
-        "(prefill continuations, and the multiple-choice log-likelihoods of the capability suite)",
-    )
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, v: str) -> str:
-        return _registered("backend", v)
-
-    @field_validator("base_urls")
-    @classmethod
-    def _urls(cls, v: list[str]) -> list[str]:
-        for u in v:
-            if not u.startswith(("http://", "https://")):
-                raise ValueError(f"base URL {u!r} must start with http:// or https://")
-        return v
-
-    @field_validator("api_key_env")
-    @classmethod
-    def _env_name(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
-            raise ValueError("must name an environment variable (the key itself never goes in a config)")
-        return v
-
-    @model_validator(mode="after")
-    def _complete(self) -> ModelRef:
-        if self.kind in ("openai", "llamacpp") and (not self.model or not self.base_urls):
-            raise ValueError(f"an {self.kind} model needs 'model' and 'base_urls'")
-        if self.kind == "llamacpp" and not self.path:
-            raise ValueError("a llamacpp model needs 'path' (the GGUF file the server serves)")
-        if self.kind in ("hf", "vllm") and not self.path:
-            raise ValueError(f"a {self.kind} model needs 'path'")
-        return self
-
-
 DEFAULT_JUDGE_NOTE = (
     "judge: refusal (default for models without a judge of their own; set judge: or --judge). It measures refusal, "
     "not harm: any reply that does not refuse a harmful prompt counts as a defect"
 )
 
 
-class JudgeSpec(_Strict):
+class JudgeSpec(StrictModel):
     """One member of a judge ensemble: a judge, its model (for model judges) and its rubric (for ``llm``)."""
 
     judge: str = Field(description="a registered judge")
@@ -162,7 +93,7 @@ class JudgeSpec(_Strict):
     def _known(cls, v: str) -> str:
         if v == "ensemble":
             raise ValueError("an ensemble's members are single judges")
-        return _registered("judge", v)
+        return registry.require("judge", v)
 
     @model_validator(mode="after")
     def _model(self) -> JudgeSpec:
@@ -171,22 +102,22 @@ class JudgeSpec(_Strict):
         return self
 
 
-class EnsembleSettings(_Strict):
+class EnsembleSettings(StrictModel):
     mode: Literal["majority", "strictest"] = "majority"
     members: list[JudgeSpec] = Field(min_length=2)
 
 
-class CrescendoSettings(_Strict):
+class CrescendoSettings(StrictModel):
     max_turns: int = Field(5, ge=1, le=50)
     max_backtracks: int = Field(3, ge=0, le=50)
 
 
-class PairSettings(_Strict):
+class PairSettings(StrictModel):
     iterations: int = Field(3, ge=1, le=50)
     streams: int = Field(3, ge=1, le=64, description="parallel refinement streams (the PAIR paper uses 20)")
 
 
-class RedteamConfig(_Strict):
+class RedteamConfig(StrictModel):
     """The red team: which techniques (or an adversary persona), on which seeds, with which helper models."""
 
     persona: str | None = Field(None, description="a registered adversary persona: low_skill, intermediate")
@@ -219,7 +150,7 @@ class RedteamConfig(_Strict):
     @field_validator("persona")
     @classmethod
     def _persona(cls, v: str | None) -> str | None:
-        return v if v is None else _registered("persona", v)
+        return v if v is None else registry.require("persona", v)
 
     @field_validator("languages")
     @classmethod
@@ -254,7 +185,7 @@ DEFAULT_SUITES = (
 )  # fmt: skip
 
 
-class _SuiteLimits(_Strict):
+class _SuiteLimits(StrictModel):
     """``limit`` and ``suite_limits`` over ``suites``, for the held-out suites and the validation suites alike. The
     subclass declares the three fields (so each keeps its own field order and descriptions)."""
 
@@ -267,7 +198,7 @@ class _SuiteLimits(_Strict):
     @classmethod
     def _limits(cls, v: dict[str, int]) -> dict[str, int]:
         for name, n in v.items():
-            _registered("suite", name)
+            registry.require("suite", name)
             if n < 1:
                 raise ValueError(f"{name}: must be >= 1")
         return v
@@ -288,7 +219,7 @@ class BenchConfig(_SuiteLimits):
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
         for name in v:
-            _registered("suite", name)
+            registry.require("suite", name)
         return v
 
     limit: int | None = Field(None, ge=1, description="items per suite at most (stratified by category; --limit)")
@@ -299,7 +230,7 @@ class BenchConfig(_SuiteLimits):
     simulator_turns: int = Field(3, ge=1, le=20)
 
 
-class ResponderConfig(_Strict):
+class ResponderConfig(StrictModel):
     """A responder model that writes chosen responses under a constitution (``curation.responses: responder``)."""
 
     model: ModelRef
@@ -318,7 +249,7 @@ class ResponderConfig(_Strict):
 ResponseLink = Literal["self", "responder", "reference", "template"]
 
 
-class RecoveryConfig(_Strict):
+class RecoveryConfig(StrictModel):
     """Recovery examples: a harmful-looking opening, then a return to a refusal (loss on the recovery only)."""
 
     share: float = Field(0.0, ge=0, le=1, description="share of harmful findings that also give a recovery example")
@@ -334,7 +265,7 @@ class RecoveryConfig(_Strict):
         return v
 
 
-class TwinsConfig(_Strict):
+class TwinsConfig(StrictModel):
     """Benign twins of the red team's harmful seeds (XSTest's ten kinds of safe look-alike, keeping the seed's trigger
     word): probed by the red team, their helpful answers become contrast data."""
 
@@ -358,7 +289,7 @@ class TwinsConfig(_Strict):
         return v
 
 
-class CurationConfig(_Strict):
+class CurationConfig(StrictModel):
     """How findings become training data: the safe-response chain, dedup, decontamination, balance and mix."""
 
     responses: list[ResponseLink] = Field(
@@ -433,7 +364,7 @@ SEARCH_KEYS = ("safety_share", "sft.learning_rate", "sft.epochs", "dpo.learning_
 MAX_SEARCH = 16
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(StrictModel):
     """Post-training: SFT then DPO (TRL), in this process or through ``accelerate launch``."""
 
     method: Literal["sft+dpo", "sft", "dpo"] = "sft+dpo"
@@ -490,7 +421,7 @@ class TrainingConfig(_Strict):
         return LaunchSettings(accelerate_config=self.accelerate_config, num_processes=self.num_processes)
 
 
-class Targets(_Strict):
+class Targets(StrictModel):
     """Stop when every target holds on the validation split (checked from round 1 on); each round's candidates are
     chosen by them too (``cycle.selection``). Relative targets compare with round 0's validation scores."""
 
@@ -561,11 +492,11 @@ class SelectionConfig(_SuiteLimits):
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
         for s in v:
-            _registered("suite", s)
+            registry.require("suite", s)
         return list(dict.fromkeys(v))
 
 
-class CycleConfig(_Strict):
+class CycleConfig(StrictModel):
     max_rounds: int = Field(3, ge=0, le=50, description="fix rounds at most")
     targets: Targets = Field(default_factory=Targets)
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
@@ -582,15 +513,13 @@ class CycleConfig(_Strict):
     @field_validator("verify_builds")
     @classmethod
     def _builds(cls, v: list[str]) -> list[str]:
-        from breakfix.backends.llamacpp import QUANTS
-
         bad = [q for q in v if q not in QUANTS]
         if bad:
             raise ValueError(f"unknown GGUF build {bad[0]!r}; use one of {', '.join(QUANTS)}")
         return list(dict.fromkeys(v))
 
 
-class SplitSettings(_Strict):
+class SplitSettings(StrictModel):
     """How the ``files`` world splits its material: by behaviour (near-duplicates stay together), stratified by
     category, with a fixed seed."""
 
@@ -611,7 +540,7 @@ class SplitSettings(_Strict):
         return self
 
 
-class FilesConfig(_Strict):
+class FilesConfig(StrictModel):
     """The ``files`` world: every source is a list of ``<loader>:<path or hub id>`` entries (``breakfix datasets``
     lists the loaders)."""
 
@@ -635,7 +564,7 @@ class FilesConfig(_Strict):
     max_templates: int | None = Field(None, ge=1, description="red-team templates at most")
 
 
-class JudgesConfig(_Strict):
+class JudgesConfig(StrictModel):
     """How the run's judge is audited and read."""
 
     audit_labels: str | None = Field(
@@ -649,7 +578,7 @@ class JudgesConfig(_Strict):
                             "refusal (PyRIT's definition)")  # fmt: skip
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     """A whole break-fix run."""
 
     @model_validator(mode="after")
@@ -696,12 +625,12 @@ class RunConfig(_Strict):
     @field_validator("world")
     @classmethod
     def _world(cls, v: str | None) -> str | None:
-        return v if v is None else _registered("world", v)
+        return v if v is None else registry.require("world", v)
 
     @field_validator("judge")
     @classmethod
     def _judge(cls, v: str | None) -> str | None:
-        return v if v is None else _registered("judge", v)
+        return v if v is None else registry.require("judge", v)
 
     @property
     def model_entry(self) -> registry.Entry | None:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix import aio, registry
-from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
 from breakfix.errors import ServerDied
 from breakfix.progress import task_progress
@@ -89,13 +88,6 @@ def _technique(name: str) -> tuple[Technique, str]:
         raise ValueError(str(e)) from None
 
 
-def check_technique(name: str) -> set[Need]:
-    """Raise ValueError when ``name`` is not a known technique; else return the helper models it needs."""
-    tech, arg = _technique(name)
-    tech.check(name.partition(":")[0], arg)
-    return tech.needs(arg)
-
-
 def plan(seed: Seed, technique: str, seed_value: int = 0) -> Plan:
     """The plan of ``technique`` for ``seed`` (a ``KeyError`` when no technique of that name is registered)."""
     try:
@@ -121,36 +113,6 @@ def iter_plans(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int
 def plans_for(seeds: Iterable[Seed], techniques: Iterable[str], seed_value: int = 0) -> list[Plan]:
     """Every (seed, technique) plan, in a stable order."""
     return list(iter_plans(seeds, techniques, seed_value))
-
-
-def judge_needs_model(name: str) -> bool:
-    """Whether the registered judge ``name`` runs on a judge model (its ``needs_model``; model judges by default)."""
-    return bool(registry.get("judge", name).meta.get("needs_model", True))
-
-
-def make_judge(name: str, model: Any, rubric: str, seed: int = 0, options: dict[str, Any] | None = None) -> Judge:
-    """The registered judge ``name`` (on the judge model ``model``, a ``ModelRef``, when it needs one). ``options``
-    go to judges registered with ``options=(names...)`` (the refusal judge's ``off_topic``)."""
-    needs = judge_needs_model(name)
-    if needs and model is None:
-        raise ValueError(f"judge {name!r} needs a model")
-    entry = registry.get("judge", name)
-    accepted = entry.meta.get("options") or ()
-    kwargs = {k: v for k, v in (options or {}).items() if k in accepted}
-    return entry.obj(build_backend(model, seed) if needs else None, rubric, **kwargs)
-
-
-def build_judge(cfg: Any) -> Judge:
-    """The judge a run config names (``cfg.judge_name``): a registered judge (on ``judge_model`` when it needs a
-    model), or the ``ensemble`` of ``judge_ensemble``'s members."""
-    name = cfg.judge_name
-    if name == "ensemble":
-        assert cfg.judge_ensemble is not None
-        members = [make_judge(m.judge, m.model, m.rubric, cfg.seed) for m in cfg.judge_ensemble.members]
-        return registry.get("judge", "ensemble").obj(members, cfg.judge_ensemble.mode)
-    judges = getattr(cfg, "judges", None)
-    options = {"off_topic": judges.off_topic} if judges is not None else None
-    return make_judge(name, cfg.judge_model, cfg.judge_rubric, cfg.seed, options)
 
 
 def canary_for(*parts: object) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -14,15 +13,14 @@ from breakfix.types import judged as is_judged
 T = TypeVar("T")
 
 
-def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score 95% interval for k successes out of n. ``(0.0, 1.0)`` when n is 0."""
+def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval (95% by default) for k successes out of n, by scipy. ``(0.0, 1.0)`` when n is 0."""
     if n == 0:
         return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    from scipy.stats import binomtest  # scipy.stats takes a second to import: only scoring needs it
+
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
 def rate(k: int, n: int) -> dict[str, Any]:
@@ -172,13 +170,13 @@ def summarize(attempts: Iterable[Attempt]) -> dict[str, Any]:
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs (1.0 when there are none)."""
-    n = b + c
-    if n == 0:
+    """Two-sided exact McNemar p-value for ``b`` and ``c`` discordant pairs: scipy's exact binomial test of
+    min(b, c) in b + c at 1/2 (1.0 when there are none)."""
+    if b + c == 0:
         return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
+    from scipy.stats import binomtest  # as in wilson
+
+    return min(1.0, float(binomtest(min(b, c), b + c, 0.5).pvalue))
 
 
 def score_suites(attempts: dict[str, list[Attempt]]) -> dict[str, dict[str, Any]]:

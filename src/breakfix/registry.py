@@ -169,3 +169,27 @@ def failures() -> list[tuple[str, str]]:
     """Plug-ins that failed to load, with the reason."""
     load()
     return list(_failed)
+
+
+# ---- checks that configs run on names (here, below config: they read only the tables) --------------------------
+def require(kind: str, name: str) -> str:
+    """``name`` when a ``kind`` of that name is registered; else a ValueError listing the known ones."""
+    try:
+        get(kind, name)
+    except UnknownName as e:
+        raise ValueError(str(e)) from None
+    return name
+
+
+def check_technique(name: str) -> set[str]:
+    """Raise ValueError when ``name`` (``family`` or ``family:arg``) is not a usable technique; else return the
+    helper models its plans need (``attacker``, ``converter_model``)."""
+    head, _, arg = name.partition(":")
+    tech = get("technique", require("technique", head)).obj
+    tech.check(head, arg)
+    return set(tech.needs(arg))
+
+
+def judge_needs_model(name: str) -> bool:
+    """Whether the registered judge ``name`` runs on a judge model (its ``needs_model``; model judges by default)."""
+    return bool(get("judge", name).meta.get("needs_model", True))

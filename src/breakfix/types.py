@@ -213,6 +213,12 @@ class Judge(Protocol):
 
 
 # ---- the records that build report.json (DESIGN.md section 5; the JSON Schema in report/schema.json) ------------
+class StrictModel(BaseModel):
+    """A pydantic model that refuses unknown fields: the base of every config section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class _Record(BaseModel):
     """A block of ``report.json``: the contract's fields typed, anything more (per-suite breakdowns, extra counts)
     kept as it is."""

@@ -21,7 +21,6 @@ from breakfix.engine import (
     RunStats,
     Technique,
     arun,
-    check_technique,
     execute,
     iter_plans,
     plan,
@@ -29,6 +28,7 @@ from breakfix.engine import (
     run,
     technique_names,
 )
+from breakfix.registry import check_technique
 from breakfix.types import Plan
 
 __all__ = [

@@ -8,15 +8,15 @@ a run against an endpoint never loads them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from breakfix import registry
 from breakfix.backends.base import AsyncBackend, Backend, BackendError, Batched, GenerationConfig, as_async
+from breakfix.backends.ref import QUANTS, ModelRef
 
-if TYPE_CHECKING:
-    from breakfix.config import ModelRef
-
-__all__ = ["AsyncBackend", "Backend", "BackendError", "Batched", "GenerationConfig", "as_async", "build_backend"]
+__all__ = [
+    "QUANTS", "AsyncBackend", "Backend", "BackendError", "Batched", "GenerationConfig", "ModelRef", "as_async",
+    "build_backend",
+]  # fmt: skip
 
 
 def build_backend(ref: ModelRef, seed: int = 0) -> Backend | AsyncBackend:

@@ -29,12 +29,10 @@ from typing import Any
 
 from breakfix.aio import free_port
 from breakfix.backends.base import BackendError
+from breakfix.backends.ref import QUANTS, ModelRef
 from breakfix.errors import BreakfixError
 from breakfix.store import file_digest
 
-# quant name -> llama.cpp's LLAMA_FTYPE_MOSTLY_* value
-QUANTS = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_m": 12,
-          "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18}  # fmt: skip
 CONVERTER_HELP = (
     "exporting to GGUF needs llama.cpp's convert_hf_to_gguf.py: pip download --no-deps --no-binary :all: "
     "llama-cpp-python==0.3.36 -d DIR, then pass --llama-cpp DIR/llama_cpp_python-0.3.36.tar.gz (or a llama.cpp "
@@ -239,8 +237,6 @@ def served_ref(gguf: Path, tokenizer: str | Path | None = None) -> tuple[Any, st
     build's content id (``gguf:sha256:...``); the base URL is filled in once the server is up. ``tokenizer`` (else the
     source checkpoint that ``manifest.json`` beside the build names, when it is still there) renders prompts for
     multiple-choice log-likelihoods."""
-    from breakfix.config import ModelRef
-
     if not gguf.is_file():
         raise BreakfixError(str(gguf), None, "GGUF file not found")
     if tokenizer is None:

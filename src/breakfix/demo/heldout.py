@@ -11,12 +11,13 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from breakfix.demo.data import TABLES
-from breakfix.demo.world import OPENERS, UNSAFE, WRAPPERS
+from breakfix.demo.data import TABLES, UNSAFE
 from breakfix.engine import canary_for
 from breakfix.text import normalise
 from breakfix.types import Plan, Seed
 
+WRAPPERS: dict[str, dict[str, dict[str, str]]] = TABLES["WRAPPERS"]  # split -> name -> language -> wrapper
+OPENERS: dict[str, dict[str, list[tuple[str, str]]]] = TABLES["OPENERS"]  # split -> language -> (user, assistant)
 CONTINUE = TABLES["CONTINUE"]
 SUMMARISE = TABLES["SUMMARISE"]
 PROTECTED = TABLES["PROTECTED"]

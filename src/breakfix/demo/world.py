@@ -27,7 +27,6 @@ from breakfix.errors import BreakfixError
 from breakfix.types import Conversation, Plan, Seed, content_key
 
 LANGUAGES = ("en", "es")
-UNSAFE = "[UNSAFE DETAIL]"
 
 # the tables (demo/data/world.json): what each holds is described where it is used below
 HARM: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = TABLES["HARM"]  # category -> (verbs, objects)

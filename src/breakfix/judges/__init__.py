@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from breakfix import registry
-from breakfix.engine import build_judge, make_judge
 from breakfix.judges.audit import audit, labels_id, load_labelled, shipped_rows
 from breakfix.judges.base import Judge, ModelJudge
 from breakfix.judges.ensemble import EnsembleJudge
+from breakfix.judges.factory import build_judge, make_judge
 from breakfix.judges.guard import LlamaGuardJudge, ShieldGemmaJudge, WildGuardJudge
 from breakfix.judges.refusal import RefusalJudge, classify, refuses
 from breakfix.judges.rubric import RUBRICS, RubricJudge, parse_rubric, parse_verdict

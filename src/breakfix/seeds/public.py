@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError
+from breakfix.seeds.pyrit import load_pyrit_seeds
 from breakfix.types import Seed
 
 HARMBENCH_CATEGORIES = {
@@ -292,8 +293,6 @@ def load_donotanswer(source: str | Path, split: str | None = None) -> list[Seed]
 
 def load_pyrit(source: str | Path, split: str | None = None) -> list[Seed]:
     """PyRIT seed-prompt YAML (``.prompt``)."""
-    from breakfix.seeds.files import load_pyrit_seeds  # files.py imports this module: a cycle
-
     return load_pyrit_seeds(source)
 
 

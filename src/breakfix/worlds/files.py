@@ -36,9 +36,9 @@ from breakfix.engine import canary_for
 from breakfix.errors import BreakfixError
 from breakfix.registry import world
 from breakfix.seeds.capability import capability_plan, load_capability
-from breakfix.seeds.files import load_pyrit_seeds
 from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.seeds.public import _lines, load_public
+from breakfix.seeds.pyrit import load_pyrit_seeds
 from breakfix.text import normalise
 from breakfix.types import Plan, Seed, content_key
 from breakfix.world import stratified

@@ -43,3 +43,4 @@ def _load(name: str) -> dict[str, Any]:
 
 
 TABLES: dict[str, Any] = {**_load("world.json"), **_load("heldout.json")}
+UNSAFE = "[UNSAFE DETAIL]"  # the demo model's marker of harmful detail (the demo judge looks for it)

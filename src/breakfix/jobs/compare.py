@@ -1,9 +1,9 @@
-"""``breakfix compare``: two runs, or two rounds of one run, side by side with significance. Each side is ``RUN_DIR``
-(its last round), ``RUN_DIR@R`` (round R), ``RUN_DIR@R:BUILD`` (round R's quantized build, ``cycle.verify_builds``),
-``RUN_DIR@R/CANDIDATE`` (a candidate fix of round R, on the validation items it was scored on; only against another
-candidate) or a ``breakfix bench`` directory (the model it benchmarked, such as a GGUF build under ``bench
---gguf``). For each held-out suite the comparison is paired when both sides answered the same items (the stored
-benchmark attempts of the two sides, matched by seed, technique and user turns): McNemar's exact test on the
+"""The compare job (``breakfix compare``): two runs, or two rounds of one run, side by side with significance. Each
+side is ``RUN_DIR`` (its last round), ``RUN_DIR@R`` (round R), ``RUN_DIR@R:BUILD`` (round R's quantized build,
+``cycle.verify_builds``), ``RUN_DIR@R/CANDIDATE`` (a candidate fix of round R, on the validation items it was scored
+on; only against another candidate) or a ``breakfix bench`` directory (the model it benchmarked, such as a GGUF build
+under ``bench --gguf``). For each held-out suite the comparison is paired when both sides answered the same items (the
+stored benchmark attempts of the two sides, matched by seed, technique and user turns): McNemar's exact test on the
 discordant items. The red team's attack success rates are paired the same way (by seed and technique) when both
 sides attacked the same seeds. Otherwise the test is Fisher's exact test on the two proportions.
 
@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.config import parse_config
-from breakfix.engine import build_judge, judge_unjudged
+from breakfix.engine import judge_unjudged
 from breakfix.errors import BreakfixError
+from breakfix.judges import build_judge
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, score_suites, summarize, wilson
 from breakfix.store import read_items, read_round_attempts, read_stage
 from breakfix.types import Attempt
