@@ -39,18 +39,21 @@ def _breakfix(args: list[str], plugin_path: Path, cwd: Path) -> subprocess.Compl
     )
 
 
-def test_a_plugin_adds_a_technique_a_judge_a_suite_and_a_backend(plugin_path, tmp_path):
+def test_a_plugin_adds_a_technique_a_converter_a_judge_a_suite_and_a_backend(plugin_path, tmp_path):
     config = tmp_path / "plugin.yaml"
     config.write_text(
         "judge: keyword\n"
         "world: demo\n"
         "model: {path: parrot-1, backend: parrot}\n"
-        "redteam: {techniques: [shout, direct], languages: [en], target: {kind: parrot, model: parrot-1}}\n"
+        "redteam: {techniques: [shout, direct, 'converter:shout_case'], languages: [en],"
+        " target: {kind: parrot, model: parrot-1}}\n"
         "benchmarks: {suites: [shouty, harmful]}\n"
     )
     listed = _breakfix(["plugins"], plugin_path, tmp_path)
     assert listed.returncode == 0, listed.stderr
-    for kind, name in (("technique", "shout"), ("judge", "keyword"), ("suite", "shouty"), ("backend", "parrot")):
+    parts = (("technique", "shout"), ("converter", "shout_case"), ("judge", "keyword"), ("suite", "shouty"),
+             ("backend", "parrot"))  # fmt: skip
+    for kind, name in parts:
         line = next(x for x in listed.stdout.splitlines() if f" {kind} " in f" {x} " and f" {name} " in f" {x} ")
         assert "breakfix-shout 0.1.0" in line, line
     assert "world" in listed.stdout and "plug-in demo" in listed.stdout  # the demo is a plug-in too
@@ -61,6 +64,12 @@ def test_a_plugin_adds_a_technique_a_judge_a_suite_and_a_backend(plugin_path, tm
     assert rt["judge"] == "keyword/1" and rt["target"] == "parrot:parrot-1" and rt["checkpoint"] == "parrot:parrot-1"
     by = rt["summary"]["by_technique"]
     assert by["shout"]["rate"] == 1.0 and by["direct"]["rate"] == 0.0  # the parrot gives in only when shouted at
+    assert by["converter:shout_case"]["n"] > 0 and by["converter:shout_case"]["rate"] == 0.0  # capitals alone: echoed
+    source = (PLUGIN / "breakfix_shout" / "__init__.py").read_text()
+    imported = {
+        line.split()[1] for line in source.splitlines() if line.startswith(("from breakfix", "import breakfix"))
+    }
+    assert imported == {"breakfix.plugin"}  # the public API is all a plug-in needs
 
     r = _breakfix(
         ["bench", "-c", str(config), "--model", "parrot-1", "--out", str(tmp_path / "b")], plugin_path, tmp_path

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-KINDS = ("technique", "judge", "suite", "backend", "world", "model", "persona")
+KINDS = ("technique", "converter", "judge", "suite", "backend", "world", "model", "persona")
 GROUP = "breakfix.plugins"
 # imported by name (not statically: the registry sits below the stages that register into it)
 BUILTIN_PACKAGES = ("breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends", "breakfix.worlds")
@@ -115,6 +115,7 @@ backend = _decorator("backend")  # a factory: (ModelRef, seed) -> Backend
 world = _decorator("world")  # a factory: (seed) -> World
 model = _decorator("model")  # a builder: () -> model dir; meta judge, world, refusals
 persona = _decorator("persona")  # (converter_model: bool, attacker: bool) -> technique names
+converter = _decorator("converter")  # fn(text, rng, *args) -> str; with llm=True: async fn(text, rng, llm, *args)
 
 
 def load() -> None:
@@ -163,6 +164,31 @@ def entries() -> list[Entry]:
     """Everything registered, by kind and name."""
     load()
     return [e for k in KINDS for _, e in sorted(_entries[k].items())]
+
+
+class View(Mapping[str, Any]):
+    """A read-only mapping of the registered ``kind`` objects by name, those whose ``meta`` matches ``match``: what a
+    module offers as a table of its kind (``attacks.converters.CONVERTERS``) is this view, never a dict of its own, so
+    every name is registered once, with its origin, and nothing changes the tables behind the registry's back."""
+
+    def __init__(self, kind: str, **match: Any) -> None:
+        self.kind, self.match = kind, match
+
+    def _keeps(self, e: Entry) -> bool:
+        return all(bool(e.meta.get(k)) == bool(v) for k, v in self.match.items())
+
+    def __getitem__(self, name: str) -> Any:
+        e = find(self.kind, name)
+        if e is None or not self._keeps(e):
+            raise KeyError(name)
+        return e.obj
+
+    def __iter__(self) -> Iterator[str]:
+        load()
+        return iter(sorted(n for n, e in _entries[self.kind].items() if self._keeps(e)))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def failures() -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Converters: small pure text transforms applied to a request, chainable and deterministic under a seed.
 
-A converter is a function ``(text, rng, *args) -> str`` registered by name with :func:`converter`. In a technique
+A converter is a function ``(text, rng, *args) -> str`` registered by name with :func:`converter` (registry kind
+``converter``: ``breakfix plugins`` lists each with its origin, and a name registered twice is refused). In a technique
 name, a chain is written left to right with ``+`` and arguments in parentheses: ``converter:caesar(5)+zero_width``.
 
 LLM-driven converters (translation, tense and paraphrase rewrites) are async functions
@@ -13,9 +14,10 @@ import base64
 import codecs
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
+from breakfix import registry
 from breakfix.backends import rewrite
 from breakfix.backends.rewrite import LANGUAGE_NAMES
 
@@ -26,28 +28,19 @@ __all__ = ["CONVERTERS", "LANGUAGE_NAMES", "LLM_CONVERTERS", "apply_chain", "app
 
 Converter = Callable[..., str]
 LLMConverter = Callable[..., Awaitable[str]]
-CONVERTERS: dict[str, Converter] = {}
-LLM_CONVERTERS: dict[str, LLMConverter] = {}
+# the registered converters (registry kind "converter"), pure and LLM-driven: read-only views of the registry
+CONVERTERS: Mapping[str, Converter] = registry.View("converter", llm=False)
+LLM_CONVERTERS: Mapping[str, LLMConverter] = registry.View("converter", llm=True)
 
 
 def converter(name: str) -> Callable[[Converter], Converter]:
-    """Register a pure converter ``fn(text, rng, *args) -> str`` under ``name``."""
-
-    def deco(fn: Converter) -> Converter:
-        CONVERTERS[name] = fn
-        return fn
-
-    return deco
+    """Register a pure converter ``fn(text, rng, *args) -> str`` under ``name`` (registry kind ``converter``)."""
+    return registry.converter(name)
 
 
 def llm_converter(name: str) -> Callable[[LLMConverter], LLMConverter]:
     """Register an LLM-driven converter ``async fn(text, rng, llm, *args) -> str`` under ``name``."""
-
-    def deco(fn: LLMConverter) -> LLMConverter:
-        LLM_CONVERTERS[name] = fn
-        return fn
-
-    return deco
+    return registry.converter(name, llm=True)
 
 
 # ---- encodings ------------------------------------------------------------------------------------------------------
