@@ -827,8 +827,8 @@ def datasets_twins(
 
 @app.command()
 def plugins() -> None:
-    """List what is registered (techniques, judges, suites, backends, worlds, models, personas) and where each came
-    from: breakfix itself or a plug-in of the entry-point group breakfix.plugins."""
+    """List what is registered (techniques, converters, judges, suites, backends, worlds, models, personas) and
+    where each came from: breakfix itself or a plug-in of the entry-point group breakfix.plugins."""
     from rich.console import Console
     from rich.table import Table
 
