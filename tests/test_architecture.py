@@ -57,6 +57,9 @@ def test_a_plugin_adds_a_technique_a_converter_a_judge_a_suite_and_a_backend(plu
         line = next(x for x in listed.stdout.splitlines() if f" {kind} " in f" {x} " and f" {name} " in f" {x} ")
         assert "breakfix-shout 0.1.0" in line, line
     assert "world" in listed.stdout and "plug-in demo" in listed.stdout  # the demo is a plug-in too
+    helped = _breakfix(["redteam", "--help"], plugin_path, tmp_path)  # the lists come from the registry
+    flat = " ".join(helped.stdout.replace("│", " ").split())
+    assert helped.returncode == 0 and ", shout" in flat and "keyword" in flat and "low_skill" in flat, helped.stdout
 
     r = _breakfix(["redteam", "-c", str(config), "--out", str(tmp_path / "rt")], plugin_path, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from breakfix.config import RunConfig, demo_config, load_config, parse_config, read_config_data
 from breakfix.errors import BreakfixError
@@ -97,7 +98,31 @@ def _print_redteam(result: dict) -> None:  # type: ignore[type-arg]
     )
 
 
-@app.command()
+class _RegistryHelp(TyperCommand):
+    """A command whose ``--help`` lists the registered techniques, personas and judges (plug-ins' included), read from
+    the registry when help is shown: loading the registry imports every stage, which only ``--help`` pays for."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from breakfix import registry
+
+        def techniques() -> str:
+            return ", ".join(n + (":<arg>" if getattr(registry.get("technique", n).obj, "takes_arg", False) else "")
+                             for n in registry.names("technique"))  # fmt: skip
+
+        listed = {
+            "technique": lambda: f"A technique (repeatable): {techniques()}.",
+            "judge": lambda: (
+                f"A registered judge: {', '.join(registry.names('judge'))} (default: the model's own, else refusal)."
+            ),
+            "persona": lambda: f"Adversary preset: {', '.join(registry.names('persona'))}.",
+        }
+        for param in self.params:
+            if param.name in listed:
+                param.help = listed[param.name]()  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
+
+@app.command(cls=_RegistryHelp)
 def redteam(
     out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")],
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML run config.")] = None,
@@ -108,8 +133,8 @@ def redteam(
     ] = None,
     served_model: Annotated[str | None, typer.Option(help="The endpoint's model name.")] = None,
     api_key_env: Annotated[str | None, typer.Option(help="Environment variable with the endpoint's API key.")] = None,
-    persona: Annotated[str | None, typer.Option(help="Adversary preset: low_skill or intermediate.")] = None,
-    technique: Annotated[list[str] | None, typer.Option(help="A technique (repeatable).")] = None,
+    persona: Annotated[str | None, typer.Option(help="Adversary preset (breakfix plugins lists them).")] = None,
+    technique: Annotated[list[str] | None, typer.Option(help="A technique (repeatable; breakfix plugins).")] = None,
     seeds: Annotated[
         list[str] | None,
         typer.Option(help="Seed file: JSONL, CSV, TXT, PyRIT .prompt or <loader>:<path> (repeatable)."),
@@ -117,10 +142,7 @@ def redteam(
     language: Annotated[list[str] | None, typer.Option(help="Seed language to keep (repeatable).")] = None,
     judge: Annotated[
         str | None,
-        typer.Option(
-            help="A registered judge: refusal, llm, llama_guard, wildguard, shieldgemma, demo or a plug-in's "
-            "(default: the model's own, else refusal)."
-        ),
+        typer.Option(help="A registered judge (breakfix plugins lists them; default: the model's own, else refusal)."),
     ] = None,
     concurrency: Annotated[int | None, typer.Option(help="Attempts in flight.")] = None,
     world: Annotated[
