@@ -195,3 +195,18 @@ def test_an_interrupted_run_keeps_its_attempts_and_resumes(tmp_path, seeds_file)
         assert server.state.counts["ok"] - before == 800 - kept  # only what was missing was generated
     assert json.loads((out / "redteam.json").read_text())["summary"]["attempts"] == 800
     assert (out / "findings.jsonl").exists() and not (out / "findings.jsonl.tmp").exists()
+
+
+def test_the_model_is_resolved_once_per_job(tmp_path, tiny_model, seeds_file, monkeypatch):
+    from breakfix.config import parse_config
+    from breakfix.jobs import redteam as job
+
+    calls = []
+    real = job.resolve_model
+    monkeypatch.setattr(job, "resolve_model", lambda spec, log: calls.append(spec) or real(spec, log))
+    cfg = parse_config(
+        {"model": {"path": str(tiny_model)}, "redteam": {"seeds": [str(seeds_file)], "techniques": ["direct"]}}, "t"
+    )
+    result = job.redteam_job(cfg, tmp_path / "rt", log=lambda _: None)
+    assert result["summary"]["attempts"] > 0
+    assert calls == [str(tiny_model)]  # checked and then served from one resolution

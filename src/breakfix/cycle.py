@@ -112,6 +112,7 @@ class Cycle:
         self.log = log or (lambda msg: console.print(msg))
         self.world = world or build_world(cfg)
         self.judge = judge or build_judge(cfg)
+        self._resolved: Path | str | None = None  # the user's model, resolved by run()
         self.gen = cfg.generation.config()
 
     # ---- helpers ----------------------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class Cycle:
         """M_0: a registered model is built (or taken from its cache) and copied into ``rounds/0/model``; a user's
         model dir or hub id is used where it is."""
         if self.cfg.model_entry is None:  # a dir, a .gguf (made into a dir once), or a hub id (loaded by transformers)
-            return Path(resolve_model(self.cfg.model.path, self.log))
+            return Path(self._resolved if self._resolved is not None else resolve_model(self.cfg.model.path, self.log))
         cached = resolve_model(self.cfg.model.path, self.log)
         dest = self._round_dir(0) / "model"
         if not (dest / "config.json").exists():
@@ -535,7 +536,8 @@ class Cycle:
         Every decision (the targets, stopping, which candidate fix to keep) reads the validation split. The held-out
         suites are scored once per round after all the decisions, for the report."""
         if self.cfg.model_entry is None:  # a bad model path fails here, before anything is written
-            check_model(self.cfg, resolve_model(self.cfg.model.path, self.log))
+            self._resolved = resolve_model(self.cfg.model.path, self.log)  # once: _base_model takes it
+            check_model(self.cfg, self._resolved)
         check_audit_labels(self.cfg)
         if self.cfg.cycle.verify_builds:  # llama.cpp and its converter are here: checked before anything is written
             from breakfix.backends.llamacpp import check_gguf_tools

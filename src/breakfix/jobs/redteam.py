@@ -220,12 +220,13 @@ def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
     return list(dict.fromkeys(techniques + extra))
 
 
-def _target(cfg: RunConfig, log: Log) -> tuple[Any, str]:
-    """The target backend and its checkpoint id, from ``redteam.target`` or ``model``. Weights on this machine (a
-    backend registered ``local``) get the content id of their files; anything else (an endpoint) its kind and name."""
+def _target(cfg: RunConfig, log: Log, resolved: Path | str | None = None) -> tuple[Any, str]:
+    """The target backend and its checkpoint id, from ``redteam.target`` or ``model`` (``resolved``: the model
+    already resolved, else resolved here). Weights on this machine (a backend registered ``local``) get the content id
+    of their files; anything else (an endpoint) its kind and name."""
     ref = cfg.redteam.target
     if ref is None:
-        ref = cfg.model.ref(resolve_model(cfg.model.path, log))
+        ref = cfg.model.ref(resolved if resolved is not None else resolve_model(cfg.model.path, log))
     local = registry.get("backend", ref.kind).meta.get("local")
     return build_backend(ref, cfg.seed), checkpoint_id(
         ref.path or ""
@@ -237,15 +238,17 @@ def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World 
     every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
     Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
     refuse_legacy_store(Path(out) / "run.db")
+    resolved = None  # the model is resolved once: here when it is a path (checked first), else with the target
     if cfg.redteam.target is None and cfg.model_entry is None:  # a bad model path is named before the seeds are read
-        check_model(cfg, resolve_model(cfg.model.path, log))
+        resolved = resolve_model(cfg.model.path, log)
+        check_model(cfg, resolved)
     world = world or build_world(cfg)
     seeds, source = redteam_seeds(cfg, world)
     twins, twin_info = twin_seeds(cfg, world, seeds, log)
     if twins:
         seeds, source = seeds + twins, f"{source}, and {len(twins)} benign twins of its harmful seeds"
     techniques = redteam_techniques(cfg, world)
-    target, checkpoint = _target(cfg, log)  # a bad model path fails here, before anything is written
+    target, checkpoint = _target(cfg, log, resolved)  # a bad model path fails here, before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = attack_context(cfg, target, build_judge(cfg), Helpers(cfg))
