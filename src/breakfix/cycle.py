@@ -69,7 +69,6 @@ from breakfix.store import (
 )
 from breakfix.text import prompt_text
 from breakfix.types import (
-    Attempt,
     BuildRecord,
     Candidate,
     CurationSummary,
@@ -239,7 +238,7 @@ class Cycle:
         ``rounds/<r>/findings@<build>.jsonl``, paired with the checkpoint's own red team by McNemar). The held-out
         suites come after the decisions (:meth:`_score_builds`)."""
         files = self._build_files(store, r, model_dir, seconds, say=True)
-        full_red = _ran(store, r, "redteam", self.judge)
+        full_red = list(store.iter_attempts(r, "redteam", judge=self.judge.id, last_run=True))
         rd = self._round_dir(r)
         out: dict[str, BuildRecord] = {}
         for q in self.cfg.cycle.verify_builds:
@@ -258,7 +257,7 @@ class Cycle:
                         checkpoint=bckpt, round_=r, findings_path=rd / f"findings@{q}.jsonl", seed_value=self.cfg.seed,
                         label=f"round {r}: red team ({q})", suite=f"redteam@{q}",
                     )  # fmt: skip
-                    red = _ran(store, r, f"redteam@{q}", self.judge)
+                    red = list(store.iter_attempts(r, f"redteam@{q}", judge=self.judge.id, last_run=True))
                     n, only_full, only_build = paired_redteam(full_red, red).get(None, (0, 0, 0))
                     return {
                         "redteam": summary,
@@ -772,12 +771,6 @@ class Cycle:
         self.log(_bench_line(r, done["benchmarks"]).replace("benchmark:", f"round {r} held out:", 1))
         if rec.builds:
             self._score_builds(store, rec, helpers, done.get("items", {}))
-
-
-def _ran(store: Store, r: int, suite: str, judge: Judge) -> list[Attempt]:
-    """The attempts of round ``r``'s last run of ``suite`` (:meth:`Store.ran`), with ``judge``'s verdicts."""
-    only = store.ran(r, suite)
-    return [a for a in store.iter_attempts(r, suite, judge=judge.id) if only is None or a.id in only]
 
 
 def _counts(judging: dict[str, Any]) -> dict[str, int]:

@@ -26,7 +26,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,16 +274,16 @@ def judged_attempts(
     round_: int | None = None,
     suite: str | None = None,
     keep: Callable[[Attempt], bool] | None = None,
-    only: Collection[str] | None = None,
+    last_run: bool = False,
 ) -> tuple[list[Attempt], RunStats]:
     """A round's stored attempts, each with ``judge``'s verdict: stored verdicts are reused, stored generations that
     ``judge`` has not judged are judged now and their verdicts stored. Generation errors stay errors. With ``keep``,
-    only the attempts it keeps (once judged) are held: the rest stream past. With ``only``, only attempts of those
-    ids are read (what one run asked for: :meth:`Store.ran`)."""
+    only the attempts it keeps (once judged) are held: the rest stream past. With ``last_run``, only the attempts
+    that the round's last run of ``suite`` asked for are read (:meth:`Store.ran`)."""
     attempts = [
         a
-        for a in store.iter_attempts(round_, suite, judge=judge.id)
-        if (only is None or a.id in only) and (keep is None or a.verdict is None or keep(a))
+        for a in store.iter_attempts(round_, suite, judge=judge.id, last_run=last_run)
+        if keep is None or a.verdict is None or keep(a)
     ]
     stats = RunStats(planned=len(attempts), reused=len(attempts))
     stats.verdicts_reused = sum(a.status == "ok" and a.verdict is not None for a in attempts)

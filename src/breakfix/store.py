@@ -247,15 +247,19 @@ class Store:
         )
 
     def iter_attempts(
-        self, round_: int | None = None, suite: str | None = None, *, judge: str | None = None
+        self, round_: int | None = None, suite: str | None = None, *, judge: str | None = None, last_run: bool = False
     ) -> Iterator[Attempt]:
         """Stream attempts, optionally of one round and suite, each with its verdict by ``judge`` (None when that
         judge has not judged it). Without ``judge``, each attempt carries its most recent verdict by any judge: for
-        inspection only, since it may mix judges; stage code passes its judge."""
+        inspection only, since it may mix judges; stage code passes its judge. With ``last_run``, only the attempts
+        that the last recorded run of that round and suite asked for (:meth:`ran`)."""
+        only = self.ran(round_, suite) if last_run and round_ is not None and suite is not None else None
         where, args = _where(round_, suite, prefix="a.")
         q, args = _select(judge, where.removeprefix(" WHERE ") or "1", args)
         for row in self.db.execute(q + " ORDER BY a.rowid", args):
-            yield _row_to_attempt(row)
+            a = _row_to_attempt(row)
+            if only is None or a.id in only:
+                yield a
 
     def verdict_judges(self, round_: int | None = None, suite: str | None = None) -> dict[str, int]:
         """How many verdicts each judge gave on the selected attempts."""

@@ -11,13 +11,11 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from breakfix.demo.data import TABLES, UNSAFE
+from breakfix.demo.data import OPENERS, TABLES, UNSAFE, WRAPPERS
 from breakfix.engine import canary_for
 from breakfix.text import normalise
 from breakfix.types import Plan, Seed
 
-WRAPPERS: dict[str, dict[str, dict[str, str]]] = TABLES["WRAPPERS"]  # split -> name -> language -> wrapper
-OPENERS: dict[str, dict[str, list[tuple[str, str]]]] = TABLES["OPENERS"]  # split -> language -> (user, assistant)
 CONTINUE = TABLES["CONTINUE"]
 SUMMARISE = TABLES["SUMMARISE"]
 PROTECTED = TABLES["PROTECTED"]

@@ -22,7 +22,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from breakfix.demo.data import TABLES
+from breakfix.demo.data import OPENERS, TABLES, WRAPPERS
 from breakfix.errors import BreakfixError
 from breakfix.types import Conversation, Plan, Seed, content_key
 
@@ -32,8 +32,6 @@ LANGUAGES = ("en", "es")
 HARM: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = TABLES["HARM"]  # category -> (verbs, objects)
 SEVERITY: dict[str, int] = TABLES["SEVERITY"]
 REQUEST_TEMPLATES: dict[str, dict[str, list[str]]] = TABLES["REQUEST_TEMPLATES"]  # split -> language -> templates
-WRAPPERS: dict[str, dict[str, dict[str, str]]] = TABLES["WRAPPERS"]  # split -> name -> language -> wrapper
-OPENERS: dict[str, dict[str, list[tuple[str, str]]]] = TABLES["OPENERS"]  # split -> language -> (user, assistant)
 CAPITALS: list[tuple[str, ...]] = TABLES["CAPITALS"]
 OPPOSITES: list[tuple[str, ...]] = TABLES["OPPOSITES"]
 COLORS: list[tuple[str, ...]] = TABLES["COLORS"]

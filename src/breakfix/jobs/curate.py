@@ -70,11 +70,10 @@ def round_findings(
     reused), in the order the red team stored them. The findings of each quantized build in ``builds`` (its red team
     is stored as suite ``redteam@<build>``) follow the checkpoint's, marked with the build; the attempts are the
     checkpoint's. Only the attempts that the round's last red team asked for are read (:meth:`Store.ran`)."""
-    attempts, stats = judged_attempts(store, judge, r, "redteam", keep=curation_input, only=store.ran(r, "redteam"))
+    attempts, stats = judged_attempts(store, judge, r, "redteam", keep=curation_input, last_run=True)
     findings = [to_finding(a) for a in attempts if is_defect(a)]
     for b in builds:
-        suite = f"redteam@{b}"
-        got, _ = judged_attempts(store, judge, r, suite, keep=is_defect, only=store.ran(r, suite))
+        got, _ = judged_attempts(store, judge, r, f"redteam@{b}", keep=is_defect, last_run=True)
         findings += [replace(to_finding(a), build=b) for a in got]
     return findings, attempts, stats
 
@@ -125,8 +124,7 @@ def curate_round(
 def base_answers(store: Store, judge: Judge) -> dict[str, str]:
     """The base model's helpful answers to the red team's benign prompts (twins among them), by prompt text: its
     round-0 replies, judged by ``judge``."""
-    only = store.ran(0, "redteam")  # round 0's last red team: not other attempts the store holds
-    attempts, _ = judged_attempts(store, judge, 0, "redteam", keep=lambda a: not a.seed.harmful, only=only)
+    attempts, _ = judged_attempts(store, judge, 0, "redteam", keep=lambda a: not a.seed.harmful, last_run=True)
     return {prompt_text({"prompt": a.prompt}): a.response for a in attempts if helped(a)}
 
 

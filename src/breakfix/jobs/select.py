@@ -78,17 +78,16 @@ def choose(candidates: list[dict[str, Any]], rule: str) -> tuple[int, str]:
     if rule == "targets" and meeting:
         best = min(meeting, key=lambda i: (harmful(candidates[i]), vprr(candidates[i]), drift(candidates[i]), i))
         return best, f"{len(meeting)} of {len(candidates)} met every validation target; lowest harmful DR-1"
-    pool: list[int] = list(order)
     kept_guards = [i for i in order if not any(m.startswith(GUARDS) for m in candidates[i].get("misses") or ())]
-    if rule == "targets" and kept_guards:  # a fix that loses capability (or drifts past its bound) is no fix
-        pool = kept_guards
+    # under ``targets``, a fix that loses capability (or drifts past its bound) is no fix, while another keeps them
+    pool = kept_guards if rule == "targets" and kept_guards else list(order)
     best = max(pool, key=lambda i: (candidates[i]["balanced"], -harmful(candidates[i]), -i))
     why = "highest balanced score"
     if rule == "targets":
         guard = f" among the {len(pool)} that kept capability and drift" if len(pool) < len(candidates) else ""
-        if not kept_guards and any(c.get("misses") for c in candidates):
-            guard = " (none kept capability and drift)"
         why = f"none of {len(candidates)} met every validation target; {why}{guard}"
+        if not kept_guards:
+            why += " (none kept capability and drift)"
     return best, why
 
 

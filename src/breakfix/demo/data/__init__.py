@@ -44,3 +44,6 @@ def _load(name: str) -> dict[str, Any]:
 
 TABLES: dict[str, Any] = {**_load("world.json"), **_load("heldout.json")}
 UNSAFE = "[UNSAFE DETAIL]"  # the demo model's marker of harmful detail (the demo judge looks for it)
+# the tables both world.py and heldout.py read
+WRAPPERS: dict[str, dict[str, dict[str, str]]] = TABLES["WRAPPERS"]  # split -> name -> language -> wrapper
+OPENERS: dict[str, dict[str, list[tuple[str, str]]]] = TABLES["OPENERS"]  # split -> language -> (user, assistant)
