@@ -105,7 +105,7 @@ def test_interrupted_cycle_resumes_without_redoing_finished_work(tiny_model, tmp
     def crash(*a, **k):
         raise KeyboardInterrupt("killed during training")
 
-    monkeypatch.setattr("breakfix.cycle.train_candidates", crash)
+    monkeypatch.setattr("breakfix.jobs.fix.train_candidates", crash)
     with pytest.raises(KeyboardInterrupt):
         Cycle(_cfg(tiny_model), out, log=lambda m: None).run()
     assert not (out / "report.json").exists()

@@ -14,6 +14,7 @@ from breakfix.config import parse_config
 from breakfix.cycle import Cycle
 from breakfix.demo.world import DemoWorld, refusal_text
 from breakfix.errors import BreakfixError
+from breakfix.jobs.common import RunContext
 from breakfix.jobs.select import apply_overrides, choose, recipes
 from breakfix.metrics import balanced_score, targets_met
 from breakfix.registry import suite
@@ -196,19 +197,19 @@ def _cfg(model: Path, **cycle: Any) -> Any:
 @pytest.fixture()
 def scripted(monkeypatch):
     answers = _answers()
-    real_backend = Cycle._backend
+    real_backend = RunContext.backend
 
     def backend(self, model_dir):  # type: ignore[no-untyped-def]
         return Scripted(real_backend(self, model_dir), Path(model_dir).name.startswith("sft-"), answers)
 
-    monkeypatch.setattr(Cycle, "_backend", backend)
+    monkeypatch.setattr(RunContext, "backend", backend)
     real_choose = choose
 
     def spy(cands, rule):  # type: ignore[no-untyped-def]
         EVENTS.append(("choose", len(HELDOUT_SCORES)))
         return real_choose(cands, rule)
 
-    monkeypatch.setattr("breakfix.cycle.choose", spy)
+    monkeypatch.setattr("breakfix.jobs.fix.choose", spy)
     HELDOUT_SCORES.clear()
     EVENTS.clear()
 
@@ -375,7 +376,7 @@ def test_refine_turns_the_fixs_refusals_of_twins_and_probes_into_pairs_and_a_can
                 benign[s.text] = str(s.meta["reference"])
     benign.update({t.text: f"Here is a plain, helpful answer to: {t.text}" for t in twins})
     refined: set[str] = set()
-    real_backend = Cycle._backend
+    real_backend = RunContext.backend
 
     def backend(self, model_dir):  # type: ignore[no-untyped-def]
         p = Path(model_dir)
@@ -385,7 +386,7 @@ def test_refine_turns_the_fixs_refusals_of_twins_and_probes_into_pairs_and_a_can
         kind = "base" if p == Path(tiny_model) else "refined" if ckpt in refined else "trained"
         return OverRefusingFix(real_backend(self, model_dir), kind, benign, harmful)
 
-    monkeypatch.setattr(Cycle, "_backend", backend)
+    monkeypatch.setattr(RunContext, "backend", backend)
     out = tmp_path / "run"
     report = Cycle(cfg, out, log=lambda m: None).run()
     validate_report(report)

@@ -179,10 +179,10 @@ def redteam(
             if concurrency:
                 rt["target"]["concurrency"] = concurrency
         if gguf is not None:
-            from breakfix.backends.llamacpp import served_ref
+            from breakfix.jobs.serve import gguf_ref
 
             own = {k: v for k, v in (rt.get("target") or {}).items() if k in TUNABLE}  # the config may tune retries
-            rt["target"] = {**served_ref(gguf)[0].model_dump(mode="json", exclude_defaults=True), **own}
+            rt["target"] = {**gguf_ref(gguf)[0].model_dump(mode="json", exclude_defaults=True), **own}
         for key, value in (("persona", persona), ("techniques", technique), ("languages", language)):
             if value:
                 rt[key] = value
@@ -197,10 +197,10 @@ def redteam(
         if gguf is None:
             result = redteam_job(cfg, out, log=lambda m: console.print(m), world=world_)
         else:
-            from breakfix.backends.llamacpp import llama_server
+            from breakfix.jobs.serve import serve_gguf
 
-            with llama_server(gguf, log=lambda m: console.print(m)) as base:
-                target = cfg.redteam.target.model_copy(update={"base_urls": [base]})  # type: ignore[union-attr]
+            assert cfg.redteam.target is not None
+            with serve_gguf(gguf, lambda m: console.print(m), cfg.redteam.target) as target:
                 cfg = cfg.model_copy(update={"redteam": cfg.redteam.model_copy(update={"target": target})})
                 result = redteam_job(cfg, out, log=lambda m: console.print(m), world=world_)
         _print_redteam(result)
@@ -270,15 +270,15 @@ def bench(
                 world=build_world(cfg), extra=extra,
             )  # fmt: skip
         else:
-            from breakfix.backends.llamacpp import llama_server, served_ref
+            from breakfix.jobs.serve import gguf_ref, serve_gguf
 
             model = str(gguf)
-            ref, ckpt = served_ref(gguf)
+            ref, ckpt = gguf_ref(gguf)
             world_ = build_world(cfg)  # bad data fails before the server starts
-            with llama_server(gguf, log=lambda m: log_console.print(m)) as base:
+            with serve_gguf(gguf, lambda m: log_console.print(m), ref) as served:
                 result = bench_job(
                     cfg, model, out, cfg.benchmarks.suites, baseline, log=lambda m: log_console.print(m),
-                    world=world_, extra=extra, served=(ref.model_copy(update={"base_urls": [base]}), ckpt),
+                    world=world_, extra=extra, served=(served, ckpt),
                 )  # fmt: skip
         gate_results = check_gates(
             result["model"]["benchmarks"], gates, result["baseline"]["benchmarks"] if baseline else None

@@ -4,7 +4,7 @@ cycle runs each round."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from breakfix.errors import BreakfixError
 from breakfix.jobs.common import (
     Helpers,
     Log,
+    RunContext,
     audit_judge,
     build_judge,
     build_world,
@@ -33,11 +34,13 @@ from breakfix.seeds.openings import SUITE_DEPTHS
 from breakfix.seeds.public import load_public
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
 from breakfix.suites.prefill import prefill_plan
-from breakfix.types import Attempt, Judge, Plan
+from breakfix.types import Attempt, Judge, Plan, RoundRecord, SuiteScores
 from breakfix.world import Split, World
 
 __all__ = [
     "bench_job",
+    "heldout_stage",
+    "validate",
     "file_suite",
     "benchmark_attempts",
     "heldout_texts",
@@ -179,6 +182,81 @@ def benchmark_attempts(
             world, suites, simulated=simulator is not None, extra=extra, limit=limit, seed=gen.seed, split=split
         ).items()
     }
+
+
+def validate(
+    ctx: RunContext, r: int, backend: Callable[[], Backend | AsyncBackend], ckpt: str, build: str | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A checkpoint (or build) on the validation suites (``cycle.selection.suites``): scores, judging account and
+    item ids, as stored."""
+    stats = RunStats()
+    sel = ctx.cfg.cycle.selection
+    attempts = benchmark_attempts(
+        ctx.world, backend(), ctx.judge, ctx.store, checkpoint=ckpt, round_=r, gen=ctx.gen, suites=sel.suites,
+        stats=stats, limit=sel.limits(), build=build, split="validation", label=label,
+    )  # fmt: skip
+    return _scored(ctx, attempts, stats, "validation")
+
+
+def heldout_stage(
+    ctx: RunContext, r: int, backend: Callable[[], Backend | AsyncBackend], ckpt: str, build: str | None = None,
+    pair_with: dict[str, list[Attempt]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A checkpoint (or build) on the held-out suites (``benchmarks.suites``): scores, judging account and item ids
+    (for re-judging), as stored, and with ``pair_with`` (another checkpoint's attempts by suite) the paired tests
+    against it. For the report: no decision reads these."""
+    stats = RunStats()
+    b = ctx.cfg.benchmarks
+    attempts = benchmark_attempts(
+        ctx.world, backend(), ctx.judge, ctx.store, checkpoint=ckpt, round_=r, gen=ctx.gen, suites=b.suites,
+        simulator=ctx.helpers.simulator, simulator_turns=b.simulator_turns, stats=stats, limit=b.limits(),
+        build=build,
+    )  # fmt: skip
+    done = _scored(ctx, attempts, stats, "benchmarks")
+    return done if pair_with is None else {**done, "paired": paired(attempts, pair_with)}
+
+
+def _scored(ctx: RunContext, attempts: dict[str, list[Attempt]], stats: RunStats, key: str) -> dict[str, Any]:
+    return {
+        key: score_suites(attempts),
+        "judging": stats.judging(ctx.judge.id),
+        "items": {suite: [a.id for a in xs] for suite, xs in attempts.items()},
+    }
+
+
+def score_heldout(ctx: RunContext, rec: RoundRecord) -> dict[str, list[str]]:
+    """Round ``rec.round``'s checkpoint on the held-out suites (stage ``benchmark``), into ``rec``; the item ids by
+    suite (its builds are paired with them)."""
+    r = rec.round
+    backend = ctx.lazy_backend(Path(rec.checkpoint))
+    done, rec.seconds["benchmark"] = ctx.stage(
+        r, "benchmark", lambda: heldout_stage(ctx, r, backend, str(rec.checkpoint_id))
+    )
+    backend.close()
+    rec.benchmarks = {k: SuiteScores.model_validate(v) for k, v in done["benchmarks"].items()}
+    rec.judging = {**(rec.judging or {}), "benchmark": judging_counts(done["judging"])}
+    ctx.log(bench_line(r, done["benchmarks"]).replace("benchmark:", f"round {r} held out:", 1))
+    items: dict[str, list[str]] = done.get("items", {})
+    return items
+
+
+def judging_counts(judging: dict[str, Any]) -> dict[str, int]:
+    """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
+    return {k: v for k, v in judging.items() if k != "judge"}
+
+
+def bench_line(r: int, bench: dict[str, Any]) -> str:
+    """A one-line summary of suite scores for the log."""
+    parts = []
+    for k, v in bench.items():
+        if "defect_rate" in v:
+            parts.append(f"{k} {v['defect_rate']:.3f}")
+        elif "vprr" in v:
+            parts.append(f"VPRR {v['vprr']:.3f} IPRR {v['iprr']:.3f}")
+        elif "score" in v:
+            parts.append(f"capability {v['score']:.3f}")
+    return f"  benchmark: {', '.join(parts)}"
 
 
 def bench_job(

@@ -4,21 +4,26 @@ helper models of a run (built once per run, not once per round)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from breakfix import registry
 from breakfix.backends import build_backend
-from breakfix.backends.base import AsyncBackend, Backend, as_async
+from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig, as_async
 from breakfix.backends.hf import check_model_dir, gguf_to_hf, load_tokenizer
 from breakfix.config import RunConfig
 from breakfix.engine import AttackContext
 from breakfix.errors import BreakfixError
 from breakfix.judges import audit_judge, build_judge
 from breakfix.judges.audit import load_labelled
-from breakfix.types import Judge
+from breakfix.store import CHECKPOINT, Store, write_json
+from breakfix.types import Judge, content_key
 from breakfix.world import World
 
 Log = Callable[[str], None]
@@ -26,6 +31,7 @@ Log = Callable[[str], None]
 __all__ = [
     "Helpers",
     "Log",
+    "RunContext",
     "attack_context",
     "audit_judge",
     "build_judge",
@@ -144,3 +150,116 @@ def attack_context(cfg: RunConfig, target: Backend | AsyncBackend, judge: Judge,
         pair_streams=rt.pair.streams,
         concurrency=rt.concurrency,
     )
+
+
+@dataclass
+class RunContext:
+    """What every stage of a cycle's round reads: the run's config, directory, log, world, judge, store and helper
+    models. :meth:`stage` runs one stage of a round unless the store says it finished; :meth:`backend` is the one
+    place a checkpoint dir becomes a backend."""
+
+    cfg: RunConfig
+    out: Path
+    log: Log
+    world: World
+    judge: Judge
+    store: Store
+    helpers: Helpers
+    gen: GenerationConfig = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gen = self.cfg.generation.config()
+
+    def round_dir(self, r: int) -> Path:
+        d = self.out / "rounds" / str(r)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def stage(
+        self, r: int, name: str, fn: Callable[[], Any], valid: Callable[[Any], bool] | None = None
+    ) -> tuple[Any, float]:
+        """Run stage ``name`` of round ``r`` unless it is finished (and its stored result still ``valid``); the
+        result (as stored: JSON) and its seconds."""
+        done = self.store.stage(r, name)
+        if done is not None and (valid is None or valid(done["result"])):
+            return done["result"], done["seconds"]
+        started = time.perf_counter()
+        result = fn()
+        seconds = round(time.perf_counter() - started, 3)
+        self.store.finish_stage(r, name, result, seconds)
+        return result, seconds
+
+    def backend(self, model_dir: Path) -> Backend | AsyncBackend:
+        return build_backend(self.cfg.model.ref(model_dir), self.cfg.seed)
+
+    def lazy_backend(self, model_dir: Path) -> LazyBackend:
+        return LazyBackend(lambda: self.backend(model_dir))
+
+    def same_checkpoint(self, r: int, model_dir: Path, ckpt: str) -> None:
+        """Record round ``r``'s checkpoint id when the round starts; on a resume, refuse a checkpoint whose content
+        changed since (its finished stages measured other weights)."""
+        seen = self.store.stage(r, CHECKPOINT)
+        if seen is None:
+            self.store.finish_stage(r, CHECKPOINT, {"checkpoint_id": ckpt}, 0.0)
+        elif seen["result"]["checkpoint_id"] != ckpt:
+            raise BreakfixError(
+                str(model_dir),
+                None,
+                f"round {r}'s checkpoint changed since this run measured it (content id "
+                f"{seen['result']['checkpoint_id']}, now {ckpt}); use a new --out",
+            )
+
+
+class LazyBackend:
+    """A backend built when a stage first needs it (a finished stage loads no model), closed by :meth:`close`."""
+
+    def __init__(self, make: Callable[[], Backend | AsyncBackend]) -> None:
+        self._make = make
+        self._backend: Backend | AsyncBackend | None = None
+
+    def __call__(self) -> Backend | AsyncBackend:
+        if self._backend is None:
+            self._backend = self._make()
+        return self._backend
+
+    def close(self) -> None:
+        """Close the backend if it was built (vLLM holds GPU memory that training needs)."""
+        if self._backend is not None and hasattr(self._backend, "close"):
+            self._backend.close()
+        self._backend = None
+
+
+def base_model(cfg: RunConfig, out: Path, resolved: Path | str | None, log: Log) -> Path:
+    """M_0: a registered model is built (or taken from its cache) and copied into ``rounds/0/model``; a user's model
+    dir or hub id (``resolved``, when the caller resolved it already) is used where it is."""
+    if cfg.model_entry is None:  # a dir, a .gguf (made into a dir once), or a hub id (loaded by transformers)
+        return Path(resolved if resolved is not None else resolve_model(cfg.model.path, log))
+    cached = resolve_model(cfg.model.path, log)
+    dest = out / "rounds" / "0" / "model"
+    if not (dest / "config.json").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(".model.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(cached, tmp)
+        os.replace(tmp, dest)
+    return dest
+
+
+def claim_run(ctx: RunContext) -> None:
+    """Bind the run directory to this config (a directory that holds another config's run is refused) and record
+    the config and the world's splits with the run."""
+    store, cfg = ctx.store, ctx.cfg
+    cfg_key = content_key(cfg.model_dump(mode="json"))
+    prev = store.get_meta("config_key")
+    if prev is not None and prev != cfg_key:
+        raise BreakfixError(
+            str(ctx.out), "config",
+            "run directory holds a run of a different config; use a new --out or the same config",
+        )  # fmt: skip
+    store.set_meta("config_key", cfg_key)
+    store.set_meta("config", json.dumps(cfg.model_dump(mode="json")))
+    describe = getattr(ctx.world, "describe", None)
+    if describe is not None:  # the world's splits, recorded with the run
+        world_info = describe(cfg.benchmarks.suites)
+        store.set_meta("world", json.dumps(world_info))
+        write_json(ctx.out / "world.json", world_info)

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,11 @@ from breakfix.curation.templates import TemplateBank
 from breakfix.engine import RunStats, execute, judged_attempts, plans_for
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import heldout_texts
-from breakfix.jobs.common import Helpers, Log, build_judge, build_world, resolve_model
+from breakfix.jobs.common import Helpers, Log, RunContext, build_judge, build_world, resolve_model
 from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.store import Store, checkpoint_id, write_json
 from breakfix.text import prompt_text
-from breakfix.types import Attempt, Finding, Judge, Seed, is_defect, to_finding
+from breakfix.types import Attempt, CurationSummary, Finding, Judge, RoundRecord, Seed, is_defect, to_finding
 from breakfix.world import World
 
 
@@ -119,6 +119,89 @@ def curate_round(
     if twins:
         res.stats["twins"] = dict(twins)
     return res
+
+
+def curate_and_write(cfg: RunConfig, judge: Judge, out: Path, title: str, **kwargs: Any) -> CurationResult:
+    """:func:`curate_round`, written to ``out`` as ``sft.jsonl``, ``dpo.jsonl`` and a dataset card titled ``title``."""
+    res = curate_round(cfg, judge, **kwargs)
+    write_dataset(out, res.sft, res.dpo, res.stats, title)
+    return res
+
+
+@dataclass
+class RoundData:
+    """What a cycle's curation reads beyond the round's findings: the helpful data, the index of everything the run
+    scores (training data stays clear of it), the replayed safety rows of earlier rounds, and the twins' account."""
+
+    helpful: Sequence[dict[str, Any]]
+    heldout: HeldoutIndex
+    twins: Mapping[str, Any] | None = None
+    replay_sft: list[dict[str, Any]] = field(default_factory=list)
+    replay_dpo: list[dict[str, Any]] = field(default_factory=list)
+    training_texts: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_run(
+        cls, helpful: Sequence[dict[str, Any]], scored: Sequence[str], twins: Mapping[str, Any] | None
+    ) -> RoundData:
+        """A run's curation inputs; ``scored``: every prompt the run scores (held out and validation)."""
+        return cls(helpful, HeldoutIndex(scored), twins)
+
+
+def curate_stage(
+    ctx: RunContext, r: int, data: RoundData, rec: RoundRecord
+) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], Callable[[RunConfig], Any]]:
+    """Round ``r``'s curation (stage ``curate``: ``rounds/<r>/sft.jsonl`` and ``dpo.jsonl``) from the findings of its
+    last red team, into ``rec``: the rows as written, and how to curate them again under another config (a search
+    point that changes the SFT mix). Updates ``data``'s replay rows and the texts the run trained on."""
+    rd = ctx.round_dir(r)
+
+    def curation(cfg: RunConfig) -> CurationResult:
+        findings, attempts, _ = round_findings(ctx.store, ctx.judge, r, ctx.cfg.cycle.verify_builds)
+        return curate_round(
+            cfg, ctx.judge, round_=r, findings=findings, attempts=attempts, helpful=data.helpful,
+            heldout=data.heldout, replay_sft=data.replay_sft, replay_dpo=data.replay_dpo,
+            translator=ctx.helpers.translator, twins=data.twins,
+            base_answers=base_answers(ctx.store, ctx.judge) if r > 0 and cfg.curation.on_policy else {},
+        )  # fmt: skip
+
+    def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        res = curation(cfg)
+        return res.sft, res.dpo
+
+    def do_curate() -> dict[str, Any]:
+        res = curation(ctx.cfg)
+        write_dataset(rd, res.sft, res.dpo, res.stats, f"{ctx.cfg.name}: round {r} safety data")
+        return res.stats
+
+    curated, rec.seconds["curate"] = ctx.stage(r, "curate", do_curate)
+    cur = rec.curation = CurationSummary.model_validate(curated)
+    sft_rows, dpo_rows = read_jsonl(rd / "sft.jsonl"), read_jsonl(rd / "dpo.jsonl")
+    data.training_texts += [prompt_text(x) for x in sft_rows] + [prompt_text(x) for x in dpo_rows]
+    if ctx.cfg.curation.replay:  # curate() already deduplicated these against earlier rounds
+        data.replay_sft = [x for x in sft_rows if x["meta"].get("category") != "benign"]
+        data.replay_dpo = [x for x in dpo_rows if x["meta"].get("category") != "benign"]
+    ctx.log(f"  curated: {cur.sft} SFT rows, {cur.dpo} DPO pairs")
+    _note_mix(ctx, curated)
+    return (sft_rows, dpo_rows), curate_with
+
+
+def _note_mix(ctx: RunContext, curated: dict[str, Any]) -> None:
+    """Say when the helpful data was too little for the configured mix."""
+    cur = ctx.cfg.curation
+    if curated.get("safety_sft_bounded_out"):
+        ctx.log(
+            f"  [yellow]note[/]: {curated['safety_sft_bounded_out']} safety rows were left out of the SFT "
+            f"mix (they stay DPO pairs): the helpful data ({curated['helpful_pool']} rows) fills a "
+            f"{cur.safety_share:.0%} share only {cur.max_helpful_repeats}x "
+            "over; give more (files.helpful or curation.helpful_dataset) to keep them"
+        )
+    elif curated.get("helpful_repeats", 0) > 1:
+        ctx.log(
+            f"  [yellow]note[/]: the helpful data ({curated['helpful_pool']} rows) was repeated "
+            f"{curated['helpful_repeats']}x to fill the mix; give more (files.helpful or "
+            "curation.helpful_dataset) or raise curation.safety_share"
+        )
 
 
 def base_answers(store: Store, judge: Judge) -> dict[str, str]:
@@ -292,9 +375,12 @@ def curate_job(
             log(f"self-distillation: asking {model} the {len({f.seed_id for f in findings})} un-attacked seeds")
             attempts = direct_attempts(cfg, findings, model, judge, Path(out) / "run.db", r)
     log(f"curating {len(findings)} findings (round {r})")
-    res = curate_round(
+    out = Path(out)
+    res = curate_and_write(
         cfg,
         judge,
+        out,
+        f"{cfg.name}: safety data from {src.name}",
         round_=r,
         findings=findings,
         attempts=attempts,
@@ -306,8 +392,6 @@ def curate_job(
         translator=Helpers(cfg).translator,
         base_answers=base,
     )
-    out = Path(out)
-    write_dataset(out, res.sft, res.dpo, res.stats, f"{cfg.name}: safety data from {src.name}")
     summary = {"source": str(src), "round": r, "findings": len(findings), **res.stats}
     write_json(out / "curation.json", summary)
     return summary

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,14 @@ from breakfix.attacks.prefill import expand_auto
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
 from breakfix.config import RunConfig
+from breakfix.curation.datasets import read_jsonl
+from breakfix.curation.pairs import full_reply
 from breakfix.engine import AttackContext, RunStats, arun, iter_plans
 from breakfix.errors import BreakfixError
 from breakfix.jobs.common import (
     Helpers,
     Log,
+    RunContext,
     attack_context,
     build_judge,
     build_world,
@@ -34,7 +37,7 @@ from breakfix.jobs.common import (
 from breakfix.metrics import Tally, summarize
 from breakfix.seeds.files import load_seeds
 from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
-from breakfix.types import Attempt, Seed, is_defect, to_finding
+from breakfix.types import Attempt, Finding, RedTeamSummary, RoundRecord, Seed, is_defect, to_finding
 from breakfix.world import World, stratified
 
 __all__ = [
@@ -109,6 +112,41 @@ def redteam(*args: Any, **kwargs: Any) -> tuple[dict[str, Any], RunStats]:
     """Blocking form of :func:`aredteam`."""
 
     return aio.run(aredteam(*args, **kwargs))
+
+
+def earlier_replies(ctx: RunContext, r: int) -> dict[str, str]:
+    """The checkpoints' harmful replies of rounds before ``r`` (their ``findings.jsonl``), by seed id, the latest
+    round's first: the prefill attack's openings from the model's own defects."""
+    out: dict[str, str] = {}
+    for k in range(r - 1, -1, -1):
+        path = ctx.round_dir(k) / "findings.jsonl"
+        for f in (Finding(**row) for row in (read_jsonl(path) if path.is_file() else [])):
+            if f.category != "benign" and not f.build:
+                out.setdefault(f.seed_id, full_reply(f))
+    return out
+
+
+def redteam_round(
+    ctx: RunContext, r: int, backend: Callable[[], Any], ckpt: str, seeds: Sequence[Seed], techniques: Sequence[str],
+    rec: RoundRecord,
+) -> RedTeamSummary:  # fmt: skip
+    """Round ``r``'s red team of its checkpoint (stage ``redteam``; findings in ``rounds/<r>/findings.jsonl``), into
+    ``rec``; the prefill attack opens with the model's own harmful replies of earlier rounds."""
+
+    def do_redteam() -> dict[str, Any]:
+        actx = attack_context(ctx.cfg, backend(), ctx.judge, ctx.helpers)
+        actx.replies = earlier_replies(ctx, r)
+        summary, stats = redteam(
+            list(seeds), list(techniques), actx, ctx.store, checkpoint=ckpt, round_=r,
+            findings_path=ctx.round_dir(r) / "findings.jsonl", seed_value=ctx.cfg.seed,
+        )  # fmt: skip
+        return {"redteam": summary, "judging": stats.judging(ctx.judge.id)}
+
+    done, rec.seconds["redteam"] = ctx.stage(r, "redteam", do_redteam)
+    red = rec.redteam = RedTeamSummary.model_validate(done["redteam"])
+    rec.judging = {**(rec.judging or {}), "redteam": {k: v for k, v in done["judging"].items() if k != "judge"}}
+    ctx.log(f"  red team: {red.attempts} attempts, ASR {red.asr:.3f}, {red.errors} errors")
+    return red
 
 
 def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
