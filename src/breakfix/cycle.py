@@ -81,14 +81,14 @@ class Cycle:
             check_gguf_tools(self.cfg.cycle.llama_cpp, field="cycle.llama_cpp")
         return resolved
 
-    def _seeds(self) -> tuple[list[Seed], list[str], dict[str, Any] | None]:
-        """The red team's seeds (with the benign twins of its harmful ones), techniques, and the twins' account."""
+    def _seeds(self) -> tuple[list[Seed], str, list[str], dict[str, Any] | None]:
+        """The red team's seeds (with the benign twins of its harmful ones), where they came from, its techniques, and
+        the twins' account."""
         seeds, source = redteam_seeds(self.cfg, self.world)
         twins, twin_info = twin_seeds(self.cfg, self.world, seeds, self.log)
         if twins:
             source += f", and {len(twins)} benign twins of its harmful seeds"
-        self.log(f"red team: {len(seeds) + len(twins)} seeds from {source}; judge {self.judge.id}")
-        return seeds + twins, redteam_techniques(self.cfg, self.world), twin_info
+        return seeds + twins, source, redteam_techniques(self.cfg, self.world), twin_info
 
     def run(self) -> dict[str, Any]:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report.
@@ -97,7 +97,7 @@ class Cycle:
         suites are scored once per round after all the decisions, for the report."""
         resolved = self._check()
         cfg = self.cfg
-        seeds, techniques, twin_info = self._seeds()
+        seeds, source, techniques, twin_info = self._seeds()
         helpful = helpful_rows(cfg, self.world) if cfg.cycle.max_rounds else []  # bad data: before writing
         heldout = heldout_texts(cfg, self.world)
         validation = heldout_texts(cfg, self.world, split="validation")
@@ -113,6 +113,7 @@ class Cycle:
         with Store(self.out / "run.db", refuse_legacy=True) as store:
             ctx = RunContext(cfg, self.out, self.log, self.world, self.judge, store, Helpers(cfg))
             claim_run(ctx)
+            self.log(f"red team: {len(seeds)} seeds from {source}; judge {self.judge.id}")
             # training data stays clear of everything the run scores: held out and validation
             data = RoundData.for_run(helpful, heldout + validation, twin_info)
             rounds = self._loop(ctx, base_model(cfg, self.out, resolved, self.log), seeds, techniques, data)
