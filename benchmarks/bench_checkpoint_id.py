@@ -32,7 +32,7 @@ def main() -> None:
     import torch
     from safetensors.torch import save_file
 
-    from breakfix import store
+    from breakfix import checkpoints as store
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--gib", type=float, default=1.0)

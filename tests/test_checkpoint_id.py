@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from breakfix.store import checkpoint_id
+from breakfix.checkpoints import checkpoint_id
 
 OLD_WINDOW = 64 << 20  # what the ids of store version 2 hashed of each weight file
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from breakfix.store import checkpoint_id
+from breakfix.checkpoints import checkpoint_id
 
 SDIST = os.environ.get("BREAKFIX_LLAMA_CPP", ".cache/wheels/llama_cpp_python-0.3.36.tar.gz")
 

@@ -61,8 +61,8 @@ def _seed_file(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_a_cycle_on_a_real_style_model_measures_the_trained_checkpoint_anew(big_vocab_model, tmp_path):
     from breakfix.benchmarks.job import bench_job
+    from breakfix.checkpoints import checkpoint_id
     from breakfix.config import load_config
-    from breakfix.store import checkpoint_id
 
     config = tmp_path / "run.yaml"
     config.write_text(

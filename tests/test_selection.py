@@ -352,8 +352,8 @@ class OverRefusingFix:
 def test_refine_turns_the_fixs_refusals_of_twins_and_probes_into_pairs_and_a_candidate_that_answers_them(
     tiny_model, tmp_path, monkeypatch
 ):
+    from breakfix.checkpoints import checkpoint_id
     from breakfix.jobs.redteam import redteam_seeds, twin_seeds
-    from breakfix.store import checkpoint_id
 
     cfg = _cfg(tiny_model, max_rounds=1)
     cfg.cycle.selection.refine = True

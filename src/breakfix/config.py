@@ -10,8 +10,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from breakfix import registry
-from breakfix.backends.base import GenerationConfig
-from breakfix.backends.ref import QUANTS, ModelRef
+from breakfix.backends.base import QUANTS, GenerationConfig, ModelRef
 from breakfix.errors import BreakfixError
 from breakfix.registry import check_technique, judge_needs_model
 from breakfix.settings import DPOSettings, LaunchSettings, SFTSettings, read_accelerate_config

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import bench_line, heldout_texts, judging_counts, score_heldout, validate
@@ -38,7 +39,7 @@ from breakfix.jobs.report import finish_run, overlap, report_from_store
 from breakfix.jobs.select import targets_met
 from breakfix.jobs.serve import check_gguf_tools, score_builds, verify_builds
 from breakfix.progress import console
-from breakfix.store import RECORD, Store, checkpoint_id, ensure_run_dir, refuse_legacy_store
+from breakfix.store import RECORD, Store, ensure_run_dir, refuse_legacy_store
 from breakfix.types import Judge, RoundRecord, Seed, SuiteScores
 from breakfix.world import World
 

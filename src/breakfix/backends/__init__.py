@@ -10,8 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from breakfix import registry
-from breakfix.backends.base import AsyncBackend, Backend, BackendError, Batched, GenerationConfig, as_async
-from breakfix.backends.ref import QUANTS, ModelRef
+from breakfix.backends.base import (
+    QUANTS,
+    AsyncBackend,
+    Backend,
+    BackendError,
+    Batched,
+    GenerationConfig,
+    ModelRef,
+    as_async,
+)
 
 __all__ = [
     "QUANTS", "AsyncBackend", "Backend", "BackendError", "Batched", "GenerationConfig", "ModelRef", "as_async",

@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.aio import free_port
-from breakfix.backends.base import BackendError
-from breakfix.backends.ref import QUANTS, ModelRef
+from breakfix.backends.base import QUANTS, BackendError, ModelRef
+from breakfix.checkpoints import file_digest
 from breakfix.errors import BreakfixError
-from breakfix.store import file_digest
 
 CONVERTER_HELP = (
     "exporting to GGUF needs llama.cpp's convert_hf_to_gguf.py: pip download --no-deps --no-binary :all: "

@@ -12,6 +12,7 @@ from typing import Any
 from breakfix import registry
 from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, Backend, GenerationConfig
+from breakfix.checkpoints import checkpoint_id
 from breakfix.config import DEFAULT_JUDGE_NOTE, ModelRef, RunConfig
 from breakfix.engine import AttackContext, RunStats, execute
 from breakfix.errors import BreakfixError
@@ -32,7 +33,7 @@ from breakfix.seeds.capability import capability_plan, load_capability
 from breakfix.seeds.files import load_seeds
 from breakfix.seeds.openings import SUITE_DEPTHS
 from breakfix.seeds.public import load_public
-from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
+from breakfix.store import Store, refuse_legacy_store, write_json
 from breakfix.suites.prefill import prefill_plan
 from breakfix.types import Attempt, Judge, Plan, RoundRecord, SuiteScores
 from breakfix.world import Split, World

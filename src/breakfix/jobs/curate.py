@@ -11,6 +11,7 @@ from typing import Any
 
 from breakfix.backends import build_backend
 from breakfix.backends.base import AsyncBackend, as_async
+from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig, parse_config
 from breakfix.curation.datasets import load_helpful, read_jsonl, write_dataset
 from breakfix.curation.decontam import HeldoutIndex
@@ -22,7 +23,7 @@ from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import heldout_texts
 from breakfix.jobs.common import Helpers, Log, RunContext, build_judge, build_world, resolve_model
 from breakfix.seeds.jsonl import iter_jsonl
-from breakfix.store import Store, checkpoint_id, write_json
+from breakfix.store import Store, write_json
 from breakfix.text import prompt_text
 from breakfix.types import Attempt, CurationSummary, Finding, Judge, RoundRecord, Seed, is_defect, to_finding
 from breakfix.world import World

@@ -13,10 +13,11 @@ from breakfix.backends import build_backend
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.hf import load_tokenizer
 from breakfix.backends.llamacpp import QUANTS, convert, find_converter, greedy, quantize, token_ids
+from breakfix.checkpoints import checkpoint_id, file_digest
 from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
 from breakfix.jobs.common import Log, check_model, resolve_model
-from breakfix.store import checkpoint_id, file_digest, write_json
+from breakfix.store import write_json
 
 # What the export's greedy check asks (plain requests, benign and harmful, and a multi-turn one)
 VERIFY_PROMPTS = (

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl, write_dataset, write_jsonl
 from breakfix.engine import execute, plans_for
@@ -31,7 +32,6 @@ from breakfix.jobs.select import (
     targets_met,
 )
 from breakfix.jobs.train import train_candidates
-from breakfix.store import checkpoint_id
 from breakfix.types import Candidate, RoundRecord, Seed, Selection, SuiteScores, TrainSummary
 
 __all__ = ["FixInputs", "fix", "drift_reference_once"]

@@ -19,6 +19,7 @@ from breakfix.attacks.multiturn import OPENERS
 from breakfix.attacks.prefill import expand_auto
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
+from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig
 from breakfix.curation.datasets import read_jsonl
 from breakfix.curation.pairs import full_reply
@@ -36,7 +37,7 @@ from breakfix.jobs.common import (
 )
 from breakfix.metrics import Tally, summarize
 from breakfix.seeds.files import load_seeds
-from breakfix.store import Store, checkpoint_id, refuse_legacy_store, write_json
+from breakfix.store import Store, refuse_legacy_store, write_json
 from breakfix.types import Attempt, Finding, RedTeamSummary, RoundRecord, Seed, is_defect, to_finding
 from breakfix.world import World, stratified
 

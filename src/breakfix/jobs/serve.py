@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.backends import build_backend
-from breakfix.backends.base import AsyncBackend, Backend
-from breakfix.backends.ref import ModelRef
+from breakfix.backends.base import AsyncBackend, Backend, ModelRef
 from breakfix.errors import BreakfixError
 from breakfix.jobs.bench import bench_line, heldout_stage, judging_counts, validate
 from breakfix.jobs.common import Helpers, Log, RunContext, attack_context
