@@ -73,7 +73,7 @@ def test_paired_comparison_matches_items_by_what_the_user_sent():
 def test_an_item_undetermined_on_one_side_leaves_the_comparison_paired():
     """Both sides answered the same items; the judge abstained on one reply of one side (which of a model's replies
     are cut off depends on the host's floating point): that item leaves the pairs, and the test stays McNemar's."""
-    from breakfix.jobs.compare import _row
+    from breakfix.report.compare import _row
 
     cand = [_attempt(i, 0, "safe reply") for i in range(20)]
     base = [_attempt(i, 3 if i < 12 else 0, "other reply") for i in range(20)]

@@ -7,7 +7,7 @@ import pytest
 from breakfix.backends.hf import HFBackend
 from breakfix.config import parse_config
 from breakfix.cycle import Cycle
-from breakfix.report.build import validate_report
+from breakfix.report.data import validate_report
 
 
 def _cfg(model):

@@ -193,7 +193,7 @@ def test_a_cycle_with_the_prefill_suite_and_recovery_data(tiny_model: Path, tmp_
     from breakfix.cli import app
     from breakfix.curation.datasets import read_jsonl
     from breakfix.demo.world import DemoWorld
-    from breakfix.report.build import validate_report
+    from breakfix.report.data import validate_report
     from breakfix.seeds.openings import heldout_openings
 
     cfg = small_config(tiny_model)

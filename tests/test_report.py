@@ -4,7 +4,8 @@ import json
 import jsonschema
 import pytest
 
-from breakfix.report.build import render_html, report_schema, validate_report
+from breakfix.report.data import report_schema, validate_report
+from breakfix.report.html import render_html
 
 
 def _report():
@@ -76,7 +77,7 @@ def test_html_is_offline_and_escaped():
 
 
 def test_script_json_cannot_close_its_script_block():
-    from breakfix.report.build import script_json
+    from breakfix.report.html import script_json
 
     text = script_json([{"x": "</script><script>alert(1)</script> & \u2028"}])
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
@@ -84,7 +85,8 @@ def test_script_json_cannot_close_its_script_block():
 
 
 def test_charts_tables_and_tradeoff_of_two_rounds():
-    from breakfix.report.build import audit_tables, category_rounds, render_html, tradeoff_points
+    from breakfix.report.html import audit_tables, render_html
+    from breakfix.report.plots import category_rounds, tradeoff_points
 
     r = _report()
     r1 = copy.deepcopy(r["rounds"][0])
@@ -104,7 +106,7 @@ def test_charts_tables_and_tradeoff_of_two_rounds():
 
 
 def test_findings_are_read_for_the_browser_and_redacted(tmp_path):
-    from breakfix.report.build import load_findings
+    from breakfix.report.html import load_findings
 
     d = tmp_path / "rounds" / "0"
     d.mkdir(parents=True)

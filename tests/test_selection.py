@@ -18,7 +18,7 @@ from breakfix.jobs.common import RunContext
 from breakfix.jobs.select import apply_overrides, choose, recipes
 from breakfix.metrics import balanced_score, targets_met
 from breakfix.registry import suite
-from breakfix.report.build import validate_report
+from breakfix.report.data import validate_report
 from breakfix.suites.standard import Harmful
 from breakfix.training.pipeline import plan_snapshots
 

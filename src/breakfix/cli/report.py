@@ -21,7 +21,7 @@ def report(
 ) -> None:
     """Rebuild report.json from the run's store and re-render report.html (from report.json for a run whose store
     predates stored round records)."""
-    from breakfix.report.build import report_from_store, write_report
+    from breakfix.report.data import report_from_store, write_report
 
     path = run_dir / "report.json"
     try:
@@ -45,7 +45,7 @@ def report(
 
 def _read_report(path: Path) -> dict:  # type: ignore[type-arg]
     """A report.json, validated against the schema; a ``BreakfixError`` when it is not one."""
-    from breakfix.report.build import validate_report
+    from breakfix.report.data import validate_report
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

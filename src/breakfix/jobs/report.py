@@ -8,7 +8,7 @@ from typing import Any
 
 from breakfix.curation.decontam import HeldoutIndex
 from breakfix.jobs.common import RunContext, audit_judge
-from breakfix.report.build import build_report, report_from_store, write_report
+from breakfix.report.data import build_report, report_from_store, write_report
 from breakfix.store import RUN_ROUND, RUN_STAGE
 from breakfix.types import RoundRecord, Seed
 
