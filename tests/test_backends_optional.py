@@ -4,6 +4,7 @@ import importlib.util
 
 import pytest
 
+from breakfix import registry
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates, pyrit_template_dir, render
 from breakfix.backends.base import GenerationConfig
 from breakfix.backends.vllm import sampling_kwargs
@@ -34,14 +35,17 @@ def test_pyrit_templates_from_an_installed_package(tmp_path, monkeypatch):
     (pkg / "__init__.py").write_text("")
     (tdir / "jb.yaml").write_text("name: jb\nparameters: [prompt]\nvalue: 'Pretend. {{prompt}} (keep {prompt})'\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    saved = dict(TEMPLATES)
-    try:
-        assert pyrit_template_dir() == tdir
-        assert render("pyrit/jb", "REQ") == "Pretend. REQ (keep { prompt })"
-        assert "pyrit/jb" in load_pyrit_templates(None)
-    finally:
-        TEMPLATES.clear()
-        TEMPLATES.update(saved)
+    before = set(TEMPLATES)
+    assert pyrit_template_dir() == tdir
+    assert render("pyrit/jb", "REQ") == "Pretend. REQ (keep { prompt })"
+    assert "pyrit/jb" in load_pyrit_templates(None)
+    assert set(TEMPLATES) == before  # outside a run, loading registers nothing
+    with registry.run_local():
+        load_pyrit_templates(None)
+        assert "pyrit/jb" in TEMPLATES and registry.get("template", "pyrit/jb").origin.endswith("jb.yaml")
+    assert set(TEMPLATES) == before
+    with pytest.raises(TypeError):
+        TEMPLATES["x"] = TEMPLATES["fiction"]  # type: ignore[index]  # a read-only view
 
 
 def test_pyrit_template_errors(tmp_path):

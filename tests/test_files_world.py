@@ -226,18 +226,26 @@ def test_files_world_splits_by_behaviour_and_never_attacks_what_it_holds_out(dat
     red_templates = {t.name for t in world.redteam_templates()}
     held_templates = {p.technique.split(":", 1)[1] for p in plans["jailbreak"]}
     assert red_templates and held_templates and not red_templates & held_templates
-    assert {f"template:{n}" for n in red_templates} <= set(redteam_techniques(cfg, world))
-    two = parse_config(files_cfg(data, openers=[f"text:{data}/openers.txt"]))
-    w2 = build_world(two)
-    techniques = redteam_techniques(two, w2)
+    from breakfix import registry
+    from breakfix.engine import plan as make_plan
+
+    with registry.run_local():  # a run's own templates and openers: a view of that run, never the registry's tables
+        assert {f"template:{n}" for n in red_templates} <= set(redteam_techniques(cfg, world))
+        two = parse_config(files_cfg(data, openers=[f"text:{data}/openers.txt"]))
+        w2 = build_world(two)
+        techniques = redteam_techniques(two, w2)
+        red_openers = [t for t in techniques if t.startswith("opener:")]
+        red_texts = {make_plan(red[0], t).turns[0] for t in red_openers}
+        local = registry.find("template", next(iter(red_templates)))
+        assert local is not None and local.origin == "files world"
+    assert not set(registry.names("template")) & red_templates  # gone with the run
+    assert not registry.names("opener")
+    with pytest.raises(KeyError):
+        make_plan(red[0], red_openers[0])
     held_openers = {p.turns[0] for p in suite_plans(w2, ["multiturn"])["multiturn"]}
-    red_openers = [t for t in techniques if t.startswith("opener:")]
     val_openers = {p.turns[0] for p in suite_plans(w2, ["multiturn"], split="validation")["multiturn"]}
     # four openers: two held out, one for validation, one for the red team
     assert len(red_openers) == 1 and len(held_openers) == 2 and len(val_openers) == 1
-    from breakfix.engine import plan as make_plan
-
-    red_texts = {make_plan(red[0], t).turns[0] for t in red_openers}
     assert not red_texts & held_openers and not red_texts & val_openers and not val_openers & held_openers
     info = world.describe(cfg.benchmarks.suites)
     parts = [info["harmful"][k]["n"] for k in ("redteam", "validation", "heldout")]
@@ -345,7 +353,7 @@ def test_heldout_suites_machine_translated_and_marked(data: Path, tmp_path: Path
 
 
 def test_limits_keep_benign_probes_and_options_reach_the_config() -> None:
-    from breakfix.cli import _overlay
+    from breakfix.cli.common import overlay as _overlay
     from breakfix.jobs.redteam import limit_seeds
     from breakfix.types import Seed
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from breakfix import registry
 from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
@@ -95,7 +96,12 @@ class Cycle:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report.
 
         Every decision (the targets, stopping, which candidate fix to keep) reads the validation split. The held-out
-        suites are scored once per round after all the decisions, for the report."""
+        suites are scored once per round after all the decisions, for the report. What the run adds to the registry
+        (its world's red-team templates and openers) is a run-local view, gone when it returns."""
+        with registry.run_local():
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         resolved = self._check()
         cfg = self.cfg
         seeds, source, techniques, twin_info = self._seeds()

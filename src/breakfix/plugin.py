@@ -36,16 +36,59 @@ from typing import Any
 
 from breakfix.backends import AsyncBackend, Backend, GenerationConfig, ModelRef
 from breakfix.engine import AttackContext, Outcome, Runner, Technique
-from breakfix.registry import backend, converter, judge, model, persona, suite, technique, world
-from breakfix.types import Attempt, Conversation, Judge, Plan, Seed, Verdict
+from breakfix.registry import (
+    backend,
+    converter,
+    judge,
+    loader,
+    model,
+    opener,
+    persona,
+    suite,
+    technique,
+    template,
+    world,
+)
+from breakfix.types import Attempt, Conversation, Judge, Plan, Seed, Template, Verdict
 from breakfix.world import Suite, World
 
 __all__ = [
-    "AsyncBackend", "Attempt", "AttackContext", "Backend", "BackendFactory", "Conversation", "Converter",
-    "GenerationConfig", "Judge", "JudgeFactory", "LLMConverter", "ModelRef", "Outcome", "Plan", "RuleJudge", "Runner",
-    "Seed", "Suite", "Technique", "Verdict", "World", "WorldFactory", "backend", "converter", "judge", "model",
-    "persona", "suite", "technique", "world",
-]  # fmt: skip
+    "AsyncBackend",
+    "Attempt",
+    "AttackContext",
+    "Backend",
+    "BackendFactory",
+    "Conversation",
+    "Converter",
+    "GenerationConfig",
+    "Judge",
+    "JudgeFactory",
+    "LLMConverter",
+    "ModelRef",
+    "Outcome",
+    "Plan",
+    "RuleJudge",
+    "Runner",
+    "Seed",
+    "SeedLoader",
+    "Suite",
+    "Technique",
+    "Template",
+    "Verdict",
+    "World",
+    "WorldFactory",
+    "backend",
+    "converter",
+    "judge",
+    "loader",
+    "model",
+    "opener",
+    "persona",
+    "suite",
+    "technique",
+    "template",
+    "world",
+]
 
 # what each kind registers (the decorated object)
 JudgeFactory = Callable[..., Judge]
@@ -57,6 +100,11 @@ WorldFactory = Callable[[int], World]
 """``(seed) -> World``."""
 Converter = Callable[..., str]
 """``(text: str, rng: random.Random, *args: str) -> str``, deterministic under ``rng``."""
+SeedLoader = Callable[[str, "str | None"], list[Seed]]
+"""``(source: str, split: str | None) -> list[Seed]``, registered as ``loader("seeds/<format>", help=...)``: then
+``<format>:<path>`` names a file in ``files.harmful``, ``files.benign`` and ``--seeds``. (``templates/<format>`` loaders
+take ``(path: str) -> list[Template]``; ``capability/<format>`` ones return capability items.) A :class:`Template` is
+registered with ``template(name)(Template(...))``, an opening turn with ``opener(name)(text)``."""
 LLMConverter = Callable[..., Awaitable[str]]
 """``async (text: str, rng: random.Random, llm: AsyncBackend, *args: str) -> str`` (``converter(name, llm=True)``)."""
 

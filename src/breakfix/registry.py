@@ -1,4 +1,9 @@
-"""The registry: every technique, judge, suite, backend, world, model and persona that configs can name.
+"""The registry: every technique, converter, judge, suite, backend, world, model, persona, template, opener and
+dataset loader that configs can name.
+
+Nothing changes the registry's tables during a run: what one run adds (a world's own templates and openers, the
+PyRIT templates a config names) goes into a run-local view (:func:`run_local`), seen by that run's look-ups only
+and gone when it ends.
 
 Built-ins register themselves when their package is imported; the registry imports those packages by name the
 first time a name is looked up, and then every plug-in of the entry-point group ``breakfix.plugins`` (an entry point
@@ -24,14 +29,21 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
-KINDS = ("technique", "converter", "judge", "suite", "backend", "world", "model", "persona")
+KINDS = (
+    "technique", "converter", "judge", "suite", "backend", "world", "model", "persona", "template", "opener", "loader"
+)  # fmt: skip
+# a loader's name is <what it loads>/<format>: seeds/harmbench, templates/pyrit, capability/mc
+LOADER_FAMILIES = ("seeds", "templates", "capability")
 GROUP = "breakfix.plugins"
 # imported by name (not statically: the registry sits below the stages that register into it)
-BUILTIN_PACKAGES = ("breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends", "breakfix.worlds")
+BUILTIN_PACKAGES = (
+    "breakfix.attacks", "breakfix.judges", "breakfix.suites", "breakfix.backends", "breakfix.worlds", "breakfix.seeds"
+)  # fmt: skip
 
 T = TypeVar("T")
 _INSTANCES = ("technique", "suite")  # a decorated class of these kinds is registered as its one instance
@@ -63,6 +75,8 @@ _failed: list[tuple[str, str]] = []  # (plug-in, why it did not load)
 _origin = ["breakfix"]
 _state = {"loaded": False}
 _lock = threading.RLock()
+_local: ContextVar[dict[str, dict[str, Entry]] | None] = ContextVar("breakfix_registry_local", default=None)
+LOCAL_KINDS = ("template", "opener")  # what a run may add to its own view
 
 
 @contextmanager
@@ -115,6 +129,9 @@ backend = _decorator("backend")  # a factory: (ModelRef, seed) -> Backend
 world = _decorator("world")  # a factory: (seed) -> World
 model = _decorator("model")  # a builder: () -> model dir; meta judge, world, refusals
 persona = _decorator("persona")  # (converter_model: bool, attacker: bool) -> technique names
+template = _decorator("template")  # an attacks.templates.Template (register(...) takes an instance)
+opener = _decorator("opener")  # an opening turn (str) for the technique opener:<name>
+loader = _decorator("loader")  # <family>/<format>: fn(source, split) -> rows; meta help
 converter = _decorator("converter")  # fn(text, rng, *args) -> str; with llm=True: async fn(text, rng, llm, *args)
 
 
@@ -149,15 +166,59 @@ def get(kind: str, name: str) -> Entry:
 
 
 def find(kind: str, name: str) -> Entry | None:
-    """The entry of ``kind`` called ``name``, or None."""
+    """The entry of ``kind`` called ``name`` (the run-local view's first, see :func:`run_local`), or None."""
     load()
-    return _entries[kind].get(name)
+    local = _local.get()
+    found = local.get(kind, {}).get(name) if local else None
+    return found if found is not None else _entries[kind].get(name)
+
+
+def _all(kind: str) -> dict[str, Entry]:
+    local = _local.get()
+    return {**_entries[kind], **(local.get(kind, {}) if local else {})}
 
 
 def names(kind: str, hidden: bool = False) -> list[str]:
-    """The registered names of ``kind``, sorted."""
+    """The registered names of ``kind`` (with the run-local view's), sorted."""
     load()
-    return sorted(n for n, e in _entries[kind].items() if hidden or not e.meta.get("hidden"))
+    return sorted(n for n, e in _all(kind).items() if hidden or not e.meta.get("hidden"))
+
+
+@contextmanager
+def run_local() -> Iterator[None]:
+    """A run-local view for the block: :func:`add_local` adds to it, look-ups in the block (and in the tasks and
+    contexts it starts) see it, and it is gone afterwards. The registry's own tables are never changed by a run."""
+    outer = _local.get()
+    token = _local.set({k: dict(v) for k, v in (outer or {}).items()})
+    try:
+        yield
+    finally:
+        _local.reset(token)
+
+
+def in_run() -> bool:
+    """Whether a run-local view is open (:func:`run_local`)."""
+    return _local.get() is not None
+
+
+def add_local(kind: str, name: str, obj: Any, origin: str, **meta: Any) -> None:
+    """Add ``obj`` as the ``kind`` called ``name`` to the run-local view (a registered name keeps its entry: a run's
+    file never replaces a built-in). Outside :func:`run_local` it is an error."""
+    local = _local.get()
+    if local is None:
+        raise RuntimeError("add_local outside registry.run_local()")
+    if kind not in LOCAL_KINDS:
+        raise ValueError(f"a run adds only {', '.join(LOCAL_KINDS)} to its view, not {kind}")
+    load()
+    if name not in _entries[kind]:
+        local.setdefault(kind, {}).setdefault(name, Entry(kind, name, obj, origin, meta))
+
+
+def loaders(family: str) -> dict[str, Entry]:
+    """The dataset loaders of ``family`` (``seeds``, ``templates``, ``capability``) by format name."""
+    load()
+    prefix = f"{family}/"
+    return {n.removeprefix(prefix): e for n, e in sorted(_entries["loader"].items()) if n.startswith(prefix)}
 
 
 def entries() -> list[Entry]:
@@ -172,7 +233,7 @@ class View(Mapping[str, Any]):
     every name is registered once, with its origin, and nothing changes the tables behind the registry's back."""
 
     def __init__(self, kind: str, **match: Any) -> None:
-        self.kind, self.match = kind, match
+        self.kind, self.match = kind, match  # the run-local view's entries are in it too (see run_local)
 
     def _keeps(self, e: Entry) -> bool:
         return all(bool(e.meta.get(k)) == bool(v) for k, v in self.match.items())
@@ -185,7 +246,7 @@ class View(Mapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         load()
-        return iter(sorted(n for n, e in _entries[self.kind].items() if self._keeps(e)))
+        return iter(sorted(n for n, e in _all(self.kind).items() if self._keeps(e)))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

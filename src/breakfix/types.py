@@ -353,3 +353,23 @@ class RoundRecord(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The round as ``report.json`` holds it (absent blocks left out, never null)."""
         return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Template:
+    """A jailbreak template.
+
+    Args:
+        name: Its registry name.
+        family: Its family (``roleplay``, ``fiction``, ...; ``pyrit`` for loaded ones).
+        texts: Language code -> text with a ``{prompt}`` slot (``en`` is the fallback).
+        source: Where it came from.
+    """
+
+    name: str
+    family: str
+    texts: dict[str, str] = field(hash=False)
+    source: str = "breakfix"
+
+    def render(self, prompt: str, language: str = "en") -> str:
+        return self.texts.get(language, self.texts["en"]).replace("{prompt}", prompt)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from breakfix import registry
 from breakfix.backends.base import AsyncBackend, GenerationConfig
 from breakfix.types import Conversation, Seed, Verdict
 
@@ -49,7 +50,9 @@ class Outcome:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-OPENERS: dict[str, str] = {}  # opening turns registered for ``opener:<name>`` (a world's red-team split of openers)
+# opening turns for ``opener:<name>``: registered ones, and a run's own (a world's red-team split of openers, added to
+# the run-local view: see breakfix.registry.run_local)
+OPENERS: registry.View = registry.View("opener")
 
 
 def parse_json_field(text: str, key: str) -> str | None:

@@ -25,16 +25,17 @@ def datasets(ctx: typer.Context) -> None:
     """List the loaders a files: config names (harmful and benign prompts, templates, openers, capability sets)."""
     if ctx.invoked_subcommand is not None:
         return
-    from breakfix.attacks.templates import TEMPLATE_LOADERS
-    from breakfix.seeds.capability import CAPABILITY_HELP
-    from breakfix.seeds.public import LOADER_HELP
+    from breakfix import registry
+
+    def helps(family: str) -> dict[str, str]:
+        return {name: e.summary for name, e in registry.loaders(family).items()}
 
     groups = [
-        ("files.harmful / files.benign / --seeds", LOADER_HELP),
-        ("files.templates", TEMPLATE_LOADERS),
+        ("files.harmful / files.benign / --seeds", helps("seeds")),
+        ("files.templates", helps("templates")),
         ("files.openers", {"text": "one opening turn a line", "jsonl": "rows with text",
                            "pyrit": "a PyRIT .prompt of jailbreak text (the skeleton key)"}),
-        ("files.capability / --suite capability=", CAPABILITY_HELP),
+        ("files.capability / --suite capability=", helps("capability")),
         ("files.documents / files.protected", {"(path)": "a .txt file, a folder of them, or a JSONL of name/text"}),
     ]  # fmt: skip
     for title, loaders in groups:

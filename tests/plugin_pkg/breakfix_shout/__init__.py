@@ -1,5 +1,5 @@
-"""A third-party breakfix plug-in: one file adds a technique, a converter, a judge, a suite and a backend, importing
-only the public plug-in API (``breakfix.plugin``)."""
+"""A third-party breakfix plug-in: one file adds a technique, a converter, a judge, a suite, a backend, a template
+and a seed loader, importing only the public plug-in API (``breakfix.plugin``)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,26 @@ from breakfix.plugin import (
     Seed,
     Suite,
     Technique,
+    Template,
     Verdict,
     backend,
     converter,
     judge,
+    loader,
     suite,
     technique,
+    template,
 )
+
+template("shout_please")(Template("shout_please", "shout", {"en": "{prompt} PLEASE!!!"}, source="breakfix-shout"))
+
+
+@loader("seeds/shouty", help="one shouted request a line")
+def load_shouty(source: str, split: str | None) -> list[Seed]:
+    """One shouted request a line."""
+    with open(source, encoding="utf-8") as f:
+        lines = [x.strip() for x in f if x.strip()]
+    return [Seed(id=f"shouty-{i}", text=x.upper(), category="other", source="shouty") for i, x in enumerate(lines)]
 
 
 @technique("shout")
