@@ -69,15 +69,88 @@ def curate(
     if not st.benign_contrast:
         findings = [f for f in findings if f.category != "benign"]
     synth = chain.synthesize(findings, direct)
+    safe = _safety_rows(findings, synth, st, round_=round_, heldout=heldout, replay_sft=replay_sft,
+                        translator=translator, seeds=seeds, seed=seed)  # fmt: skip
+    sft_safety = safe.sft + safe.rec_sft + list(replay_sft)
+    dpo_safety = safe.pairs + safe.rec_dpo + list(replay_dpo)
+    helpful_clean, helpful_reasons = decontaminate(list(helpful), key=prompt_text, index=heldout)
+    helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
+    safe.contam += helpful_reasons
+    benign_dpo: list[dict[str, Any]] = []
+    benign_sft: list[dict[str, Any]] = []
+    over: dict[str, Any] = {}
+    if st.benign_contrast:
+        answers = BenignAnswers(chain.references, base_answers or {})
+        benign_dpo, benign_sft, over = _benign_rows(
+            benign_probes, chain, answers, helpful_clean, len(dpo_safety), st, round_, seed, heldout, safe.contam
+        )
+    pool = len(benign_sft) + len(helpful_sft)
+    n_safety_sft = bounded_safety(len(sft_safety), pool, st.safety_share, st.max_helpful_repeats)
+    sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed, st.max_helpful_repeats) if sft_safety else []
+    rng = random.Random(seed)
+    dpo = dpo_safety + benign_dpo
+    rng.shuffle(dpo)
+    n_benign_sft = helpful_count(n_safety_sft, st.safety_share) if sft_safety else 0
+    reasons = Counter(safe.dups) + Counter(safe.contam)
     synth_stats = synth.stats()
+    stats = {
+        "sft": len(sft),
+        "dpo": len(dpo),
+        "benign": len(benign_dpo) + n_benign_sft,
+        "benign_dpo": len(benign_dpo),
+        "safety_sft": n_safety_sft,
+        # safety rows left out of the SFT mix so the share holds without cycling the helpful rows past their bound
+        # (they still enter as DPO pairs)
+        "safety_sft_bounded_out": len(sft_safety) - n_safety_sft,
+        "recovery_sft": len(safe.rec_sft),
+        "recovery_dpo": len(safe.rec_dpo),
+        "replayed": len(replay_sft),
+        "dropped_duplicates": sum(safe.dups.values()),
+        "dropped_contaminated": sum(safe.contam.values()),
+        "dropped_reasons": dict(sorted(reasons.items())),
+        "response_sources": synth_stats["sources"],
+        "responses_rejected": synth_stats["rejected"],
+        "unresolved_findings": synth_stats["unresolved"],
+        # the helpful pool is cycled when it is smaller than the mix needs: each row is seen this many times
+        "helpful_pool": pool,
+        "helpful_repeats": round(n_benign_sft / pool, 2) if pool else 0.0,
+        # every over-refusal of a benign probe: made into a pair, or dropped with its reason
+        "over_refusal": over,
+        "benign_pair_sources": dict(sorted(Counter(p["meta"]["source"] for p in benign_dpo).items())),
+        "benign_sft_sources": dict(sorted(Counter(r["meta"]["source"] for r in benign_sft).items())),
+        "twin_rows": sum(1 for r in benign_sft + benign_dpo if r["meta"].get("twin_kind")),
+    }
+    if safe.augmentation:
+        stats["augmentation"] = safe.augmentation
+    return CurationResult(sft=sft, dpo=dpo, stats=stats)
+
+
+@dataclass
+class _Safety:
+    """A round's safety rows after dedup, decontamination, augmentation and caps: the SFT rows of the kept pairs, the
+    pairs, the recovery rows, and what was dropped and why."""
+
+    sft: list[dict[str, Any]]
+    pairs: list[dict[str, Any]]
+    rec_sft: list[dict[str, Any]]
+    rec_dpo: list[dict[str, Any]]
+    dups: Counter[str]
+    contam: Counter[str]
+    augmentation: dict[str, Any]
+
+
+def _safety_rows(
+    findings: Sequence[Finding], synth: Any, st: CurationConfig, *, round_: int, heldout: HeldoutIndex,
+    replay_sft: Sequence[dict[str, Any]], translator: AsyncBackend | None, seeds: Mapping[str, Seed] | None, seed: int,
+) -> _Safety:  # fmt: skip
+    """The findings' safe responses as rows: deduplicated within the round and against replayed rounds, then
+    decontaminated, augmented and capped; then the recovery rows of the kept findings."""
     sft_safety, dpo_safety = [], []
     for f, got in zip(findings, synth.responses, strict=True):
         if got is not None:
             s, d = finding_rows(f, got[0], got[1], round_)
             sft_safety.append(s)
             dpo_safety.append(d)
-
-    # dedup within the round and against replayed rounds, then decontaminate, augment, then balance
     kept_idx, dup_reasons = dedup(
         [{"i": i, "t": prompt_text(r)} for i, r in enumerate(sft_safety)],
         key=lambda r: r["t"],
@@ -92,7 +165,7 @@ def curate(
         pairs, more = decontaminate(pairs, key=prompt_text, index=heldout)
         contam_reasons += more
     pairs = cap_groups(pairs, st.cap_per_group, seed)
-    sft_safety = [sft_row(p["prompt"], p["chosen"][0]["content"], p["meta"]) for p in pairs]
+    sft = [sft_row(p["prompt"], p["chosen"][0]["content"], p["meta"]) for p in pairs]
     # recovery examples: harmful-looking openings, then a refusal; decontaminated on their prompts and openings
     kept_findings = {p["meta"]["finding"] for p in pairs}
     rec_sft, rec_dpo = recovery_rows(
@@ -104,71 +177,31 @@ def curate(
         rec_sft, more = decontaminate(rec_sft, key=key, index=heldout)
         contam_reasons += more
         rec_dpo, _ = decontaminate(rec_dpo, key=key, index=heldout)
-    sft_safety += rec_sft + list(replay_sft)
-    dpo_safety = pairs + rec_dpo + list(replay_dpo)
+    return _Safety(sft, pairs, rec_sft, rec_dpo, Counter(dup_reasons), Counter(contam_reasons), augmentation)
 
-    helpful_clean, helpful_reasons = decontaminate(list(helpful), key=prompt_text, index=heldout)
-    helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
-    contam_reasons += helpful_reasons
 
-    benign_dpo: list[dict[str, Any]] = []
-    benign_sft: list[dict[str, Any]] = []
-    answers = BenignAnswers(chain.references, base_answers or {})
-    over: dict[str, Any] = {}
-    if st.benign_contrast:
-        # benign probes (twins among them) the checkpoint refused or answered; decontaminated like every other row
-        probes = [a for a in benign_probes if not heldout.overlaps(prompt_text({"prompt": a.prompt}))]
-        if len(probes) < len(benign_probes):
-            contam_reasons["benign probe overlaps validation or held out"] += len(benign_probes) - len(probes)
-        # benign contrast: helpful answers preferred over refusals of benign prompts
-        n_benign_dpo = round(len(dpo_safety) * st.benign_pair_share / (1 - st.benign_pair_share)) if dpo_safety else 0
-        benign_dpo, over = _benign_pairs(probes, chain, answers, helpful_clean, n_benign_dpo, round_, seed)
-        # benign SFT contrast: the plain (un-attacked) benign probes with a helpful answer; the wrapped ones enter as
-        # DPO pairs, so the SFT mix is not flooded with new answers to learn
-        for a in probes:
-            got = answers.get(a) if a.technique == "direct" else None
-            if got is not None:
-                meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": got[1],
-                        **_twin_meta(a)}  # fmt: skip
-                benign_sft.append(sft_row(a.prompt, got[0], meta))
-    pool = len(benign_sft) + len(helpful_sft)
-    n_safety_sft = bounded_safety(len(sft_safety), pool, st.safety_share, st.max_helpful_repeats)
-    sft = mix(sft_safety, benign_sft + helpful_sft, st.safety_share, seed, st.max_helpful_repeats) if sft_safety else []
-    rng = random.Random(seed)
-    dpo = dpo_safety + benign_dpo
-    rng.shuffle(dpo)
-    n_benign_sft = helpful_count(n_safety_sft, st.safety_share) if sft_safety else 0
-    reasons = Counter(dup_reasons) + Counter(contam_reasons)
-    stats = {
-        "sft": len(sft),
-        "dpo": len(dpo),
-        "benign": len(benign_dpo) + n_benign_sft,
-        "benign_dpo": len(benign_dpo),
-        "safety_sft": n_safety_sft,
-        # safety rows left out of the SFT mix so the share holds without cycling the helpful rows past their bound
-        # (they still enter as DPO pairs)
-        "safety_sft_bounded_out": len(sft_safety) - n_safety_sft,
-        "recovery_sft": len(rec_sft),
-        "recovery_dpo": len(rec_dpo),
-        "replayed": len(replay_sft),
-        "dropped_duplicates": sum(dup_reasons.values()),
-        "dropped_contaminated": sum(contam_reasons.values()),
-        "dropped_reasons": dict(sorted(reasons.items())),
-        "response_sources": synth_stats["sources"],
-        "responses_rejected": synth_stats["rejected"],
-        "unresolved_findings": synth_stats["unresolved"],
-        # the helpful pool is cycled when it is smaller than the mix needs: each row is seen this many times
-        "helpful_pool": pool,
-        "helpful_repeats": round(n_benign_sft / pool, 2) if pool else 0.0,
-        # every over-refusal of a benign probe: made into a pair, or dropped with its reason
-        "over_refusal": over,
-        "benign_pair_sources": dict(sorted(Counter(p["meta"]["source"] for p in benign_dpo).items())),
-        "benign_sft_sources": dict(sorted(Counter(r["meta"]["source"] for r in benign_sft).items())),
-        "twin_rows": sum(1 for r in benign_sft + benign_dpo if r["meta"].get("twin_kind")),
-    }
-    if augmentation:
-        stats["augmentation"] = augmentation
-    return CurationResult(sft=sft, dpo=dpo, stats=stats)
+def _benign_rows(
+    benign_probes: Sequence[Attempt], chain: ResponseChain, answers: BenignAnswers,
+    helpful_clean: list[dict[str, Any]], n_safety_dpo: int, st: CurationConfig, round_: int, seed: int,
+    heldout: HeldoutIndex, contam: Counter[str],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """Benign contrast: DPO pairs (helpful answers preferred over refusals of benign prompts) and SFT rows (the plain,
+    un-attacked benign probes with a helpful answer; the wrapped ones enter as DPO pairs only, so the SFT mix is not
+    flooded with new answers to learn), and the account of every over-refusal. Probes that overlap a scored prompt
+    are dropped (counted in ``contam``)."""
+    probes = [a for a in benign_probes if not heldout.overlaps(prompt_text({"prompt": a.prompt}))]
+    if len(probes) < len(benign_probes):
+        contam["benign probe overlaps validation or held out"] += len(benign_probes) - len(probes)
+    n_benign_dpo = round(n_safety_dpo * st.benign_pair_share / (1 - st.benign_pair_share)) if n_safety_dpo else 0
+    benign_dpo, over = _benign_pairs(probes, chain, answers, helpful_clean, n_benign_dpo, round_, seed)
+    benign_sft = []
+    for a in probes:
+        got = answers.get(a) if a.technique == "direct" else None
+        if got is not None:
+            meta = {"category": "benign", "language": a.seed.language, "round": round_, "source": got[1],
+                    **_twin_meta(a)}  # fmt: skip
+            benign_sft.append(sft_row(a.prompt, got[0], meta))
+    return benign_dpo, benign_sft, over
 
 
 class BenignAnswers:

@@ -114,6 +114,156 @@ def _reason(e: BaseException) -> str:
     return str(reason)[:500]
 
 
+class _Run:
+    """One run of :func:`arun`: a producer reads the plans in chunks, reuses what the store has and queues the rest;
+    ``concurrency`` workers generate and judge; the buffer is flushed to the store in batches."""
+
+    def __init__(
+        self, plans: Iterable[Plan], ctx: AttackContext, store: Store, *, checkpoint: str, round_: int, suite: str,
+        on_attempt: Callable[[Attempt], None] | None, flush_every: int, chunk: int,
+    ) -> None:  # fmt: skip
+        self.plans, self.ctx, self.store = plans, ctx, store
+        self.checkpoint, self.round, self.suite = checkpoint, round_, suite
+        self.on_attempt, self.flush_every, self.chunk = on_attempt, flush_every, chunk
+        self.runner = Runner(ctx)
+        self.concurrency = max(1, ctx.concurrency or self.runner.target.concurrency)
+        self.stats = RunStats()
+        self.gen_dict = ctx.gen.to_dict()
+        self.judge_id = ctx.judge.id
+        # (attempt id, plan, the stored attempt to re-judge or None to generate)
+        self.queue: asyncio.Queue[tuple[str, Plan, Attempt | None] | None] = asyncio.Queue(maxsize=2 * self.concurrency)
+        self.buffer: list[tuple[Attempt, bool, str | None]] = []  # (attempt, generated now, why its judge failed)
+        self.died: list[ServerDied] = []  # a served target or judge whose process exited: the run stops
+        self.last_flush = time.monotonic()
+        self.bar: Any = None
+
+    def emit(self, attempts: list[Attempt]) -> None:
+        if self.on_attempt is not None:
+            for a in attempts:
+                self.on_attempt(a)
+
+    def flush(self) -> None:
+        """Judge what the buffer holds unjudged (in one batch), store it, and pass it on."""
+        if not self.buffer:
+            return
+        batch = self.buffer[:]
+        self.buffer.clear()
+        failed = {id(a): why for a, _, why in batch if why is not None}
+        todo = [a for a, _, why in batch if a.status == "ok" and a.verdict is None and why is None]
+        if todo:
+            try:
+                for a, v in zip(todo, judge_attempts(self.ctx.judge, todo), strict=True):
+                    a.verdict = v
+            except Exception as e:  # a judge failure is an error, not "safe"; the generation is kept
+                failed.update(dict.fromkeys(map(id, todo), f"judge: {_reason(e)}"))
+        self.store.put_attempts([a for a, new, _ in batch if new], checkpoint=self.checkpoint, judge=self.judge_id)
+        rejudged = [(a.id, v) for a, new, _ in batch if not new and (v := a.verdict) is not None]
+        if rejudged:
+            self.store.put_verdicts(rejudged, self.judge_id)
+        for a, _, _ in batch:  # stored as judged-by-no-one; this run counts it as an error
+            if id(a) in failed:
+                a.status, a.error, a.verdict = "error", failed[id(a)], None
+                self.stats.errors += 1
+                self.stats.reasons["judge"] += 1
+        self.last_flush = time.monotonic()
+        self.emit([a for a, _, _ in batch])
+        self.bar.advance(len(batch))
+
+    def _stored(self, ids: list[str]) -> dict[str, Attempt | None]:
+        """The stored ok attempts among ``ids`` with this judge's verdict (None: judged, not loaded)."""
+        if self.on_attempt is not None:
+            return {k: a for k, a in self.store.get_attempts(ids, judge=self.judge_id).items() if a.status == "ok"}
+        judged = self.store.existing_ids(ids, status="ok", judge=self.judge_id)  # judged ones need not be loaded
+        unjudged = self.store.existing_ids([i for i in ids if i not in judged], status="ok")
+        return {**dict.fromkeys(judged), **self.store.get_attempts(unjudged, judge=self.judge_id)}
+
+    async def produce(self) -> None:
+        it = iter(self.plans)
+        while block := list(itertools.islice(it, self.chunk)):
+            ids = [attempt_id(self.checkpoint, p, self.gen_dict, self.ctx.plan_extra(p)) for p in block]
+            self.stats.planned += len(block)
+            have = self._stored(ids)
+            seen: set[str] = set()
+            ready: list[Attempt | None] = []  # reused with this judge's verdict (None: judged, not loaded)
+            for aid, p in zip(ids, block, strict=True):
+                if aid in seen:
+                    continue
+                seen.add(aid)
+                if aid not in have:
+                    await self.queue.put((aid, p, None))
+                    continue
+                self.stats.reused += 1
+                a = have[aid]
+                if a is not None and a.verdict is None:
+                    self.stats.rejudged += 1
+                    await self.queue.put((aid, p, a))
+                else:
+                    self.stats.verdicts_reused += 1
+                    ready.append(a)
+            self.emit([a for a in ready if a is not None])
+            self.bar.advance(len(block) - len(seen) + len(ready))
+        for _ in range(self.concurrency):
+            await self.queue.put(None)
+
+    async def work(self) -> None:
+        while (item := await self.queue.get()) is not None:
+            aid, p, stored = item
+            a = stored if stored is not None else await self.generate(aid, p)
+            why = None
+            if a.status == "ok" and a.verdict is None:
+                try:
+                    a.verdict = await self.runner.verdict(a)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # never "safe": an error for this run, a generation kept for the next
+                    why = f"judge: {_reason(e)}"
+                    if isinstance(e, ServerDied):
+                        self.died.append(e)
+            self.buffer.append((a, stored is None, why))
+            if self.died:
+                raise self.died[0]  # the task group cancels the other workers and the producer
+            if len(self.buffer) >= self.flush_every or time.monotonic() - self.last_flush > 1.0:
+                self.flush()
+
+    async def generate(self, aid: str, p: Plan) -> Attempt:
+        t0 = time.perf_counter()
+        status, error, verdict, info = "ok", None, None, {}
+        transcript: Conversation = []
+        try:
+            transcript, verdict, info = await self.runner.run(p)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # recorded on the attempt; never escapes, never "safe"
+            status, error = "error", _reason(e)
+            if isinstance(e, ServerDied):
+                self.died.append(e)
+            self.stats.errors += 1
+            self.stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
+        self.stats.generated += 1
+        return Attempt(
+            id=aid, round=self.round, suite=self.suite, technique=p.technique, seed=p.seed,
+            transcript=transcript or [{"role": "user", "content": t} for t in p.turns[:1]],
+            status=status,  # type: ignore[arg-type]
+            error=error, seconds=time.perf_counter() - t0, verdict=verdict if status == "ok" else None, info=info,
+        )  # fmt: skip
+
+    async def go(self, label: str, total: int | None) -> RunStats:
+        started = time.perf_counter()
+        with task_progress(label, total=total) as self.bar:
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self.produce())
+                    for _ in range(self.concurrency):
+                        tasks.create_task(self.work())
+            except ExceptionGroup as group:  # the first failure itself (a dead server first), not the group
+                raise (self.died or group.exceptions)[0] from None
+            finally:
+                self.flush()
+                await self.runner.aclose()
+        self.stats.seconds = time.perf_counter() - started
+        return self.stats
+
+
 async def arun(
     plans: Iterable[Plan],
     ctx: AttackContext,
@@ -141,145 +291,9 @@ async def arun(
         label: Progress bar label.
         on_attempt: Called with every attempt once it is stored.
     """
-    runner = Runner(ctx)
-    concurrency = max(1, ctx.concurrency or runner.target.concurrency)
-    stats = RunStats()
-    gen_dict = ctx.gen.to_dict()
-    judge_id = ctx.judge.id
-    started = time.perf_counter()
-    # (attempt id, plan, the stored attempt to re-judge or None to generate)
-    queue: asyncio.Queue[tuple[str, Plan, Attempt | None] | None] = asyncio.Queue(maxsize=2 * concurrency)
-    buffer: list[tuple[Attempt, bool, str | None]] = []  # (attempt, generated now, why its judge failed)
-    died: list[ServerDied] = []  # a served target or judge whose process exited: the run stops
-    last_flush = time.monotonic()
-
-    def emit(attempts: list[Attempt]) -> None:
-        if on_attempt is not None:
-            for a in attempts:
-                on_attempt(a)
-
-    def flush() -> None:
-        nonlocal last_flush
-        if not buffer:
-            return
-        batch = buffer[:]
-        buffer.clear()
-        failed = {id(a): why for a, _, why in batch if why is not None}
-        todo = [a for a, _, why in batch if a.status == "ok" and a.verdict is None and why is None]
-        if todo:
-            try:
-                for a, v in zip(todo, judge_attempts(ctx.judge, todo), strict=True):
-                    a.verdict = v
-            except Exception as e:  # a judge failure is an error, not "safe"; the generation is kept
-                failed.update(dict.fromkeys(map(id, todo), f"judge: {_reason(e)}"))
-        store.put_attempts([a for a, new, _ in batch if new], checkpoint=checkpoint, judge=judge_id)
-        rejudged = [(a.id, v) for a, new, _ in batch if not new and (v := a.verdict) is not None]
-        if rejudged:
-            store.put_verdicts(rejudged, judge_id)
-        for a, _, _ in batch:  # stored as judged-by-no-one; this run counts it as an error
-            if id(a) in failed:
-                a.status, a.error, a.verdict = "error", failed[id(a)], None
-                stats.errors += 1
-                stats.reasons["judge"] += 1
-        last_flush = time.monotonic()
-        emit([a for a, _, _ in batch])
-        bar.advance(len(batch))
-
-    async def produce() -> None:
-        it = iter(plans)
-        while block := list(itertools.islice(it, chunk)):
-            ids = [attempt_id(checkpoint, p, gen_dict, ctx.plan_extra(p)) for p in block]
-            stats.planned += len(block)
-            if on_attempt is not None:
-                have = {k: a for k, a in store.get_attempts(ids, judge=judge_id).items() if a.status == "ok"}
-            else:  # judged ones need not be loaded
-                judged = store.existing_ids(ids, status="ok", judge=judge_id)
-                unjudged = store.existing_ids([i for i in ids if i not in judged], status="ok")
-                have = {**dict.fromkeys(judged), **store.get_attempts(unjudged, judge=judge_id)}
-            seen: set[str] = set()
-            ready: list[Attempt | None] = []  # reused with this judge's verdict (None: judged, not loaded)
-            for aid, p in zip(ids, block, strict=True):
-                if aid in seen:
-                    continue
-                seen.add(aid)
-                if aid not in have:
-                    await queue.put((aid, p, None))
-                    continue
-                stats.reused += 1
-                a = have[aid]
-                if a is not None and a.verdict is None:
-                    stats.rejudged += 1
-                    await queue.put((aid, p, a))
-                else:
-                    stats.verdicts_reused += 1
-                    ready.append(a)
-            emit([a for a in ready if a is not None])
-            bar.advance(len(block) - len(seen) + len(ready))
-        for _ in range(concurrency):
-            await queue.put(None)
-
-    async def work() -> None:
-        while (item := await queue.get()) is not None:
-            aid, p, stored = item
-            a = stored if stored is not None else await _generate(aid, p)
-            why = None
-            if a.status == "ok" and a.verdict is None:
-                try:
-                    a.verdict = await runner.verdict(a)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # never "safe": an error for this run, a generation kept for the next
-                    why = f"judge: {_reason(e)}"
-                    if isinstance(e, ServerDied):
-                        died.append(e)
-            buffer.append((a, stored is None, why))
-            if died:
-                raise died[0]  # the task group cancels the other workers and the producer
-            if len(buffer) >= flush_every or time.monotonic() - last_flush > 1.0:
-                flush()
-
-    async def _generate(aid: str, p: Plan) -> Attempt:
-        t0 = time.perf_counter()
-        status, error, verdict, info = "ok", None, None, {}
-        transcript: Conversation = []
-        try:
-            transcript, verdict, info = await runner.run(p)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # recorded on the attempt; never escapes, never "safe"
-            status, error = "error", _reason(e)
-            if isinstance(e, ServerDied):
-                died.append(e)
-            stats.errors += 1
-            stats.reasons[error.split(" ", 1)[0].split(":", 1)[0]] += 1
-        stats.generated += 1
-        return Attempt(
-            id=aid,
-            round=round_,
-            suite=suite,
-            technique=p.technique,
-            seed=p.seed,
-            transcript=transcript or [{"role": "user", "content": t} for t in p.turns[:1]],
-            status=status,  # type: ignore[arg-type]
-            error=error,
-            seconds=time.perf_counter() - t0,
-            verdict=verdict if status == "ok" else None,
-            info=info,
-        )
-
-    with task_progress(label or f"{suite}: attacking", total=total) as bar:
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(produce())
-                for _ in range(concurrency):
-                    tasks.create_task(work())
-        except ExceptionGroup as group:  # the first failure itself (a dead server first), not the group
-            raise (died or group.exceptions)[0] from None
-        finally:
-            flush()
-            await runner.aclose()
-    stats.seconds = time.perf_counter() - started
-    return stats
+    run_ = _Run(plans, ctx, store, checkpoint=checkpoint, round_=round_, suite=suite, on_attempt=on_attempt,
+                flush_every=flush_every, chunk=chunk)  # fmt: skip
+    return await run_.go(label or f"{suite}: attacking", total)
 
 
 def run(plans: Iterable[Plan], ctx: AttackContext, store: Store, **kwargs: Any) -> RunStats:
