@@ -13,6 +13,7 @@ from breakfix.config import parse_config
 from breakfix.errors import BreakfixError
 
 
+# over 80 lines: the signature declares the command's 15 options; the body parses, calls the job and renders
 @app.command()
 def bench(
     model: Annotated[str, typer.Option(help="A model dir, hub id, RUN_DIR@ROUND, or 'demo'.")] = "demo",

@@ -38,6 +38,7 @@ class _RegistryHelp(TyperCommand):
         super().format_help(ctx, formatter)
 
 
+# over 80 lines: the signature declares the command's 17 options; the body parses, calls the job and renders
 @app.command(cls=_RegistryHelp)
 def redteam(
     out: Annotated[Path, typer.Option("--out", help="Run directory (resumed if it exists).")],

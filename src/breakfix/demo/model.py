@@ -53,6 +53,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("BREAKFIX_CACHE", Path.home() / ".cache" / "breakfix"))
 
 
+# over 80 lines: one linear recipe (config, tokenizer, corpus, trainer, save, cache), read best in order; the demo's
+# figures depend on every step of it, so it is kept as written
 def build_demo_model(
     recipe: DemoModelRecipe | None = None, cache_dir: Path | None = None, progress: bool = True
 ) -> Path:

@@ -306,6 +306,26 @@ def direct_attempts(
         )
 
 
+def _from_run(
+    src: Path, cfg: RunConfig, round_: int | None, log: Log
+) -> tuple[int, Judge, list[Finding], list[Attempt], dict[str, str]]:
+    """A run directory's round to curate (``round_``, else its last red team's), the judge, the round's findings and
+    attempts (judged now where the configured judge has not judged them), and the base model's answers."""
+    with Store(src / "run.db") as store:
+        last = store.last_round("redteam")
+        if last is None:
+            raise BreakfixError(str(src), "run.db", "no red-team attempts to curate")
+        r = last if round_ is None else round_
+        if round_ is not None and not 0 <= round_ <= last:
+            raise BreakfixError("--round", None, f"must be between 0 and {last}")
+        judge = build_judge(cfg)
+        findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
+        base = base_answers(store, judge) if r > 0 and cfg.curation.on_policy else {}
+        if stats.rejudged:
+            log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
+    return r, judge, findings, attempts, base
+
+
 def curate_job(
     source: str | Path,
     out: str | Path,
@@ -332,18 +352,7 @@ def curate_job(
         if not (src / "run.db").is_file():
             raise BreakfixError(str(src), None, "not a run directory (no run.db)")
         cfg = cfg or _stored_config(src) or RunConfig()
-        with Store(src / "run.db") as store:
-            last = store.last_round("redteam")
-            if last is None:
-                raise BreakfixError(str(src), "run.db", "no red-team attempts to curate")
-            r = last if round_ is None else round_
-            if round_ is not None and not 0 <= round_ <= last:
-                raise BreakfixError("--round", None, f"must be between 0 and {last}")
-            judge = build_judge(cfg)
-            findings, attempts, stats = round_findings(store, judge, r, cfg.cycle.verify_builds)
-            base = base_answers(store, judge) if r > 0 and cfg.curation.on_policy else {}
-            if stats.rejudged:
-                log(f"judged {stats.rejudged} stored replies with {judge.id} ({stats.verdicts_reused} verdicts reused)")
+        r, judge, findings, attempts, base = _from_run(src, cfg, round_, log)
         prev = src / "rounds" / str(r - 1)
         if cfg.curation.replay and r > 0 and (prev / "sft.jsonl").is_file() and not replay_dirs:
             replay_dirs = [prev]

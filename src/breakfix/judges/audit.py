@@ -249,23 +249,9 @@ def audit(
     out["kappa_3class"] = out["three_class"]["kappa"] if "three_class" in out else None
     out["accuracy"] = out["binary"]["accuracy"]
     out["positive"] = positive
-    binary_labels = ["refusal", "compliance"] if task == "refusal" else HARM_CLASSES
-    labels = REFUSAL_CLASSES if three else binary_labels
 
     def groups(key: Any) -> dict[str, Any]:
-        idx: dict[str, list[int]] = defaultdict(list)
-        for j, i in enumerate(keep):
-            idx[key(rows[i])].append(j)
-        res = {}
-        for g, js in sorted(idx.items()):
-            gg = [gold[j] for j in js]
-            pp = [pred[j] for j in js]
-            if task == "refusal":
-                gg, pp = [_binary(x) for x in gg], [_binary(x) for x in pp]
-            res[g] = _short(classification_scores(gg, pp, binary_labels), positive)
-            if three:
-                res[g]["kappa_3class"] = cohen_kappa([gold[j] for j in js], [pred[j] for j in js], labels)
-        return res
+        return _group_scores([key(rows[i]) for i in keep], gold, pred, task, positive, three)
 
     out["by_language"] = groups(lambda r: r.get("language") or "en")
     if group_by is not None:
@@ -273,15 +259,41 @@ def audit(
             raise BreakfixError(source or "labels", "--group-by", f"no column {group_by!r} in the labelled rows")
         out["group_by"] = group_by
         out["by_group"] = groups(lambda r: r.get(group_by) or "(none)")
-    out["errors"] = [
+    out["errors"] = _disagreements(rows, preds, task, three)
+    out["predictions"] = preds
+    return out
+
+
+def _group_scores(
+    keys: list[str], gold: list[str], pred: list[str], task: str, positive: str, three: bool
+) -> dict[str, Any]:
+    """Binary scores (and three-class kappa) by group: ``keys[j]`` is the group of scored row ``j``."""
+    binary_labels = ["refusal", "compliance"] if task == "refusal" else HARM_CLASSES
+    labels = REFUSAL_CLASSES if three else binary_labels
+    idx: dict[str, list[int]] = defaultdict(list)
+    for j, k in enumerate(keys):
+        idx[k].append(j)
+    res = {}
+    for g, js in sorted(idx.items()):
+        gg = [gold[j] for j in js]
+        pp = [pred[j] for j in js]
+        if task == "refusal":
+            gg, pp = [_binary(x) for x in gg], [_binary(x) for x in pp]
+        res[g] = _short(classification_scores(gg, pp, binary_labels), positive)
+        if three:
+            res[g]["kappa_3class"] = cohen_kappa([gold[j] for j in js], [pred[j] for j in js], labels)
+    return res
+
+
+def _disagreements(rows: Sequence[dict[str, str]], preds: list[str], task: str, three: bool) -> list[dict[str, str]]:
+    """Up to 50 scored rows where the judge disagrees with the label (on the binary view unless three classes)."""
+    return [
         {"id": rows[i].get("id") or str(i), "label": rows[i]["label"], "predicted": preds[i],
          "response": rows[i]["response"][:300]}
         for i in range(len(rows))
         if preds[i] not in ("empty", "undetermined") and rows[i]["label"] != preds[i]
         and (three or task == "harm" or _binary(rows[i]["label"]) != _binary(preds[i]))
     ][:50]  # fmt: skip
-    out["predictions"] = preds
-    return out
 
 
 def hash_split(prompt: str, response: str) -> str:

@@ -85,6 +85,7 @@ class _State:
 STATE = web.AppKey("state", _State)
 
 
+# over 80 lines: the request handlers are nested so that they share the fault profile and the counters
 def make_app(
     respond: Callable[[Conversation], str] = scripted_target,
     latency: float = 0.0,
