@@ -162,3 +162,19 @@ def test_an_endpoint_red_team_imports_neither_torch_nor_transformers(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads((tmp_path / "rt" / "redteam.json").read_text())["summary"]["attempts"] > 0
     assert r.stdout.rstrip().splitlines()[-1] == "HEAVY []"
+
+
+def test_no_function_is_over_80_lines_unless_a_comment_says_why():
+    import ast
+
+    src = Path(__file__).resolve().parents[1] / "src" / "breakfix"
+    long = []
+    for path in sorted(src.rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 80:
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                above = lines[first - 3 : first - 1]
+                if not any(x.lstrip().startswith("# over 80 lines:") for x in above):
+                    long.append(f"{path.relative_to(src)}:{node.lineno} {node.name}")
+    assert not long, long

@@ -91,8 +91,18 @@ def curate(
     dpo = dpo_safety + benign_dpo
     rng.shuffle(dpo)
     n_benign_sft = helpful_count(n_safety_sft, st.safety_share) if sft_safety else 0
+    stats = _stats(sft, dpo, safe, synth.stats(), benign_sft, benign_dpo, over, n_safety_sft, n_benign_sft,
+                   len(sft_safety), pool, len(replay_sft))  # fmt: skip
+    return CurationResult(sft=sft, dpo=dpo, stats=stats)
+
+
+def _stats(
+    sft: list[dict[str, Any]], dpo: list[dict[str, Any]], safe: _Safety, synth_stats: dict[str, Any],
+    benign_sft: list[dict[str, Any]], benign_dpo: list[dict[str, Any]], over: dict[str, Any], n_safety_sft: int,
+    n_benign_sft: int, n_safety: int, pool: int, n_replayed: int,
+) -> dict[str, Any]:  # fmt: skip
+    """A round's curation account (``CurationSummary``): what was made, mixed and dropped, and why."""
     reasons = Counter(safe.dups) + Counter(safe.contam)
-    synth_stats = synth.stats()
     stats = {
         "sft": len(sft),
         "dpo": len(dpo),
@@ -101,10 +111,10 @@ def curate(
         "safety_sft": n_safety_sft,
         # safety rows left out of the SFT mix so the share holds without cycling the helpful rows past their bound
         # (they still enter as DPO pairs)
-        "safety_sft_bounded_out": len(sft_safety) - n_safety_sft,
+        "safety_sft_bounded_out": n_safety - n_safety_sft,
         "recovery_sft": len(safe.rec_sft),
         "recovery_dpo": len(safe.rec_dpo),
-        "replayed": len(replay_sft),
+        "replayed": n_replayed,
         "dropped_duplicates": sum(safe.dups.values()),
         "dropped_contaminated": sum(safe.contam.values()),
         "dropped_reasons": dict(sorted(reasons.items())),
@@ -122,7 +132,7 @@ def curate(
     }
     if safe.augmentation:
         stats["augmentation"] = safe.augmentation
-    return CurationResult(sft=sft, dpo=dpo, stats=stats)
+    return stats
 
 
 @dataclass
