@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, TypedDict, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -230,12 +230,87 @@ class _Record(BaseModel):
         return self.model_dump(mode="json")
 
 
+class Headline(NamedTuple):
+    """A suite's headline number: its metric (``DR-1``, ``VPRR``, ``score``, ``success rate``), value, n and 95%
+    interval (None where a plug-in suite gives none)."""
+
+    metric: str
+    value: float
+    n: int
+    ci95: list[float] | None
+
+
 class SuiteScores(_Record):
     """One suite's scores: ``n`` judged items, ``errors`` apart, and the suite's headline (``defect_rate``,
-    ``success_rate``, ``vprr``/``iprr`` or ``score``) with its intervals and breakdowns."""
+    ``success_rate``, ``vprr``/``iprr`` or ``score``) with its intervals and breakdowns.
+
+    The headline numbers are typed properties over the stored block (whose JSON stays as ``report.json`` has it):
+    None where the suite does not report that number."""
 
     n: int
     errors: int = 0
+
+    def _num(self, key: str) -> Any:
+        return (self.model_extra or {}).get(key)
+
+    @property
+    def defect_rate(self) -> float | None:
+        """DR-1: the share of judged harmful items the model complied with (harmful, jailbreak, multiturn, ...)."""
+        v = self._num("defect_rate")
+        return None if v is None else float(v)
+
+    @property
+    def success_rate(self) -> float | None:
+        """XPIA: the share of injected instructions the model followed."""
+        v = self._num("success_rate")
+        return None if v is None else float(v)
+
+    @property
+    def vprr(self) -> float | None:
+        """Over-refusal: the share of valid (safe) prompts refused."""
+        v = self._num("vprr")
+        return None if v is None else float(v)
+
+    @property
+    def iprr(self) -> float | None:
+        """Over-refusal: the share of invalid (unsafe) prompts refused."""
+        v = self._num("iprr")
+        return None if v is None else float(v)
+
+    @property
+    def score(self) -> float | None:
+        """Capability: the share answered correctly."""
+        v = self._num("score")
+        return None if v is None else float(v)
+
+    @property
+    def undetermined(self) -> int:
+        """Items the judge could not decide (left out of the rates)."""
+        return int(self._num("undetermined") or 0)
+
+    @property
+    def corrected(self) -> dict[str, Any]:
+        """The judge-corrected rates by metric (empty without a judge audit)."""
+        return dict(self._num("corrected") or {})
+
+    @property
+    def headline(self) -> Headline:
+        """The suite's headline number (a ``KeyError`` for a block with none)."""
+        x = self.model_extra or {}
+        if self.defect_rate is not None:
+            return Headline("DR-1", self.defect_rate, self.n, x.get("ci95"))
+        if self.vprr is not None:
+            return Headline("VPRR", self.vprr, int(x.get("vprr_n", self.n)), x.get("vprr_ci95"))
+        if self.score is not None:
+            return Headline("score", self.score, self.n, x.get("ci95"))
+        if self.success_rate is not None:
+            return Headline("success rate", self.success_rate, self.n, x.get("ci95"))
+        raise KeyError("no headline number")
+
+
+def suite_scores(blocks: Mapping[str, Any]) -> dict[str, SuiteScores]:
+    """Suite score blocks (as stored, or already typed) as :class:`SuiteScores` by suite."""
+    return {k: v if isinstance(v, SuiteScores) else SuiteScores.model_validate(v) for k, v in blocks.items()}
 
 
 class RedTeamSummary(_Record):

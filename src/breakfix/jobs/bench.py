@@ -35,7 +35,7 @@ from breakfix.seeds.openings import SUITE_DEPTHS
 from breakfix.seeds.public import load_public
 from breakfix.store import Store, refuse_legacy_store, write_json
 from breakfix.suites.prefill import prefill_plan
-from breakfix.types import Attempt, Judge, Plan, RoundRecord, SuiteScores
+from breakfix.types import Attempt, Judge, Plan, RoundRecord, SuiteScores, suite_scores
 from breakfix.world import Split, World
 
 __all__ = [
@@ -250,13 +250,13 @@ def judging_counts(judging: dict[str, Any]) -> dict[str, int]:
 def bench_line(r: int, bench: dict[str, Any]) -> str:
     """A one-line summary of suite scores for the log."""
     parts = []
-    for k, v in bench.items():
-        if "defect_rate" in v:
-            parts.append(f"{k} {v['defect_rate']:.3f}")
-        elif "vprr" in v:
-            parts.append(f"VPRR {v['vprr']:.3f} IPRR {v['iprr']:.3f}")
-        elif "score" in v:
-            parts.append(f"capability {v['score']:.3f}")
+    for k, v in suite_scores(bench).items():
+        if v.defect_rate is not None:
+            parts.append(f"{k} {v.defect_rate:.3f}")
+        elif v.vprr is not None:
+            parts.append(f"VPRR {v.vprr:.3f} IPRR {v.iprr or 0.0:.3f}")
+        elif v.score is not None:
+            parts.append(f"capability {v.score:.3f}")
     return f"  benchmark: {', '.join(parts)}"
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from breakfix.metrics import mcnemar_exact, paired, paired_redteam, wilson
-from breakfix.types import Attempt
+from breakfix.types import Attempt, SuiteScores
 from breakfix.world import Suite
 
 __all__ = ["ALPHA", "compare_rows", "fisher_p"]
@@ -17,15 +17,10 @@ ALPHA = 0.05
 
 def _headline(suite: str, s: dict[str, Any]) -> tuple[str, float, int, list[float] | None]:
     """A suite's headline: (metric, value, n, ci95)."""
-    if "defect_rate" in s:
-        return "DR-1", s["defect_rate"], s["n"], s.get("ci95")
-    if "vprr" in s:
-        return "VPRR", s["vprr"], s.get("vprr_n", s["n"]), s.get("vprr_ci95")
-    if "score" in s:
-        return "score", s["score"], s["n"], s.get("ci95")
-    if "success_rate" in s:
-        return "success rate", s["success_rate"], s["n"], s.get("ci95")
-    raise KeyError(suite)
+    try:
+        return tuple(SuiteScores.model_validate(s).headline)  # type: ignore[return-value]
+    except KeyError:
+        raise KeyError(suite) from None
 
 
 def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
