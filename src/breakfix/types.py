@@ -20,6 +20,38 @@ class Message(TypedDict):
 
 Conversation = list[Message]
 
+# A training row's provenance (category, language, round, source, finding, twin kind, ...). It stays an open mapping
+# on purpose: it is the user's data as much as ours (a helpful dataset's own columns, a plug-in's keys), written to
+# the JSONL files as it is.
+Meta = dict[str, Any]
+
+
+class SFTRow(TypedDict):
+    """An SFT row as TRL reads it (prompt-completion, conversational): the loss is on ``completion`` only."""
+
+    prompt: Conversation
+    completion: Conversation
+    meta: Meta
+
+
+class DPORow(TypedDict):
+    """A DPO pair as TRL reads it (conversational, explicit prompt): ``chosen`` over ``rejected``."""
+
+    prompt: Conversation
+    chosen: Conversation
+    rejected: Conversation
+    meta: Meta
+
+
+class ChatRow(TypedDict):
+    """A helpfulness chat to mix in (``messages`` end with an assistant turn)."""
+
+    messages: Conversation
+    meta: Meta
+
+
+Row = SFTRow | DPORow
+
 Split = Literal["train", "redteam", "validation", "heldout"]
 
 

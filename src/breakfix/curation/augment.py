@@ -19,10 +19,11 @@ from breakfix import aio
 from breakfix.backends.base import AsyncBackend, BackendError
 from breakfix.backends.rewrite import translate
 from breakfix.progress import task_progress
+from breakfix.types import DPORow
 
 
 def plan_augmentation(
-    rows: Sequence[dict[str, Any]], languages: Sequence[str], min_rows: int, seed: int = 0
+    rows: Sequence[DPORow], languages: Sequence[str], min_rows: int, seed: int = 0
 ) -> list[tuple[int, str]]:
     """Which rows to translate into which language: ``(row index, target language)`` pairs."""
     by_lang: dict[str, list[int]] = defaultdict(list)
@@ -49,7 +50,7 @@ def plan_augmentation(
     return plan
 
 
-async def _translate_row(row: dict[str, Any], lang: str, llm: AsyncBackend, seed: int) -> dict[str, Any]:
+async def _translate_row(row: DPORow, lang: str, llm: AsyncBackend, seed: int) -> DPORow:
     out = copy.deepcopy(row)
     for key in ("prompt", "messages"):
         for m in out.get(key, []) if isinstance(out.get(key), list) else []:
@@ -63,13 +64,13 @@ async def _translate_row(row: dict[str, Any], lang: str, llm: AsyncBackend, seed
 
 
 async def atranslate_rows(
-    rows: Sequence[dict[str, Any]], plan: Sequence[tuple[int, str]], llm: AsyncBackend
-) -> tuple[list[dict[str, Any]], int]:
+    rows: Sequence[DPORow], plan: Sequence[tuple[int, str]], llm: AsyncBackend
+) -> tuple[list[DPORow], int]:
     """The translated rows of ``plan``, and how many translations failed (those rows are left out)."""
 
     with task_progress("translating for language balance", total=len(plan)) as bar:
 
-        async def one(k: int, i: int, lang: str) -> dict[str, Any] | None:
+        async def one(k: int, i: int, lang: str) -> DPORow | None:
             try:
                 return await _translate_row(rows[i], lang, llm, k)
             except BackendError:
@@ -88,8 +89,8 @@ async def atranslate_rows(
 
 
 def augment_languages(
-    rows: Sequence[dict[str, Any]], languages: Sequence[str], min_rows: int, llm: AsyncBackend, seed: int = 0
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rows: Sequence[DPORow], languages: Sequence[str], min_rows: int, llm: AsyncBackend, seed: int = 0
+) -> tuple[list[DPORow], dict[str, Any]]:  # the account: JSON for curation.json
     """``rows`` plus translations that bring each of ``languages`` to ``min_rows`` rows, and what was done."""
 
     plan = plan_augmentation(rows, languages, min_rows, seed)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError
 from breakfix.seeds.chat import load_chat_jsonl, validate_chat
+from breakfix.types import ChatRow, DPORow, SFTRow
 
 META_KEYS = ("finding", "category", "technique", "language", "round", "source", "build", "recovery")
 
@@ -33,7 +34,7 @@ def norm_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def load_helpful(spec: str, language: str = "en") -> list[dict[str, Any]]:
+def load_helpful(spec: str, language: str = "en") -> list[ChatRow]:
     """Helpfulness chats (``{"messages", "meta"}``) from a JSONL file, a local dataset dir or file (parquet, json,
     csv), or a hub dataset id (``name`` or ``name:split``; default split ``train``)."""
 
@@ -74,7 +75,7 @@ def load_helpful(spec: str, language: str = "en") -> list[dict[str, Any]]:
     return rows
 
 
-def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+def write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write JSONL atomically (to a temporary file, then rename)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -83,13 +84,13 @@ def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[Any]:  # JSON rows: the caller knows their kind
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
 def write_dataset(
-    out: Path, sft: Sequence[dict[str, Any]], dpo: Sequence[dict[str, Any]], stats: dict[str, Any], title: str
+    out: Path, sft: Sequence[SFTRow], dpo: Sequence[DPORow], stats: Mapping[str, Any], title: str
 ) -> None:
     """Write ``sft.jsonl``, ``dpo.jsonl`` and a dataset card to ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -102,9 +103,7 @@ def _table(counter: Counter[str]) -> str:
     return "\n".join(f"| {k} | {v} |" for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))))
 
 
-def dataset_card(
-    sft: Sequence[dict[str, Any]], dpo: Sequence[dict[str, Any]], stats: dict[str, Any], title: str
-) -> str:
+def dataset_card(sft: Sequence[SFTRow], dpo: Sequence[DPORow], stats: Mapping[str, Any], title: str) -> str:
     """A short hub dataset card: configs, counts by source, category and language, and what was dropped."""
     by_cat = Counter(str(r.get("meta", {}).get("category")) for r in dpo)
     by_lang = Counter(str(r.get("meta", {}).get("language")) for r in dpo)

@@ -5,18 +5,22 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
+
+from breakfix.types import DPORow, SFTRow
+
+R = TypeVar("R", SFTRow, DPORow)  # the rows keep their kind
 
 
-def cap_groups(rows: Sequence[dict[str, Any]], cap: int | None, seed: int = 0) -> list[dict[str, Any]]:
+def cap_groups(rows: Sequence[R], cap: int | None, seed: int = 0) -> list[R]:
     """Keep at most ``cap`` rows per (category, language), chosen at random but reproducibly."""
     if not cap:
         return list(rows)
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[R]] = defaultdict(list)
     for r in rows:
         groups[(r["meta"].get("category", ""), r["meta"].get("language", ""))].append(r)
     rng = random.Random(seed)
-    out: list[dict[str, Any]] = []
+    out: list[R] = []
     for key in sorted(groups):
         g = groups[key]
         out.extend(rng.sample(g, cap) if len(g) > cap else g)
@@ -30,17 +34,17 @@ def helpful_count(n_safety: int, share: float) -> int:
     return round(n_safety * (1 - share) / share)
 
 
-def spread_sample(rows: Sequence[dict[str, Any]], n: int, seed: int = 0) -> list[dict[str, Any]]:
+def spread_sample(rows: Sequence[R], n: int, seed: int = 0) -> list[R]:
     """``n`` of ``rows``, taken in turn from each (category, language) group, so a smaller sample keeps the spread of
     harms and languages (seeded)."""
     if n >= len(rows):
         return list(rows)
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[R]] = defaultdict(list)
     for r in rows:
         groups[(r["meta"].get("category", ""), r["meta"].get("language", ""))].append(r)
     rng = random.Random(seed)
     queues = [rng.sample(groups[k], len(groups[k])) for k in sorted(groups)]
-    out: list[dict[str, Any]] = []
+    out: list[R] = []
     while len(out) < n:
         for q in queues:
             if q and len(out) < n:
@@ -61,12 +65,12 @@ def bounded_safety(n_safety: int, n_helpful: int, share: float, max_repeats: flo
 
 
 def mix(
-    safety: Sequence[dict[str, Any]],
-    helpful: Sequence[dict[str, Any]],
+    safety: Sequence[SFTRow],
+    helpful: Sequence[SFTRow],
     share: float,
     seed: int = 0,
     max_repeats: float | None = None,
-) -> list[dict[str, Any]]:
+) -> list[SFTRow]:
     """Shuffle ``safety`` with enough ``helpful`` rows (cycled if too few) that safety is ``share`` of the mix.
 
     With ``max_repeats``, the helpful rows are cycled at most that many times: when they cannot fill the mix, the
@@ -76,7 +80,7 @@ def mix(
     want = helpful_count(len(safety), share)
     rng = random.Random(seed)
     pool = list(helpful)
-    picked: list[dict[str, Any]] = []
+    picked: list[SFTRow] = []
     while pool and len(picked) < want:
         rng.shuffle(pool)
         picked.extend(pool[: want - len(picked)])

@@ -9,12 +9,10 @@ Multi-turn findings train only the final assistant turn; the earlier turns are t
 
 from __future__ import annotations
 
-from typing import Any
-
-from breakfix.types import Conversation, Finding
+from breakfix.types import Conversation, DPORow, Finding, Meta, SFTRow
 
 
-def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
+def _meta(f: Finding, source: str, round_: int) -> Meta:
     return {
         "finding": f.attempt_id,
         "category": f.category,
@@ -26,7 +24,7 @@ def _meta(f: Finding, source: str, round_: int) -> dict[str, Any]:
     }
 
 
-def recovery_meta(f: Finding, source: str, round_: int, recovery: str) -> dict[str, Any]:
+def recovery_meta(f: Finding, source: str, round_: int, recovery: str) -> Meta:
     """A recovery row's meta: the finding's, plus ``recovery`` (``"<depth>:<opening source>"``)."""
     return {**_meta(f, source, round_), "recovery": recovery}
 
@@ -36,16 +34,16 @@ def full_reply(f: Finding) -> str:
     return f"{f.prefill} {f.response}" if f.prefill else f.response
 
 
-def sft_row(prompt: Conversation, response: str, meta: dict[str, Any]) -> dict[str, Any]:
+def sft_row(prompt: Conversation, response: str, meta: Meta) -> SFTRow:
     return {"prompt": list(prompt), "completion": [{"role": "assistant", "content": response}], "meta": meta}
 
 
-def chat_to_sft_row(messages: Conversation, meta: dict[str, Any]) -> dict[str, Any]:
+def chat_to_sft_row(messages: Conversation, meta: Meta) -> SFTRow:
     """A chat that ends with an assistant turn, as an SFT row that trains that last turn."""
     return sft_row(messages[:-1], messages[-1]["content"], meta)
 
 
-def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, Any]) -> dict[str, Any]:
+def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: Meta) -> DPORow:
     return {
         "prompt": list(prompt),
         "chosen": [{"role": "assistant", "content": chosen}],
@@ -54,7 +52,7 @@ def dpo_row(prompt: Conversation, chosen: str, rejected: str, meta: dict[str, An
     }
 
 
-def finding_rows(f: Finding, chosen: str, source: str, round_: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def finding_rows(f: Finding, chosen: str, source: str, round_: int) -> tuple[SFTRow, DPORow]:
     """The SFT row and the DPO pair of one finding: chosen is the safe (or helpful) response, rejected is the
     model's own defective response (a prefill finding's: the pre-filled opening and the model's continuation)."""
     meta = _meta(f, source, round_)

@@ -19,14 +19,14 @@ from breakfix.curation.pairs import chat_to_sft_row, dpo_row, finding_rows, sft_
 from breakfix.curation.recovery import opening_text, recovery_rows
 from breakfix.curation.responses import ResponseChain
 from breakfix.text import prompt_text
-from breakfix.types import Attempt, Finding, Seed, judged
+from breakfix.types import Attempt, ChatRow, DPORow, Finding, Meta, Seed, SFTRow, judged
 
 
 @dataclass
 class CurationResult:
-    sft: list[dict[str, Any]]
-    dpo: list[dict[str, Any]]
-    stats: dict[str, Any] = field(default_factory=dict)
+    sft: list[SFTRow]
+    dpo: list[DPORow]
+    stats: dict[str, Any] = field(default_factory=dict)  # the CurationSummary block, as JSON
 
 
 def curate(
@@ -36,10 +36,10 @@ def curate(
     chain: ResponseChain,
     direct: Mapping[str, Attempt],
     benign_probes: Sequence[Attempt],
-    helpful: Sequence[dict[str, Any]],
+    helpful: Sequence[ChatRow],
     heldout: HeldoutIndex,
-    replay_sft: Sequence[dict[str, Any]] = (),
-    replay_dpo: Sequence[dict[str, Any]] = (),
+    replay_sft: Sequence[SFTRow] = (),
+    replay_dpo: Sequence[DPORow] = (),
     settings: CurationConfig | None = None,
     translator: AsyncBackend | None = None,
     seeds: Mapping[str, Seed] | None = None,
@@ -76,8 +76,8 @@ def curate(
     helpful_clean, helpful_reasons = decontaminate(list(helpful), key=prompt_text, index=heldout)
     helpful_sft = [chat_to_sft_row(r["messages"], r["meta"]) for r in helpful_clean]
     safe.contam += helpful_reasons
-    benign_dpo: list[dict[str, Any]] = []
-    benign_sft: list[dict[str, Any]] = []
+    benign_dpo: list[DPORow] = []
+    benign_sft: list[SFTRow] = []
     over: dict[str, Any] = {}
     if st.benign_contrast:
         answers = BenignAnswers(chain.references, base_answers or {})
@@ -97,8 +97,8 @@ def curate(
 
 
 def _stats(
-    sft: list[dict[str, Any]], dpo: list[dict[str, Any]], safe: _Safety, synth_stats: dict[str, Any],
-    benign_sft: list[dict[str, Any]], benign_dpo: list[dict[str, Any]], over: dict[str, Any], n_safety_sft: int,
+    sft: list[SFTRow], dpo: list[DPORow], safe: _Safety, synth_stats: dict[str, Any],
+    benign_sft: list[SFTRow], benign_dpo: list[DPORow], over: dict[str, Any], n_safety_sft: int,
     n_benign_sft: int, n_safety: int, pool: int, n_replayed: int,
 ) -> dict[str, Any]:  # fmt: skip
     """A round's curation account (``CurationSummary``): what was made, mixed and dropped, and why."""
@@ -140,10 +140,10 @@ class _Safety:
     """A round's safety rows after dedup, decontamination, augmentation and caps: the SFT rows of the kept pairs, the
     pairs, the recovery rows, and what was dropped and why."""
 
-    sft: list[dict[str, Any]]
-    pairs: list[dict[str, Any]]
-    rec_sft: list[dict[str, Any]]
-    rec_dpo: list[dict[str, Any]]
+    sft: list[SFTRow]
+    pairs: list[DPORow]
+    rec_sft: list[SFTRow]
+    rec_dpo: list[DPORow]
     dups: Counter[str]
     contam: Counter[str]
     augmentation: dict[str, Any]
@@ -151,7 +151,7 @@ class _Safety:
 
 def _safety_rows(
     findings: Sequence[Finding], synth: Any, st: CurationConfig, *, round_: int, heldout: HeldoutIndex,
-    replay_sft: Sequence[dict[str, Any]], translator: AsyncBackend | None, seeds: Mapping[str, Seed] | None, seed: int,
+    replay_sft: Sequence[SFTRow], translator: AsyncBackend | None, seeds: Mapping[str, Seed] | None, seed: int,
 ) -> _Safety:  # fmt: skip
     """The findings' safe responses as rows: deduplicated within the round and against replayed rounds, then
     decontaminated, augmented and capped; then the recovery rows of the kept findings."""
@@ -192,9 +192,9 @@ def _safety_rows(
 
 def _benign_rows(
     benign_probes: Sequence[Attempt], chain: ResponseChain, answers: BenignAnswers,
-    helpful_clean: list[dict[str, Any]], n_safety_dpo: int, st: CurationConfig, round_: int, seed: int,
+    helpful_clean: list[ChatRow], n_safety_dpo: int, st: CurationConfig, round_: int, seed: int,
     heldout: HeldoutIndex, contam: Counter[str],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+) -> tuple[list[DPORow], list[SFTRow], dict[str, Any]]:  # fmt: skip
     """Benign contrast: DPO pairs (helpful answers preferred over refusals of benign prompts) and SFT rows (the plain,
     un-attacked benign probes with a helpful answer; the wrapped ones enter as DPO pairs only, so the SFT mix is not
     flooded with new answers to learn), and the account of every over-refusal. Probes that overlap a scored prompt
@@ -266,7 +266,7 @@ def _refused(a: Attempt) -> bool:
     return a.status == "ok" and a.verdict is not None and a.verdict.refusal
 
 
-def _twin_meta(a: Attempt) -> dict[str, Any]:
+def _twin_meta(a: Attempt) -> Meta:
     return {"twin_kind": a.seed.meta["twin_kind"]} if a.seed.meta.get("kind") == "twin" else {}
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from breakfix.curation.pairs import full_reply, recovery_meta
 from breakfix.seeds.openings import opening, opening_source
-from breakfix.types import Finding, Seed
+from breakfix.types import DPORow, Finding, Row, Seed, SFTRow
 
 
 def recovery_rows(
@@ -34,7 +33,7 @@ def recovery_rows(
     round_: int,
     seeds: Mapping[str, Seed] | None = None,
     seed: int = 0,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[SFTRow], list[DPORow]]:
     """SFT rows and DPO pairs of recovery for ``share`` of the harmful ``findings`` (a seeded sample).
 
     Args:
@@ -49,8 +48,8 @@ def recovery_rows(
     rng = random.Random(f"recovery:{seed}")
     pool = [(f, got) for f, got in zip(findings, safe, strict=True) if f.category != "benign" and got is not None]
     rng.shuffle(pool)
-    sft: list[dict[str, Any]] = []
-    dpo: list[dict[str, Any]] = []
+    sft: list[SFTRow] = []
+    dpo: list[DPORow] = []
     for f, got in pool[: round(share * len(pool))]:
         assert got is not None
         depth = rng.choice(list(depths))
@@ -75,7 +74,7 @@ def recovery_rows(
     return sft, dpo
 
 
-def opening_text(row: dict[str, Any]) -> str:
+def opening_text(row: Row) -> str:
     """The open assistant turn a recovery row's prompt ends with ("" for other rows)."""
     prompt = row.get("prompt")
     if isinstance(prompt, list) and prompt and prompt[-1].get("role") == "assistant":

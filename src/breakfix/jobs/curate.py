@@ -25,7 +25,19 @@ from breakfix.jobs.common import Helpers, Log, RunContext, build_judge, build_wo
 from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.store import Store, write_json
 from breakfix.text import prompt_text
-from breakfix.types import Attempt, CurationSummary, Finding, Judge, RoundRecord, Seed, is_defect, to_finding
+from breakfix.types import (
+    Attempt,
+    ChatRow,
+    CurationSummary,
+    DPORow,
+    Finding,
+    Judge,
+    RoundRecord,
+    Seed,
+    SFTRow,
+    is_defect,
+    to_finding,
+)
 from breakfix.world import World
 
 
@@ -87,10 +99,10 @@ def curate_round(
     findings: Sequence[Finding],
     attempts: Sequence[Attempt] = (),
     references: dict[str, str] | None = None,
-    helpful: Sequence[dict[str, Any]],
+    helpful: Sequence[ChatRow],
     heldout: HeldoutIndex,
-    replay_sft: Sequence[dict[str, Any]] = (),
-    replay_dpo: Sequence[dict[str, Any]] = (),
+    replay_sft: Sequence[SFTRow] = (),
+    replay_dpo: Sequence[DPORow] = (),
     translator: AsyncBackend | None = None,
     base_answers: Mapping[str, str] | None = None,
     twins: Mapping[str, Any] | None = None,
@@ -134,24 +146,22 @@ class RoundData:
     """What a cycle's curation reads beyond the round's findings: the helpful data, the index of everything the run
     scores (training data stays clear of it), the replayed safety rows of earlier rounds, and the twins' account."""
 
-    helpful: Sequence[dict[str, Any]]
+    helpful: Sequence[ChatRow]
     heldout: HeldoutIndex
     twins: Mapping[str, Any] | None = None
-    replay_sft: list[dict[str, Any]] = field(default_factory=list)
-    replay_dpo: list[dict[str, Any]] = field(default_factory=list)
+    replay_sft: list[SFTRow] = field(default_factory=list)
+    replay_dpo: list[DPORow] = field(default_factory=list)
     training_texts: list[str] = field(default_factory=list)
 
     @classmethod
-    def for_run(
-        cls, helpful: Sequence[dict[str, Any]], scored: Sequence[str], twins: Mapping[str, Any] | None
-    ) -> RoundData:
+    def for_run(cls, helpful: Sequence[ChatRow], scored: Sequence[str], twins: Mapping[str, Any] | None) -> RoundData:
         """A run's curation inputs; ``scored``: every prompt the run scores (held out and validation)."""
         return cls(helpful, HeldoutIndex(scored), twins)
 
 
 def curate_stage(
     ctx: RunContext, r: int, data: RoundData, rec: RoundRecord
-) -> tuple[tuple[list[dict[str, Any]], list[dict[str, Any]]], Callable[[RunConfig], Any]]:
+) -> tuple[tuple[list[SFTRow], list[DPORow]], Callable[[RunConfig], Any]]:
     """Round ``r``'s curation (stage ``curate``: ``rounds/<r>/sft.jsonl`` and ``dpo.jsonl``) from the findings of its
     last red team, into ``rec``: the rows as written, and how to curate them again under another config (a search
     point that changes the SFT mix). Updates ``data``'s replay rows and the texts the run trained on."""
@@ -166,7 +176,7 @@ def curate_stage(
             base_answers=base_answers(ctx.store, ctx.judge) if r > 0 and cfg.curation.on_policy else {},
         )  # fmt: skip
 
-    def curate_with(cfg: RunConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def curate_with(cfg: RunConfig) -> tuple[list[SFTRow], list[DPORow]]:
         res = curation(cfg)
         return res.sft, res.dpo
 
@@ -220,7 +230,7 @@ def on_policy(
     return on_policy_pairs(attempts, BenignAnswers(world.references(), base_answers(store, judge)), r)
 
 
-def helpful_rows(cfg: RunConfig, world: World) -> list[dict[str, Any]]:
+def helpful_rows(cfg: RunConfig, world: World) -> list[ChatRow]:
     """The helpfulness data to mix in: the configured dataset, or the world's own."""
     if cfg.curation.helpful_dataset:
         return load_helpful(cfg.curation.helpful_dataset)
@@ -366,8 +376,8 @@ def curate_job(
         data = cfg.model_dump(mode="json")
         data["curation"].update(overrides)
         cfg = parse_config(data, "command line")
-    replay_sft: list[dict[str, Any]] = []
-    replay_dpo: list[dict[str, Any]] = []
+    replay_sft: list[SFTRow] = []
+    replay_dpo: list[DPORow] = []
     for d in replay_dirs:
         for name, rows in (("sft.jsonl", replay_sft), ("dpo.jsonl", replay_dpo)):
             if not (d / name).is_file():

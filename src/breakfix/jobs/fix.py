@@ -32,11 +32,11 @@ from breakfix.jobs.select import (
     targets_met,
 )
 from breakfix.jobs.train import train_candidates
-from breakfix.types import Candidate, RoundRecord, Seed, Selection, SuiteScores, TrainSummary
+from breakfix.types import Candidate, DPORow, RoundRecord, Seed, Selection, SFTRow, SuiteScores, TrainSummary
 
 __all__ = ["FixInputs", "fix", "drift_reference_once"]
 
-Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # SFT rows and DPO pairs, as written to the JSONL files
+Rows = tuple[list[SFTRow], list[DPORow]]  # SFT rows and DPO pairs, as written to the JSONL files
 
 
 @dataclass

@@ -13,6 +13,7 @@ from breakfix.seeds.jsonl import iter_jsonl
 from breakfix.store import Store, write_json
 from breakfix.training.common import Snapshots
 from breakfix.training.pipeline import plan_snapshots, train_pipeline
+from breakfix.types import DPORow, SFTRow
 
 
 def _messages(value: Any, src: str, where: str, roles: tuple[str, ...]) -> None:
@@ -23,10 +24,10 @@ def _messages(value: Any, src: str, where: str, roles: tuple[str, ...]) -> None:
             raise BreakfixError(src, f"{where}[{i}]", f"each message needs a role ({'/'.join(roles)}) and content")
 
 
-def load_training_rows(path: Path, kind: str) -> list[dict[str, Any]]:
+def load_training_rows(path: Path, kind: str) -> list[Any]:  # SFT rows or DPO pairs, by kind
     """Read ``sft.jsonl`` (prompt-completion or messages) or ``dpo.jsonl`` (prompt, chosen, rejected) and check each
     row's shape; a ``BreakfixError`` names the line and field of the first bad row."""
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []
     src = str(path)
     conv = ("system", "user", "assistant")
     for n, obj in iter_jsonl(path):
@@ -92,8 +93,8 @@ def train_candidates(
     store: Store,
     r: int,
     model_dir: Path,
-    sft_rows: list[dict[str, Any]],
-    dpo_rows: list[dict[str, Any]],
+    sft_rows: list[SFTRow],
+    dpo_rows: list[DPORow],
     root: Path,
     *,
     count: int,

@@ -16,13 +16,14 @@ from breakfix.training.common import (
     trainer_args,
 )
 from breakfix.training.prefilled import any_open_turn, dpo_features
+from breakfix.types import DPORow
 
 __all__ = ["DPOSettings", "train_dpo"]
 
 
 def train_dpo(
     model_dir: str | Path,
-    pairs: list[dict[str, Any]],
+    pairs: list[DPORow],
     out_dir: str | Path,
     settings: DPOSettings,
     seed: int = 0,

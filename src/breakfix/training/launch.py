@@ -23,6 +23,7 @@ from breakfix.aio import free_port
 from breakfix.progress import task_progress
 from breakfix.settings import LaunchSettings, TrainSettings, read_accelerate_config
 from breakfix.training.common import Snapshots, TrainResult, is_main_process
+from breakfix.types import Row
 
 __all__ = ["LaunchSettings", "accelerate_command", "process_count", "read_accelerate_config", "train_stage"]
 
@@ -42,7 +43,7 @@ def _trainer(stage: Stage) -> tuple[Any, type[TrainSettings]]:
 def train_stage(
     stage: Stage,
     model_dir: str | Path,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     out_dir: str | Path,
     settings: TrainSettings,
     *,
@@ -93,7 +94,7 @@ def process_count(launch: LaunchSettings) -> int:
 def _launched(
     stage: Stage,
     model_dir: str | Path,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     out_dir: str | Path,
     settings: TrainSettings,
     seed: int,

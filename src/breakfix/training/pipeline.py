@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakfix.training.common import Snapshots, TrainResult, materialize_snapshots
 from breakfix.training.launch import train_stage
+from breakfix.types import DPORow, SFTRow
 
 if TYPE_CHECKING:
     from breakfix.config import TrainingConfig
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 def train_pipeline(
     cfg: TrainingConfig,
     model_dir: str | Path,
-    sft_rows: list[dict[str, Any]],
-    dpo_rows: list[dict[str, Any]],
+    sft_rows: list[SFTRow],
+    dpo_rows: list[DPORow],
     out: str | Path,
     *,
     seed: int = 0,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from breakfix.types import Conversation
+from breakfix.types import Conversation, DPORow, Row, SFTRow
 
 
 def has_open_turn(prompt: Any) -> bool:
@@ -22,7 +22,7 @@ def has_open_turn(prompt: Any) -> bool:
     return isinstance(prompt, list) and bool(prompt) and prompt[-1].get("role") == "assistant"
 
 
-def any_open_turn(rows: Sequence[dict[str, Any]]) -> bool:
+def any_open_turn(rows: Sequence[Row]) -> bool:
     return any(has_open_turn(r.get("prompt")) for r in rows)
 
 
@@ -54,7 +54,7 @@ def tokenize_turns(
     return prompt_ids[:n], [f[n:] for f in fulls]
 
 
-def sft_features(tokenizer: Any, rows: Sequence[dict[str, Any]]) -> list[dict[str, list[int]]]:
+def sft_features(tokenizer: Any, rows: Sequence[SFTRow]) -> list[dict[str, list[int]]]:
     """``input_ids`` and ``completion_mask`` of prompt-completion rows (loss on the completion only)."""
     out = []
     for r in rows:
@@ -63,7 +63,7 @@ def sft_features(tokenizer: Any, rows: Sequence[dict[str, Any]]) -> list[dict[st
     return out
 
 
-def dpo_features(tokenizer: Any, rows: Sequence[dict[str, Any]], max_length: int | None) -> list[dict[str, Any]]:
+def dpo_features(tokenizer: Any, rows: Sequence[DPORow], max_length: int | None) -> list[dict[str, Any]]:
     """``prompt_ids``, ``chosen_ids`` and ``rejected_ids`` of preference rows; rows whose prompt alone fills
     ``max_length`` are dropped, as TRL drops them."""
     out = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from breakfix.settings import SFTSettings
 from breakfix.training.common import (
@@ -15,13 +14,14 @@ from breakfix.training.common import (
     trainer_args,
 )
 from breakfix.training.prefilled import any_open_turn, sft_features
+from breakfix.types import SFTRow
 
 __all__ = ["SFTSettings", "train_sft"]
 
 
 def train_sft(
     model_dir: str | Path,
-    rows: list[dict[str, Any]],
+    rows: list[SFTRow],
     out_dir: str | Path,
     settings: SFTSettings,
     seed: int = 0,
