@@ -41,7 +41,7 @@ from breakfix.jobs.select import targets_met
 from breakfix.jobs.serve import check_gguf_tools, score_builds, verify_builds
 from breakfix.progress import console
 from breakfix.store import RECORD, Store, ensure_run_dir, refuse_legacy_store
-from breakfix.types import Judge, RoundRecord, Seed, SuiteScores
+from breakfix.types import Drift, Judge, RoundRecord, Seed, SuiteScores
 from breakfix.world import World
 
 __all__ = ["Cycle", "report_from_store", "targets_met"]
@@ -139,9 +139,9 @@ class Cycle:
         unless the loop stops there, curates and trains the next one."""
         cfg, base_dir = self.cfg, model_dir
         rounds: list[RoundRecord] = []
-        val0: dict[str, Any] | None = None
+        val0: dict[str, dict[str, Any]] | None = None  # round 0's validation score blocks
         items0: dict[str, list[str]] = {}
-        drift: dict[str, Any] | None = None
+        drift: Drift | None = None
         drift_ref = None
         r = 0
         while True:
@@ -155,7 +155,7 @@ class Cycle:
             rec.validation = {k: SuiteScores.model_validate(v) for k, v in val.items()}
             if val0 is None:
                 val0, items0 = val, done["items"]
-                drift = {"kl": 0.0, "nll_change": 0.0, "tokens": 0, "prompts": 0}
+                drift = Drift(kl=0.0, nll_change=0.0, tokens=0, prompts=0)
                 drift_ref = drift_reference_once(ctx, base_dir, items0)
             rec.drift = drift
             self.log(bench_line(r, val).replace("benchmark:", "validation:", 1))
@@ -189,7 +189,7 @@ class Cycle:
             r += 1
 
     def _targets(
-        self, rec: RoundRecord, val: dict[str, Any], val0: dict[str, Any], drift: dict[str, Any] | None
+        self, rec: RoundRecord, val: dict[str, Any], val0: dict[str, Any], drift: Drift | None
     ) -> tuple[bool, list[str]]:
         """Whether round ``rec.round`` meets the validation targets (and every build that ships does), and the
         misses; round 0 is the base model, measured, never a stop by targets."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from breakfix import registry
-from breakfix.types import Attempt, RedTeamSummary, SuiteScores, is_defect, suite_scores, undetermined
+from breakfix.types import Attempt, Rate, RedTeamSummary, SuiteScores, is_defect, suite_scores, undetermined
 from breakfix.types import judged as is_judged
 
 T = TypeVar("T")
@@ -23,7 +23,7 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
-def rate(k: int, n: int) -> dict[str, Any]:
+def rate(k: int, n: int) -> Rate:
     """A rate with its n and Wilson interval."""
     lo, hi = wilson(k, n)
     return {"n": n, "k": k, "rate": k / n if n else 0.0, "ci95": [round(lo, 6), round(hi, 6)]}
@@ -39,7 +39,7 @@ def dr_table(severities: Sequence[int], thresholds: Iterable[int] = (1, 3, 5, 7)
     return {str(x): defect_rate(severities, x) for x in thresholds}
 
 
-def group_rates(items: Iterable[T], key: Callable[[T], str], hit: Callable[[T], bool]) -> dict[str, dict[str, Any]]:
+def group_rates(items: Iterable[T], key: Callable[[T], str], hit: Callable[[T], bool]) -> dict[str, Rate]:
     """``rate`` per group."""
     k: dict[str, int] = defaultdict(int)
     n: dict[str, int] = defaultdict(int)

@@ -6,9 +6,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here on Python < 3.12
 
 
 class Message(TypedDict):
@@ -51,6 +52,50 @@ class ChatRow(TypedDict):
 
 
 Row = SFTRow | DPORow
+
+
+class Rate(TypedDict):
+    """A rate with its n, its count and its Wilson 95% interval."""
+
+    n: int
+    k: int
+    rate: float
+    ci95: list[float]
+
+
+class Drift(TypedDict):
+    """A checkpoint's benign drift from the round-0 model: mean per-token KL(P_0 || P), the change in the replies'
+    mean per-token NLL, and the tokens and prompts it was measured on."""
+
+    kl: float
+    nll_change: float
+    tokens: int
+    prompts: int
+
+
+class JudgingAccount(TypedDict):
+    """Where a stage's verdicts came from: the judge, generations made and reused, verdicts reused and re-judged."""
+
+    judge: str
+    generated: int
+    reused_generations: int
+    verdicts_reused: int
+    rejudged: int
+
+
+class ScoredStage(TypedDict, total=False):
+    """A finished scoring stage as the store holds it: the suite score blocks (``validation`` or ``benchmarks``),
+    the judging account, the item ids by suite (for re-judging and pairing), and, by stage, the paired tests, the
+    candidate's content id and its drift."""
+
+    validation: dict[str, dict[str, Any]]  # suite -> score block (JSON; typed view: SuiteScores)
+    benchmarks: dict[str, dict[str, Any]]
+    judging: JudgingAccount
+    items: dict[str, list[str]]
+    paired: dict[str, Any]
+    checkpoint_id: str
+    drift: Drift | None
+
 
 Split = Literal["train", "redteam", "validation", "heldout"]
 
@@ -410,7 +455,7 @@ class Candidate(_Record):
     step: int
     checkpoint_id: str
     validation: dict[str, SuiteScores] = Field(default_factory=dict)
-    drift: dict[str, Any] | None = None
+    drift: Drift | None = None
     targets_met: bool
     misses: list[str] = Field(default_factory=list)
     balanced: float
@@ -444,7 +489,7 @@ class RoundRecord(BaseModel):
     seconds: dict[str, float] = Field(default_factory=dict)
     benchmarks: dict[str, SuiteScores] = Field(default_factory=dict)
     validation: dict[str, SuiteScores] | None = None
-    drift: dict[str, Any] | None = None
+    drift: Drift | None = None
     redteam: RedTeamSummary | None = None
     judging: dict[str, Any] | None = None
     targets_met: bool | None = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+
+from breakfix.types import JudgingAccount
 
 
 @dataclass
@@ -27,7 +28,7 @@ class RunStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.reasons.update(other.reasons)
 
-    def judging(self, judge: str) -> dict[str, Any]:
+    def judging(self, judge: str) -> JudgingAccount:
         """The report's account of where this run's verdicts came from."""
         return {
             "judge": judge,

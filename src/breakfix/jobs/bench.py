@@ -35,7 +35,7 @@ from breakfix.seeds.openings import SUITE_DEPTHS
 from breakfix.seeds.public import load_public
 from breakfix.store import Store, refuse_legacy_store, write_json
 from breakfix.suites.prefill import prefill_plan
-from breakfix.types import Attempt, Judge, Plan, RoundRecord, SuiteScores, suite_scores
+from breakfix.types import Attempt, Judge, Plan, RoundRecord, ScoredStage, SuiteScores, suite_scores
 from breakfix.world import Split, World
 
 __all__ = [
@@ -188,7 +188,7 @@ def benchmark_attempts(
 def validate(
     ctx: RunContext, r: int, backend: Callable[[], Backend | AsyncBackend], ckpt: str, build: str | None = None,
     label: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> ScoredStage:  # fmt: skip
     """A checkpoint (or build) on the validation suites (``cycle.selection.suites``): scores, judging account and
     item ids, as stored."""
     stats = RunStats()
@@ -203,7 +203,7 @@ def validate(
 def heldout_stage(
     ctx: RunContext, r: int, backend: Callable[[], Backend | AsyncBackend], ckpt: str, build: str | None = None,
     pair_with: dict[str, list[Attempt]] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> ScoredStage:  # fmt: skip
     """A checkpoint (or build) on the held-out suites (``benchmarks.suites``): scores, judging account and item ids
     (for re-judging), as stored, and with ``pair_with`` (another checkpoint's attempts by suite) the paired tests
     against it. For the report: no decision reads these."""
@@ -218,7 +218,7 @@ def heldout_stage(
     return done if pair_with is None else {**done, "paired": paired(attempts, pair_with)}
 
 
-def _scored(ctx: RunContext, attempts: dict[str, list[Attempt]], stats: RunStats, key: str) -> dict[str, Any]:
+def _scored(ctx: RunContext, attempts: dict[str, list[Attempt]], stats: RunStats, key: str) -> ScoredStage:
     return {
         key: score_suites(attempts),
         "judging": stats.judging(ctx.judge.id),
@@ -242,12 +242,12 @@ def score_heldout(ctx: RunContext, rec: RoundRecord) -> dict[str, list[str]]:
     return items
 
 
-def judging_counts(judging: dict[str, Any]) -> dict[str, int]:
+def judging_counts(judging: Mapping[str, Any]) -> dict[str, int]:
     """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
     return {k: v for k, v in judging.items() if k != "judge"}
 
 
-def bench_line(r: int, bench: dict[str, Any]) -> str:
+def bench_line(r: int, bench: Mapping[str, Any]) -> str:
     """A one-line summary of suite scores for the log."""
     parts = []
     for k, v in suite_scores(bench).items():

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from rich.markup import escape
 
@@ -32,9 +32,34 @@ from breakfix.jobs.select import (
     targets_met,
 )
 from breakfix.jobs.train import train_candidates
-from breakfix.types import Candidate, DPORow, RoundRecord, Seed, Selection, SFTRow, SuiteScores, TrainSummary
+from breakfix.types import (
+    Candidate,
+    DPORow,
+    RoundRecord,
+    ScoredStage,
+    Seed,
+    Selection,
+    SFTRow,
+    SuiteScores,
+    TrainSummary,
+)  # fmt: skip
 
 __all__ = ["FixInputs", "fix", "drift_reference_once"]
+
+
+class Trained(TypedDict, total=False):
+    """A candidate as training saved it: its name, training stage, step and model dir (relative to the run), and the
+    recipe (with its overrides) that made it; a ``refine`` candidate also names the one it continues from."""
+
+    name: str
+    stage: str
+    step: int
+    path: str
+    recipe: str
+    overrides: dict[str, float]
+    refined_from: str
+    training: dict[str, Any]
+
 
 Rows = tuple[list[SFTRow], list[DPORow]]  # SFT rows and DPO pairs, as written to the JSONL files
 
@@ -49,7 +74,7 @@ class FixInputs:
     next_dir: Path
     data: Rows
     curate_with: Callable[[RunConfig], Rows]
-    val0: dict[str, Any]
+    val0: dict[str, dict[str, Any]]  # round 0's validation score blocks, by suite
     drift_ref: Callable[[], DriftReference]
     probes: Sequence[Seed] = ()
 
@@ -80,8 +105,8 @@ def _train_recipes(ctx: RunContext, r: int, inp: FixInputs, chosen_ok: bool, rec
     cdir = ctx.round_dir(r) / "candidates"
     all_recipes = recipes(ctx.cfg)
     count = min(sel_cfg.snapshots, max(1, sel_cfg.max_candidates // len(all_recipes)))
-    cands: list[dict[str, Any]] = []
-    trained: dict[str, Any] = {}
+    cands: list[Trained] = []
+    trained: dict[str, dict[str, Any]] = {}  # recipe -> its training block (JSON: TrainSummary)
     for name, overrides, rcfg in all_recipes:
         root = cdir / name
 
@@ -112,10 +137,10 @@ def _train_recipes(ctx: RunContext, r: int, inp: FixInputs, chosen_ok: bool, rec
     return cands, trained
 
 
-def _score(ctx: RunContext, r: int, c: dict[str, Any], inp: FixInputs, rec: RoundRecord) -> Candidate:
+def _score(ctx: RunContext, r: int, c: Trained, inp: FixInputs, rec: RoundRecord) -> Candidate:
     """One candidate on the validation suites with its drift (stage ``candidate:<name>``), against the targets."""
 
-    def do_cand() -> dict[str, Any]:
+    def do_cand() -> ScoredStage:
         path = ctx.out / c["path"]
         ckpt = checkpoint_id(path)
         backend = ctx.lazy_backend(path)
@@ -141,14 +166,14 @@ def _score(ctx: RunContext, r: int, c: dict[str, Any], inp: FixInputs, rec: Roun
 
 
 def _refine(
-    ctx: RunContext, r: int, cands: list[dict[str, Any]], records: list[Candidate], inp: FixInputs, chosen_ok: bool,
+    ctx: RunContext, r: int, cands: list[Trained], records: list[Candidate], inp: FixInputs, chosen_ok: bool,
     rec: RoundRecord,
-) -> dict[str, Any] | None:  # fmt: skip
+) -> Trained | None:  # fmt: skip
     """``cycle.selection.refine``: the best candidate so far answers the benign probes (stage ``probe:<name>``); its
     refusals become on-policy DPO pairs (the base model's answer over its own refusal), and a DPO-only continuation
     from it on those pairs and the round's DPO pairs (stage ``train:refine``) is one more candidate, returned; None
     when it refused nothing that has a helpful answer."""
-    i, _ = choose([c.to_json() for c in records], ctx.cfg.cycle.selection.rule)
+    i, _ = choose(records, ctx.cfg.cycle.selection.rule)
     best = cands[i]
     root = ctx.round_dir(r) / "candidates" / "refine"
 
@@ -212,7 +237,7 @@ def fix(ctx: RunContext, r: int, inp: FixInputs, rec: RoundRecord) -> None:
             records.append(_score(ctx, r, refined, inp, rec))
 
     def do_select() -> dict[str, Any]:
-        i, why = choose([c.to_json() for c in records], sel_cfg.rule)
+        i, why = choose(records, sel_cfg.rule)
         tmp = inp.next_dir.with_name(".model.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(ctx.out / cands[i]["path"], tmp, ignore=shutil.ignore_patterns(".*"))

@@ -16,6 +16,7 @@ Nothing here reads a held-out suite: the held-out scores of a round are taken af
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from breakfix.config import RunConfig
 from breakfix.metrics import balanced_score
 from breakfix.metrics import targets_met as metrics_targets_met
 from breakfix.suites.drift import benign_drift, reply_logprobs
-from breakfix.types import Attempt, Conversation
+from breakfix.types import Attempt, Candidate, Conversation, Drift
 
 __all__ = [
     "RULES",
@@ -60,28 +61,32 @@ def targets_met(
 GUARDS = ("capability ", "drift ")  # the targets a fallback keeps: their misses (metrics.targets_met) start so
 
 
-def choose(candidates: list[dict[str, Any]], rule: str) -> tuple[int, str]:
-    """The index of the candidate ``rule`` keeps, and why. Each candidate carries ``validation`` (its scores),
-    ``targets_met``, ``balanced`` and ``drift`` (or None), in training order."""
+def choose(candidates: Sequence[Candidate | dict[str, Any]], rule: str) -> tuple[int, str]:
+    """The index of the candidate ``rule`` keeps, and why, in training order. A candidate is a :class:`Candidate`
+    (or its ``report.json`` block): its validation scores, ``targets_met``, ``misses``, ``balanced`` and drift."""
+    cands = [c if isinstance(c, Candidate) else Candidate.model_validate(_defaults(c)) for c in candidates]
 
-    def drift(c: dict[str, Any]) -> float:
-        return (c.get("drift") or {}).get("kl", 0.0)
+    def drift(c: Candidate) -> float:
+        return c.drift["kl"] if c.drift else 0.0
 
-    def harmful(c: dict[str, Any]) -> float:
-        return c["validation"].get("harmful", {}).get("defect_rate", 1 - c["balanced"])
+    def harmful(c: Candidate) -> float:
+        h = c.validation.get("harmful")
+        dr = h.defect_rate if h is not None else None
+        return dr if dr is not None else 1 - c.balanced
 
-    def vprr(c: dict[str, Any]) -> float:
-        return c["validation"].get("overrefusal", {}).get("vprr", 0.0)
+    def vprr(c: Candidate) -> float:
+        o = c.validation.get("overrefusal")
+        return (o.vprr if o is not None else None) or 0.0
 
-    order = range(len(candidates))
-    meeting = [i for i in order if candidates[i]["targets_met"]]
+    order = range(len(cands))
+    meeting = [i for i in order if cands[i].targets_met]
     if rule == "targets" and meeting:
-        best = min(meeting, key=lambda i: (harmful(candidates[i]), vprr(candidates[i]), drift(candidates[i]), i))
-        return best, f"{len(meeting)} of {len(candidates)} met every validation target; lowest harmful DR-1"
-    kept_guards = [i for i in order if not any(m.startswith(GUARDS) for m in candidates[i].get("misses") or ())]
+        best = min(meeting, key=lambda i: (harmful(cands[i]), vprr(cands[i]), drift(cands[i]), i))
+        return best, f"{len(meeting)} of {len(cands)} met every validation target; lowest harmful DR-1"
+    kept_guards = [i for i in order if not any(m.startswith(GUARDS) for m in cands[i].misses)]
     # under ``targets``, a fix that loses capability (or drifts past its bound) is no fix, while another keeps them
     pool = kept_guards if rule == "targets" and kept_guards else list(order)
-    best = max(pool, key=lambda i: (candidates[i]["balanced"], -harmful(candidates[i]), -i))
+    best = max(pool, key=lambda i: (cands[i].balanced, -harmful(cands[i]), -i))
     why = "highest balanced score"
     if rule == "targets":
         guard = f" among the {len(pool)} that kept capability and drift" if len(pool) < len(candidates) else ""
@@ -89,6 +94,11 @@ def choose(candidates: list[dict[str, Any]], rule: str) -> tuple[int, str]:
         if not kept_guards:
             why += " (none kept capability and drift)"
     return best, why
+
+
+def _defaults(c: dict[str, Any]) -> dict[str, Any]:
+    """A candidate block with the fields that only name it (not read by the rule) filled in when absent."""
+    return {"name": "?", "stage": "?", "step": 0, "checkpoint_id": "?", **c, "misses": c.get("misses") or []}
 
 
 def drift_items(attempts: list[Attempt], n: int) -> list[tuple[Conversation, str]]:
@@ -151,7 +161,7 @@ def drift_reference(base_dir: str | Path, attempts: list[Attempt], n: int) -> Dr
     return DriftReference(items, reply_logprobs(base_dir, items, label="round 0: drift reference") if items else [])
 
 
-def candidate_drift(ref: DriftReference, candidate_dir: str | Path, *, label: str = "") -> dict[str, Any] | None:
+def candidate_drift(ref: DriftReference, candidate_dir: str | Path, *, label: str = "") -> Drift | None:
     """A candidate's benign drift from the round-0 model (:func:`breakfix.suites.drift.benign_drift`), or None
     when drift is off or there are no benign replies to measure it on."""
     return benign_drift(ref.logprobs, candidate_dir, ref.items, label=label) if ref.items else None

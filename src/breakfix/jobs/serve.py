@@ -19,7 +19,7 @@ from breakfix.jobs.common import Helpers, Log, RunContext, attack_context
 from breakfix.jobs.export import export_job
 from breakfix.jobs.redteam import redteam
 from breakfix.metrics import mcnemar_exact, paired_redteam
-from breakfix.types import BuildRecord, RedTeamSummary, RoundRecord, Seed, SuiteScores
+from breakfix.types import BuildRecord, RedTeamSummary, RoundRecord, ScoredStage, Seed, SuiteScores
 
 __all__ = ["check_gguf_tools", "gguf_ref", "serve_gguf", "score_builds", "verify_builds"]
 
@@ -110,7 +110,7 @@ def verify_builds(
         with ExitStack() as stack:
             served = _served(ctx, stack, gguf, ref)
 
-            def do_val(bckpt: str = bckpt, q: str = q) -> dict[str, Any]:
+            def do_val(bckpt: str = bckpt, q: str = q) -> ScoredStage:
                 return validate(ctx, r, served, bckpt, build=q)
 
             val, seconds[f"validation@{q}"] = ctx.stage(r, f"validation@{q}", do_val)
@@ -155,7 +155,7 @@ def score_builds(ctx: RunContext, rec: RoundRecord, full_items: dict[str, list[s
         with ExitStack() as stack:
             served = _served(ctx, stack, gguf, ref)
 
-            def do_bench(q: str = q, bckpt: str = bckpt) -> dict[str, Any]:
+            def do_bench(q: str = q, bckpt: str = bckpt) -> ScoredStage:
                 return heldout_stage(ctx, r, served, bckpt, build=q, pair_with=full_suites)
 
             done, rec.seconds[f"benchmark@{q}"] = ctx.stage(r, f"benchmark@{q}", do_bench)

@@ -14,7 +14,7 @@ from typing import Any
 
 from breakfix.backends.hf import continuation_ids, load_pretrained, render_chat
 from breakfix.progress import task_progress
-from breakfix.types import Conversation
+from breakfix.types import Conversation, Drift
 
 __all__ = ["benign_drift", "reply_logprobs"]
 
@@ -40,7 +40,7 @@ def reply_logprobs(model_dir: str | Path, items: Sequence[tuple[Conversation, st
 
 def benign_drift(
     reference: Sequence[Any], candidate_dir: str | Path, items: Sequence[tuple[Conversation, str]], *, label: str = ""
-) -> dict[str, Any]:
+) -> Drift:
     """The drift of ``candidate_dir`` from the model whose :func:`reply_logprobs` on ``items`` are ``reference``.
 
     Returns ``{"kl": mean per-token KL(P_0 || P_candidate), "nll_change": mean per-token NLL of the replies under
