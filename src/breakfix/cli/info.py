@@ -10,8 +10,9 @@ from breakfix.cli.render import print_registry
 
 @app.command()
 def plugins() -> None:
-    """List what is registered (techniques, converters, judges, suites, backends, worlds, models, personas) and
-    where each came from: breakfix itself or a plug-in of the entry-point group breakfix.plugins."""
+    """List what is registered (techniques, converters, judges, suites, backends, worlds, models, personas,
+    templates, openers and dataset loaders) and where each came from: breakfix itself or a plug-in of the
+    entry-point group breakfix.plugins."""
 
     from breakfix import registry
 
