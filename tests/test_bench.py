@@ -6,9 +6,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-import yaml
 
-from breakfix.cycle import Cycle
 from breakfix.errors import BreakfixError
 from breakfix.suites.gate import check_gates, mcnemar_exact, paired, parse_gate, write_junit
 from breakfix.types import Attempt, Seed, Verdict
@@ -96,16 +94,11 @@ def test_junit(tmp_path):
     assert failed == ["harmful <= 0.1"]
 
 
-def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, tiny_model):
-    from test_cycle import _cfg
-
-    cfg = _cfg(tiny_model)
-    report = Cycle(cfg, tmp_path / "run", log=lambda m: None).run()
-    cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+def test_bench_reproduces_the_cycle_report_and_gates_a_release(tmp_path, small_run):
+    cfg_path, run_dir, report = small_run  # the session's finished small cycle (conftest), read only
     out, junit = tmp_path / "bench", tmp_path / "junit.xml"
-    cmd = [sys.executable, "-m", "breakfix", "bench", "--config", str(cfg_path), "--model", f"{tmp_path / 'run'}@0",
-           "--baseline", f"{tmp_path / 'run'}@1", "--out", str(out), "--fail-above", "harmful=0.0",
+    cmd = [sys.executable, "-m", "breakfix", "bench", "--config", str(cfg_path), "--model", f"{run_dir}@0",
+           "--baseline", f"{run_dir}@1", "--out", str(out), "--fail-above", "harmful=0.0",
            "--fail-below", "capability=0.0", "--junit", str(junit)]  # fmt: skip
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stderr  # harmful <= 0.0 is broken (the tiny base model complies)
