@@ -32,7 +32,7 @@ def main() -> None:
     import torch
     from safetensors.torch import save_file
 
-    from breakfix import checkpoints as store
+    from breakfix import checkpoints
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--gib", type=float, default=1.0)
@@ -48,7 +48,7 @@ def main() -> None:
             for i in range(args.shards):
                 save_file({"w": torch.randn(per_shard)}, str(model / f"model-{i:05d}.safetensors"))
             (model / "config.json").write_text("{}")
-        files = store.checkpoint_files(model)
+        files = checkpoints.checkpoint_files(model)
         size = sum(f.stat().st_size for f in files)
         best = {"read every byte (baseline)": float("inf"), "checkpoint_id, cold": float("inf"),
                 "checkpoint_id, memo": float("inf")}  # fmt: skip
@@ -56,12 +56,12 @@ def main() -> None:
             t = time.perf_counter()
             _read_all(files)
             best["read every byte (baseline)"] = min(best["read every byte (baseline)"], time.perf_counter() - t)
-            store._ID_CACHE.clear()
+            checkpoints._ID_CACHE.clear()
             t = time.perf_counter()
-            cold = store.checkpoint_id(model)
+            cold = checkpoints.checkpoint_id(model)
             best["checkpoint_id, cold"] = min(best["checkpoint_id, cold"], time.perf_counter() - t)
             t = time.perf_counter()
-            assert store.checkpoint_id(model) == cold
+            assert checkpoints.checkpoint_id(model) == cold
             best["checkpoint_id, memo"] = min(best["checkpoint_id, memo"], time.perf_counter() - t)
     base = best["read every byte (baseline)"]
     print(f"checkpoint: {size / 1e9:.3f} GB in {len(files)} files ({args.shards} weight shards); id {cold}")
