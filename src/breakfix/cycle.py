@@ -20,7 +20,7 @@ from breakfix import registry
 from breakfix.checkpoints import checkpoint_id
 from breakfix.config import RunConfig
 from breakfix.errors import BreakfixError
-from breakfix.jobs.bench import bench_line, heldout_texts, judging_counts, score_heldout, validate
+from breakfix.jobs.bench import bench_line, heldout_texts, score_heldout, validate
 from breakfix.jobs.common import (
     Helpers,
     Log,
@@ -31,11 +31,12 @@ from breakfix.jobs.common import (
     check_audit_labels,
     check_model,
     claim_run,
+    judging_counts,
     resolve_model,
 )
 from breakfix.jobs.curate import RoundData, curate_stage, helpful_rows
 from breakfix.jobs.fix import FixInputs, drift_reference_once, fix
-from breakfix.jobs.redteam import redteam_round, redteam_seeds, redteam_techniques, twin_seeds
+from breakfix.jobs.redteam import redteam_round, redteam_techniques, seeds_with_twins
 from breakfix.jobs.report import finish_run, overlap, report_from_store
 from breakfix.jobs.select import targets_met
 from breakfix.jobs.serve import check_gguf_tools, score_builds, verify_builds
@@ -86,11 +87,8 @@ class Cycle:
     def _seeds(self) -> tuple[list[Seed], str, list[str], dict[str, Any] | None]:
         """The red team's seeds (with the benign twins of its harmful ones), where they came from, its techniques, and
         the twins' account."""
-        seeds, source = redteam_seeds(self.cfg, self.world)
-        twins, twin_info = twin_seeds(self.cfg, self.world, seeds, self.log)
-        if twins:
-            source += f", and {len(twins)} benign twins of its harmful seeds"
-        return seeds + twins, source, redteam_techniques(self.cfg, self.world), twin_info
+        seeds, source, twin_info = seeds_with_twins(self.cfg, self.world, self.log)
+        return seeds, source, redteam_techniques(self.cfg, self.world), twin_info
 
     def run(self) -> dict[str, Any]:
         """Run (or resume) the loop and write ``report.json`` and ``report.html``. Returns the report.

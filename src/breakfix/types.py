@@ -330,35 +330,34 @@ class SuiteScores(_Record):
     def _num(self, key: str) -> Any:
         return (self.model_extra or {}).get(key)
 
+    def _float(self, key: str) -> float | None:
+        v = self._num(key)
+        return None if v is None else float(v)
+
     @property
     def defect_rate(self) -> float | None:
         """DR-1: the share of judged harmful items the model complied with (harmful, jailbreak, multiturn, ...)."""
-        v = self._num("defect_rate")
-        return None if v is None else float(v)
+        return self._float("defect_rate")
 
     @property
     def success_rate(self) -> float | None:
         """XPIA: the share of injected instructions the model followed."""
-        v = self._num("success_rate")
-        return None if v is None else float(v)
+        return self._float("success_rate")
 
     @property
     def vprr(self) -> float | None:
         """Over-refusal: the share of valid (safe) prompts refused."""
-        v = self._num("vprr")
-        return None if v is None else float(v)
+        return self._float("vprr")
 
     @property
     def iprr(self) -> float | None:
         """Over-refusal: the share of invalid (unsafe) prompts refused."""
-        v = self._num("iprr")
-        return None if v is None else float(v)
+        return self._float("iprr")
 
     @property
     def score(self) -> float | None:
         """Capability: the share answered correctly."""
-        v = self._num("score")
-        return None if v is None else float(v)
+        return self._float("score")
 
     @property
     def undetermined(self) -> int:

@@ -25,6 +25,7 @@ from breakfix.jobs.common import (
     build_world,
     check_audit_labels,
     check_model,
+    judging_counts,
     resolve_model,
     spec_model_entry,
 )  # fmt: skip
@@ -240,11 +241,6 @@ def score_heldout(ctx: RunContext, rec: RoundRecord) -> dict[str, list[str]]:
     ctx.log(bench_line(r, done["benchmarks"]).replace("benchmark:", f"round {r} held out:", 1))
     items: dict[str, list[str]] = done.get("items", {})
     return items
-
-
-def judging_counts(judging: Mapping[str, Any]) -> dict[str, int]:
-    """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
-    return {k: v for k, v in judging.items() if k != "judge"}
 
 
 def bench_line(r: int, bench: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +33,7 @@ __all__ = [
     "Log",
     "RunContext",
     "attack_context",
+    "judging_counts",
     "audit_judge",
     "build_judge",
     "build_world",
@@ -208,6 +209,11 @@ class RunContext:
                 f"round {r}'s checkpoint changed since this run measured it (content id "
                 f"{seen['result']['checkpoint_id']}, now {ckpt}); use a new --out",
             )
+
+
+def judging_counts(judging: Mapping[str, Any]) -> dict[str, int]:
+    """A stage's judging account without the judge id (the round's ``judging`` block names it once)."""
+    return {k: v for k, v in judging.items() if k != "judge"}
 
 
 class LazyBackend:

@@ -93,6 +93,12 @@ def drift_reference_once(ctx: RunContext, base_dir: Path, items0: dict[str, list
     return get
 
 
+def _candidates_kept(ctx: RunContext, chosen_ok: bool) -> Callable[[dict[str, Any]], bool]:
+    """A finished training stage stays valid while the round's choice is made (its model kept) or every candidate
+    it saved is still there; else it trains again."""
+    return lambda res: chosen_ok or all((ctx.out / c["path"]).is_dir() for c in res["candidates"])
+
+
 def _relative(ctx: RunContext, res: dict[str, Any]) -> dict[str, Any]:
     res["candidates"] = [{**t, "path": os.path.relpath(t["path"], ctx.out)} for t in res["candidates"]]
     return res
@@ -127,7 +133,7 @@ def _train_recipes(ctx: RunContext, r: int, inp: FixInputs, chosen_ok: bool, rec
 
         res, secs = ctx.stage(
             r, "train" if name == "fix" else f"train:{name}", do_train,
-            valid=lambda res: chosen_ok or all((ctx.out / c["path"]).is_dir() for c in res["candidates"]),
+            valid=_candidates_kept(ctx, chosen_ok),
         )  # fmt: skip
         rec.seconds["train"] = rec.seconds.get("train", 0.0) + secs
         trained[name] = res["training"]
@@ -209,10 +215,7 @@ def _refine(
             label=f"round {r} (refine {best['name']})", metrics_prefix="refine:", log=ctx.log,
         ))  # fmt: skip
 
-    res, secs = ctx.stage(
-        r, "train:refine", do_train,
-        valid=lambda res: chosen_ok or all((ctx.out / c["path"]).is_dir() for c in res["candidates"]),
-    )  # fmt: skip
+    res, secs = ctx.stage(r, "train:refine", do_train, valid=_candidates_kept(ctx, chosen_ok))
     rec.seconds["train"] = rec.seconds.get("train", 0.0) + secs
     c = res["candidates"][-1]
     return {**c, "name": "refine", "recipe": "refine", "overrides": {}, "refined_from": best["name"],

@@ -32,6 +32,7 @@ from breakfix.jobs.common import (
     build_judge,
     build_world,
     check_model,
+    judging_counts,
     resolve_model,
 )
 from breakfix.metrics import Tally, summarize
@@ -144,7 +145,7 @@ def redteam_round(
 
     done, rec.seconds["redteam"] = ctx.stage(r, "redteam", do_redteam)
     red = rec.redteam = RedTeamSummary.model_validate(done["redteam"])
-    rec.judging = {**(rec.judging or {}), "redteam": {k: v for k, v in done["judging"].items() if k != "judge"}}
+    rec.judging = {**(rec.judging or {}), "redteam": judging_counts(done["judging"])}
     ctx.log(f"  red team: {red.attempts} attempts, ASR {red.asr:.3f}, {red.errors} errors")
     return red
 
@@ -180,6 +181,16 @@ def redteam_seeds(cfg: RunConfig, world: World) -> tuple[list[Seed], str]:
         seeds = limit_seeds(seeds, rt.limit, cfg.seed)
         source += f" (a stratified sample of {rt.limit})"
     return seeds, source
+
+
+def seeds_with_twins(cfg: RunConfig, world: World, log: Log = print) -> tuple[list[Seed], str, dict[str, Any]]:
+    """The red team's seeds (:func:`redteam_seeds`) followed by the benign twins of its harmful ones
+    (:func:`twin_seeds`), where they came from, and the twins' account."""
+    seeds, source = redteam_seeds(cfg, world)
+    twins, twin_info = twin_seeds(cfg, world, seeds, log)
+    if twins:
+        source += f", and {len(twins)} benign twins of its harmful seeds"
+    return seeds + twins, source, twin_info
 
 
 def twins_on(cfg: RunConfig, world: World) -> bool:
@@ -288,10 +299,7 @@ def _redteam_job(cfg: RunConfig, out: str | Path, log: Log, world: World | None)
         resolved = resolve_model(cfg.model.path, log)
         check_model(cfg, resolved)
     world = world or build_world(cfg)
-    seeds, source = redteam_seeds(cfg, world)
-    twins, twin_info = twin_seeds(cfg, world, seeds, log)
-    if twins:
-        seeds, source = seeds + twins, f"{source}, and {len(twins)} benign twins of its harmful seeds"
+    seeds, source, twin_info = seeds_with_twins(cfg, world, log)
     techniques = redteam_techniques(cfg, world)
     target, checkpoint = _target(cfg, log, resolved)  # a bad model path fails here, before anything is written
     out = Path(out)

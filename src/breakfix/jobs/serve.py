@@ -6,16 +6,16 @@ report (:func:`score_builds`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from breakfix.backends import build_backend
-from breakfix.backends.base import AsyncBackend, Backend, ModelRef
+from breakfix.backends.base import ModelRef
 from breakfix.errors import BreakfixError
-from breakfix.jobs.bench import bench_line, heldout_stage, judging_counts, validate
-from breakfix.jobs.common import Helpers, Log, RunContext, attack_context
+from breakfix.jobs.bench import bench_line, heldout_stage, validate
+from breakfix.jobs.common import Helpers, LazyBackend, Log, RunContext, attack_context, judging_counts
 from breakfix.jobs.export import export_job
 from breakfix.jobs.redteam import redteam
 from breakfix.metrics import mcnemar_exact, paired_redteam
@@ -50,17 +50,9 @@ def check_gguf_tools(llama_cpp: str | None, field: str) -> None:
     check(llama_cpp, field=field)
 
 
-def _served(ctx: RunContext, stack: ExitStack, gguf: Path, ref: ModelRef) -> Callable[[], Backend | AsyncBackend]:
-    """A backend for a build whose server starts only when a stage has work left."""
-    backend: Backend | AsyncBackend | None = None
-
-    def served() -> Backend | AsyncBackend:
-        nonlocal backend
-        if backend is None:
-            backend = build_backend(stack.enter_context(serve_gguf(gguf, ctx.log, ref)), ctx.cfg.seed)
-        return backend
-
-    return served
+def _served(ctx: RunContext, stack: ExitStack, gguf: Path, ref: ModelRef) -> LazyBackend:
+    """A backend for a build whose server starts only when a stage has work left (and stops with ``stack``)."""
+    return LazyBackend(lambda: build_backend(stack.enter_context(serve_gguf(gguf, ctx.log, ref)), ctx.cfg.seed))
 
 
 def build_files(ctx: RunContext, r: int, model_dir: Path, seconds: dict[str, float], say: bool = False) -> dict:
